@@ -1,0 +1,243 @@
+package soloauth
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+const directiveName = "solo_auth"
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective(directiveName, parseCaddyfile)
+	// Authentication runs where Caddy's own basic_auth does: after
+	// rewrites, before request_header and the handlers that respond.
+	httpcaddyfile.RegisterDirectiveOrder(directiveName, httpcaddyfile.After, "basic_auth")
+	httpcaddyfile.RegisterGlobalOption(directiveName, parseGlobalOption)
+}
+
+// parseCaddyfile sets up the handler from Caddyfile tokens, on top of the
+// defaults of the `solo_auth` global option:
+//
+//	solo_auth [<matcher>] [<scope>...] {
+//		secret               <hs256 secret>
+//		workos_client_id     <client id>
+//		jwks_url             <url>
+//		scopes               <scope>...
+//		issuer               <iss>...
+//		audience             <aud>...
+//		leeway               <duration>
+//		jwks_refresh         <duration>
+//		scope_claims         <claim>...
+//		allow_cors_preflight
+//		report_only
+//	}
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var local SoloAuth
+	if err := local.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	merged := &local
+	if global, ok := h.Option(directiveName).(*SoloAuth); ok && global != nil {
+		merged = global.withOverrides(&local)
+	}
+	if !merged.hasKeySource() {
+		return nil, h.Errf("solo_auth: no key source: set `secret` for SDK tokens or `workos_client_id` (or `jwks_url`) for WorkOS tokens, here or in the solo_auth global option")
+	}
+	return merged, nil
+}
+
+// parseGlobalOption reads the `solo_auth` global option: the same
+// sub-directives, as defaults for every solo_auth directive.
+func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Errf("solo_auth: global option given more than once")
+	}
+	var global SoloAuth
+	if err := global.unmarshalBlock(d, false); err != nil {
+		return nil, err
+	}
+	return &global, nil
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens; see
+// parseCaddyfile for the syntax. The matcher, if any, has already been
+// taken off by Caddy.
+func (m *SoloAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return m.unmarshalBlock(d, true)
+}
+
+func (m *SoloAuth) unmarshalBlock(d *caddyfile.Dispenser, inlineScopes bool) error {
+	d.Next() // the directive or option name
+	args := d.RemainingArgs()
+	if len(args) > 0 && !inlineScopes {
+		return d.Errf("solo_auth: the global option takes no arguments; use the `scopes` sub-directive")
+	}
+	if err := addScopes(d, &m.Scopes, args); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		sub := d.Val()
+		if seen[sub] && !repeatable[sub] {
+			return d.Errf("solo_auth: %s: given more than once", sub)
+		}
+		seen[sub] = true
+		if err := m.unmarshalSubdirective(d, sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// repeatable sub-directives add to their list each time they appear.
+var repeatable = map[string]bool{"secret": true, "scopes": true, "issuer": true, "audience": true, "scope_claims": true}
+
+func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) error {
+	args := d.RemainingArgs()
+	switch sub {
+	case "secret":
+		if len(args) != 1 {
+			return d.Errf("solo_auth: secret: want exactly one value (quote a secret that contains spaces)")
+		}
+		if !strings.Contains(args[0], "{") && len(args[0]) < MinSecretLength {
+			return d.Errf("solo_auth: secret: %d bytes; HS256 secrets must be at least %d bytes (RFC 7518 §3.2)",
+				len(args[0]), MinSecretLength)
+		}
+		m.Secrets = append(m.Secrets, args[0])
+	case "workos_client_id":
+		if len(args) != 1 {
+			return d.Errf("solo_auth: workos_client_id: want exactly one client ID")
+		}
+		m.WorkOSClientID = args[0]
+	case "jwks_url":
+		if len(args) != 1 {
+			return d.Errf("solo_auth: jwks_url: want exactly one URL")
+		}
+		if !strings.Contains(args[0], "{") {
+			if err := checkJWKSURL(args[0]); err != nil {
+				return d.Errf("solo_auth: jwks_url: %v", err)
+			}
+		}
+		m.JWKSURL = args[0]
+	case "scopes":
+		if len(args) == 0 {
+			return d.Errf("solo_auth: scopes: want at least one scope")
+		}
+		return addScopes(d, &m.Scopes, args)
+	case "issuer":
+		if len(args) == 0 {
+			return d.Errf("solo_auth: issuer: want at least one issuer")
+		}
+		m.Issuers = append(m.Issuers, args...)
+	case "audience":
+		if len(args) == 0 {
+			return d.Errf("solo_auth: audience: want at least one audience")
+		}
+		m.Audiences = append(m.Audiences, args...)
+	case "leeway":
+		dur, err := parseDurationArg(d, sub, args, true)
+		if err != nil {
+			return err
+		}
+		leeway := caddy.Duration(dur)
+		m.Leeway = &leeway
+	case "jwks_refresh":
+		dur, err := parseDurationArg(d, sub, args, false)
+		if err != nil {
+			return err
+		}
+		m.JWKSRefresh = caddy.Duration(dur)
+	case "scope_claims":
+		if len(args) == 0 {
+			return d.Errf("solo_auth: scope_claims: want at least one claim name")
+		}
+		m.ScopeClaims = append(m.ScopeClaims, args...)
+	case "allow_cors_preflight":
+		if len(args) != 0 {
+			return d.Errf("solo_auth: allow_cors_preflight: takes no arguments")
+		}
+		m.AllowCORSPreflight = true
+	case "report_only":
+		if len(args) != 0 {
+			return d.Errf("solo_auth: report_only: takes no arguments")
+		}
+		m.ReportOnly = true
+	default:
+		return d.Errf("solo_auth: unknown sub-directive %q", sub)
+	}
+	return nil
+}
+
+func addScopes(d *caddyfile.Dispenser, dst *[]string, scopes []string) error {
+	for _, s := range scopes {
+		if err := checkScopeToken(s); err != nil {
+			return d.Errf("solo_auth: scopes: %v", err)
+		}
+	}
+	*dst = append(*dst, scopes...)
+	return nil
+}
+
+func parseDurationArg(d *caddyfile.Dispenser, sub string, args []string, zeroOK bool) (time.Duration, error) {
+	if len(args) != 1 {
+		return 0, d.Errf("solo_auth: %s: want exactly one duration, e.g. 30s", sub)
+	}
+	dur, err := caddy.ParseDuration(args[0])
+	if err != nil {
+		return 0, d.Errf("solo_auth: %s: malformed duration %q: %v", sub, args[0], err)
+	}
+	if dur < 0 {
+		return 0, d.Errf("solo_auth: %s: duration %q must not be negative", sub, args[0])
+	}
+	if dur == 0 && !zeroOK {
+		return 0, d.Errf("solo_auth: %s: duration must be more than zero", sub)
+	}
+	return dur, nil
+}
+
+func (m *SoloAuth) hasKeySource() bool {
+	return len(m.Secrets) > 0 || m.WorkOSClientID != "" || m.JWKSURL != ""
+}
+
+// withOverrides returns the global defaults with a directive's own
+// settings on top: each setting the directive gives replaces the default,
+// except scopes, which add to it.
+func (m *SoloAuth) withOverrides(local *SoloAuth) *SoloAuth {
+	out := *m
+	out.Secrets = overrideList(m.Secrets, local.Secrets)
+	out.Issuers = overrideList(m.Issuers, local.Issuers)
+	out.Audiences = overrideList(m.Audiences, local.Audiences)
+	out.ScopeClaims = overrideList(m.ScopeClaims, local.ScopeClaims)
+	out.Scopes = mergeScopes(m.Scopes, local.Scopes)
+	if local.WorkOSClientID != "" {
+		out.WorkOSClientID = local.WorkOSClientID
+	}
+	if local.JWKSURL != "" {
+		out.JWKSURL = local.JWKSURL
+	}
+	if local.Leeway != nil {
+		out.Leeway = local.Leeway
+	}
+	if local.JWKSRefresh != 0 {
+		out.JWKSRefresh = local.JWKSRefresh
+	}
+	out.AllowCORSPreflight = m.AllowCORSPreflight || local.AllowCORSPreflight
+	out.ReportOnly = m.ReportOnly || local.ReportOnly
+	return &out
+}
+
+func overrideList(global, local []string) []string {
+	if len(local) > 0 {
+		return slices.Clone(local)
+	}
+	return slices.Clone(global)
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*SoloAuth)(nil)

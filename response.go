@@ -1,0 +1,101 @@
+package soloauth
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// response is a refusal, built once and written as it is: the bodies and
+// headers are the contract's, byte for byte.
+type response struct {
+	status    int
+	detail    string
+	body      []byte
+	challenge []string // WWW-Authenticate; nil for none
+	length    []string // Content-Length
+}
+
+func newResponse(status int, detail, challenge string) response {
+	body := []byte(`{"detail":` + strconv.Quote(detail) + `}`)
+	r := response{status: status, detail: detail, body: body, length: []string{strconv.Itoa(len(body))}}
+	if challenge != "" {
+		r.challenge = []string{challenge}
+	}
+	return r
+}
+
+// The refusals of the contract's request table.
+var (
+	respMissing = newResponse(http.StatusUnauthorized, "Not authenticated", "Bearer")
+	respInvalid = newResponse(http.StatusUnauthorized, "Invalid token", `Bearer error="invalid_token"`)
+	respExpired = newResponse(http.StatusUnauthorized, "Token has expired",
+		`Bearer error="invalid_token", error_description="The token has expired"`)
+	respUnavailable = newResponse(http.StatusServiceUnavailable, "Authentication service unavailable", "")
+)
+
+// retryAfter is the Retry-After of a 503: the key set fetch is retried in
+// the background within this time.
+var retryAfter = []string{"5"}
+
+func forbiddenResponse(required []string) response {
+	return newResponse(http.StatusForbidden, "Not enough permissions", insufficientScopeChallenge(required))
+}
+
+func responseFor(kind ErrorKind) *response {
+	switch kind {
+	case KindExpired:
+		return &respExpired
+	case KindUnavailable:
+		return &respUnavailable
+	}
+	return &respInvalid
+}
+
+var jsonContentType = []string{"application/json"}
+
+func (r *response) write(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = r.length
+	if r.challenge != nil {
+		h["Www-Authenticate"] = r.challenge
+	}
+	if r.status == http.StatusServiceUnavailable {
+		h["Retry-After"] = retryAfter
+	}
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body)
+}
+
+type tokenProblem int
+
+const (
+	tokenPresent   tokenProblem = iota
+	tokenMissing                // no header, another scheme, or an empty token
+	tokenAmbiguous              // more than one Authorization header
+)
+
+// bearerToken reads the token of `Authorization: Bearer <token>`, with the
+// scheme matched case-insensitively (RFC 7235 §2.1). The token is returned
+// as sent, surrounding spaces aside: the verifier refuses anything that is
+// not a compact JWS, so nothing is cleaned up here.
+func bearerToken(h http.Header) (string, tokenProblem) {
+	values := h["Authorization"]
+	switch len(values) {
+	case 0:
+		return "", tokenMissing
+	case 1:
+	default:
+		return "", tokenAmbiguous
+	}
+	scheme, rest, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", tokenMissing
+	}
+	token := strings.Trim(rest, " ")
+	if token == "" {
+		return "", tokenMissing
+	}
+	return token, tokenPresent
+}

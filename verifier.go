@@ -1,0 +1,446 @@
+package soloauth
+
+import (
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// MaxTokenSize is the longest token that is parsed at all; longer ones are
+// refused before any decoding.
+const MaxTokenSize = 16 << 10
+
+// MaxKeyIDLength bounds the kid header. A kid is an opaque lookup key; real
+// ones are short.
+const MaxKeyIDLength = 256
+
+// Token types, as {solo.token_type} reports them.
+const (
+	TokenTypeSDK    = "sdk"    // HS256, verified with a configured secret
+	TokenTypeWorkOS = "workos" // RS256, verified with a key from the JWKS
+)
+
+// Largest date accepted in exp, nbf and iat: 9999-12-31T23:59:59Z. A larger
+// one is not a date an issuer meant.
+const maxNumericDate = 253402300799
+
+// acceptedAlgorithms is the whole list, hard-coded: HS256 for SDK tokens,
+// RS256 for WorkOS tokens. Nothing in a config or a token widens it.
+var acceptedAlgorithms = []jose.SignatureAlgorithm{jose.HS256, jose.RS256}
+
+// ErrorKind sorts a refusal into the response the client gets.
+type ErrorKind int
+
+const (
+	// KindInvalid is a 401 "Invalid token".
+	KindInvalid ErrorKind = iota
+	// KindExpired is a 401 "Token has expired".
+	KindExpired
+	// KindUnavailable is a 503: the token needs a key set that has never
+	// been loaded.
+	KindUnavailable
+)
+
+// VerifyError says why a token was refused. Reason is a short, fixed
+// phrase safe to log; it never contains the token or any key material.
+type VerifyError struct {
+	Kind   ErrorKind
+	Reason string
+	// KeyID and Subject are set where they were known at the point of
+	// refusal (Subject only after the signature was verified).
+	KeyID   string
+	Subject string
+	// Err is an underlying error, where there is one.
+	Err error
+}
+
+func (e *VerifyError) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Err.Error()
+	}
+	return e.Reason
+}
+
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// Errors an RSAKeySource returns.
+var (
+	// ErrUnknownKeyID: the key set is loaded but has no usable key under
+	// this kid.
+	ErrUnknownKeyID = errors.New("unknown kid")
+	// ErrKeysUnavailable: no key set has been loaded yet.
+	ErrKeysUnavailable = errors.New("key set not loaded")
+)
+
+// RSAKeySource finds the RS256 verification key published under a kid.
+// It never returns a key for a kid it does not hold.
+type RSAKeySource interface {
+	RSAKey(kid string) (*rsa.PublicKey, error)
+}
+
+// Verifier checks tokens. Its fields are set once, before first use; it is
+// then safe for concurrent use.
+type Verifier struct {
+	// Secrets verify HS256 tokens; any one of them may have signed it.
+	Secrets [][]byte
+	// RSAKeys verifies RS256 tokens; nil means RS256 tokens are refused.
+	RSAKeys RSAKeySource
+	// Issuers, if not empty, lists the accepted iss values.
+	Issuers []string
+	// Audiences, if not empty: aud must contain one of them.
+	Audiences []string
+	// Leeway is the clock skew allowed on exp, nbf and iat.
+	Leeway time.Duration
+	// ScopeClaims names the claims that hold granted scopes.
+	ScopeClaims []string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Identity is what a verified token says about its bearer.
+type Identity struct {
+	Subject   string
+	TokenType string
+	KeyID     string
+	// Scopes are the scopes granted, from all scope claims.
+	Scopes []string
+	// ExpiresAt is the token's exp.
+	ExpiresAt time.Time
+	// Claims holds every claim of the token; numbers are json.Number.
+	Claims map[string]any
+}
+
+func invalid(reason string, err error) *VerifyError {
+	return &VerifyError{Kind: KindInvalid, Reason: reason, Err: err}
+}
+
+// Verify checks a compact-serialized JWS and its claims. The order is
+// fixed: shape, header, signature, then claims, so that nothing about a
+// token's claims is reported before its signature is known to be good.
+func (v *Verifier) Verify(token string) (*Identity, error) {
+	if len(token) > MaxTokenSize {
+		return nil, invalid("token too large", nil)
+	}
+	headerSeg, ok := compactHeaderSegment(token)
+	if !ok {
+		return nil, invalid("malformed token", nil)
+	}
+	header, err := decodeSegment(headerSeg)
+	if err != nil {
+		return nil, invalid("malformed header", err)
+	}
+	alg, kid, verr := checkHeader(header)
+	if verr != nil {
+		return nil, verr
+	}
+	jws, err := jose.ParseSignedCompact(token, acceptedAlgorithms)
+	if err != nil {
+		return nil, &VerifyError{Kind: KindInvalid, Reason: "malformed token", KeyID: kid, Err: err}
+	}
+	var payload []byte
+	var tokenType string
+	switch alg {
+	case string(jose.HS256):
+		tokenType = TokenTypeSDK
+		payload, verr = v.verifyHS256(jws)
+	case string(jose.RS256):
+		tokenType = TokenTypeWorkOS
+		payload, verr = v.verifyRS256(jws, kid)
+	}
+	if verr != nil {
+		verr.KeyID = kid
+		return nil, verr
+	}
+	id, verr := v.checkClaims(payload)
+	if verr != nil {
+		verr.KeyID = kid
+		return nil, verr
+	}
+	id.TokenType = tokenType
+	id.KeyID = kid
+	return id, nil
+}
+
+// compactHeaderSegment checks that a token is exactly three unpadded
+// base64url segments (the signature segment may not be empty: that is the
+// shape of alg "none") and returns the first.
+func compactHeaderSegment(token string) (string, bool) {
+	dots := 0
+	first := -1
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		switch {
+		case c == '.':
+			dots++
+			if first < 0 {
+				first = i
+			}
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return "", false
+		}
+	}
+	if dots != 2 {
+		return "", false
+	}
+	last := strings.LastIndexByte(token, '.')
+	if first == 0 || last == first+1 || last == len(token)-1 {
+		return "", false
+	}
+	return token[:first], true
+}
+
+// strictB64 refuses non-canonical encodings (stray bits in the last
+// character), so that one token has exactly one spelling.
+var strictB64 = base64.RawURLEncoding.Strict()
+
+func decodeSegment(seg string) (map[string]any, error) {
+	raw, err := strictB64.DecodeString(seg)
+	if err != nil {
+		return nil, err
+	}
+	return decodeStrictObject(raw)
+}
+
+// checkHeader applies our policy to the protected header and returns its
+// alg and kid. go-jose parses the header again for the signature check;
+// this pass refuses what go-jose would tolerate.
+func checkHeader(h map[string]any) (alg, kid string, _ *VerifyError) {
+	alg, ok := h["alg"].(string)
+	if !ok {
+		return "", "", invalid("alg missing or not a string", nil)
+	}
+	if alg != string(jose.HS256) && alg != string(jose.RS256) {
+		return "", "", invalid("alg not accepted", nil)
+	}
+	if raw, present := h["kid"]; present {
+		if kid, ok = raw.(string); !ok {
+			return "", "", invalid("kid not a string", nil)
+		}
+		if len(kid) > MaxKeyIDLength {
+			return "", "", invalid("kid too long", nil)
+		}
+	}
+	// crit names extensions the verifier must understand; we understand
+	// none, and b64=false would change what the signature covers.
+	if _, present := h["crit"]; present {
+		return "", kid, &VerifyError{Kind: KindInvalid, Reason: "crit header present", KeyID: kid}
+	}
+	if _, present := h["b64"]; present {
+		return "", kid, &VerifyError{Kind: KindInvalid, Reason: "b64 header present", KeyID: kid}
+	}
+	return alg, kid, nil
+}
+
+func (v *Verifier) verifyHS256(jws *jose.JSONWebSignature) ([]byte, *VerifyError) {
+	if len(v.Secrets) == 0 {
+		return nil, invalid("HS256 token but no secret configured", nil)
+	}
+	for _, secret := range v.Secrets {
+		// go-jose compares MACs in constant time.
+		if payload, err := jws.Verify(secret); err == nil {
+			return payload, nil
+		}
+	}
+	return nil, invalid("bad signature", nil)
+}
+
+func (v *Verifier) verifyRS256(jws *jose.JSONWebSignature, kid string) ([]byte, *VerifyError) {
+	if v.RSAKeys == nil {
+		return nil, invalid("RS256 token but no JWKS configured", nil)
+	}
+	if kid == "" {
+		return nil, invalid("RS256 token without kid", nil)
+	}
+	key, err := v.RSAKeys.RSAKey(kid)
+	switch {
+	case errors.Is(err, ErrKeysUnavailable):
+		return nil, &VerifyError{Kind: KindUnavailable, Reason: "key set unavailable", Err: err}
+	case err != nil:
+		return nil, invalid("unknown kid", err)
+	}
+	payload, err := jws.Verify(key)
+	if err != nil {
+		return nil, invalid("bad signature", nil)
+	}
+	return payload, nil
+}
+
+// checkClaims decodes and validates the claims of a token whose signature
+// has been verified.
+func (v *Verifier) checkClaims(payload []byte) (*Identity, *VerifyError) {
+	claims, err := decodeStrictObject(payload)
+	if err != nil {
+		return nil, invalid("malformed claims", err)
+	}
+	sub, _ := claims["sub"].(string)
+	if sub == "" {
+		return nil, invalid("sub missing or empty", nil)
+	}
+	fail := func(reason string) *VerifyError {
+		return &VerifyError{Kind: KindInvalid, Reason: reason, Subject: sub}
+	}
+	exp, present, ok := numericDate(claims, "exp")
+	if !present || !ok {
+		return nil, fail("exp missing or not a date")
+	}
+	nbf, nbfPresent, ok := numericDate(claims, "nbf")
+	if !ok {
+		return nil, fail("nbf not a date")
+	}
+	iat, iatPresent, ok := numericDate(claims, "iat")
+	if !ok {
+		return nil, fail("iat not a date")
+	}
+	scopes, ok := v.grantedScopes(claims)
+	if !ok {
+		return nil, fail("scope claim not an array of strings")
+	}
+	if reason := v.checkIssuer(claims); reason != "" {
+		return nil, fail(reason)
+	}
+	if reason := v.checkAudience(claims); reason != "" {
+		return nil, fail(reason)
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	t := now()
+	if t.After(exp.Add(v.Leeway)) {
+		return nil, &VerifyError{Kind: KindExpired, Reason: "expired", Subject: sub}
+	}
+	if nbfPresent && t.Add(v.Leeway).Before(nbf) {
+		return nil, fail("not yet valid (nbf)")
+	}
+	if iatPresent && t.Add(v.Leeway).Before(iat) {
+		return nil, fail("issued in the future (iat)")
+	}
+	return &Identity{Subject: sub, Scopes: scopes, ExpiresAt: exp, Claims: claims}, nil
+}
+
+// numericDate reads a NumericDate claim: a JSON number of seconds since
+// the epoch, fractions allowed, between 0 and the year 9999.
+func numericDate(claims map[string]any, name string) (t time.Time, present, ok bool) {
+	raw, present := claims[name]
+	if !present {
+		return time.Time{}, false, true
+	}
+	num, isNum := raw.(json.Number)
+	if !isNum {
+		return time.Time{}, true, false
+	}
+	f, err := strconv.ParseFloat(string(num), 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return time.Time{}, true, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true, true
+}
+
+func (v *Verifier) checkIssuer(claims map[string]any) string {
+	raw, present := claims["iss"]
+	if !present {
+		if len(v.Issuers) > 0 {
+			return "iss missing"
+		}
+		return ""
+	}
+	iss, ok := raw.(string)
+	if !ok {
+		return "iss not a string"
+	}
+	if len(v.Issuers) > 0 && !slices.Contains(v.Issuers, iss) {
+		return "iss not accepted"
+	}
+	return ""
+}
+
+func (v *Verifier) checkAudience(claims map[string]any) string {
+	raw, present := claims["aud"]
+	if !present {
+		if len(v.Audiences) > 0 {
+			return "aud missing"
+		}
+		return ""
+	}
+	auds, ok := stringOrStrings(raw)
+	if !ok {
+		return "aud not a string or an array of strings"
+	}
+	if len(v.Audiences) == 0 {
+		return ""
+	}
+	for _, aud := range auds {
+		if slices.Contains(v.Audiences, aud) {
+			return ""
+		}
+	}
+	return "aud not accepted"
+}
+
+func stringOrStrings(raw any) ([]string, bool) {
+	if s, ok := raw.(string); ok {
+		return []string{s}, true
+	}
+	return stringArray(raw)
+}
+
+// stringArray converts a decoded JSON array whose items are all strings.
+func stringArray(raw any) ([]string, bool) {
+	arr, ok := raw.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, len(arr))
+	for i, item := range arr {
+		if out[i], ok = item.(string); !ok {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// grantedScopes collects the scopes a token grants from every scope claim.
+// The permissions claim must be an array of strings when present (the SOLO
+// API's shape); any other scope claim may also be a space-delimited string
+// (the OAuth "scope" shape).
+func (v *Verifier) grantedScopes(claims map[string]any) ([]string, bool) {
+	names := v.ScopeClaims
+	if len(names) == 0 {
+		names = defaultScopeClaims
+	}
+	if permissions, present := claims[PermissionsClaim]; present {
+		if _, ok := stringArray(permissions); !ok {
+			return nil, false
+		}
+	}
+	var scopes []string
+	for _, name := range names {
+		raw, present := claims[name]
+		if !present {
+			continue
+		}
+		granted, ok := scopeClaimValue(name, raw)
+		if !ok {
+			return nil, false
+		}
+		scopes = append(scopes, granted...)
+	}
+	return scopes, true
+}
+
+func scopeClaimValue(name string, raw any) ([]string, bool) {
+	if s, isString := raw.(string); isString && name != PermissionsClaim {
+		return strings.Fields(s), true
+	}
+	return stringArray(raw)
+}

@@ -1,0 +1,227 @@
+package soloauth
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+const (
+	secretA = "0123456789abcdef0123456789abcdef"
+	secretB = "fedcba9876543210fedcba9876543210-rotated"
+)
+
+type staticKeys map[string]*rsa.PublicKey
+
+func (s staticKeys) RSAKey(kid string) (*rsa.PublicKey, error) {
+	if k, ok := s[kid]; ok {
+		return k, nil
+	}
+	return nil, ErrUnknownKeyID
+}
+
+type unavailableKeys struct{}
+
+func (unavailableKeys) RSAKey(string) (*rsa.PublicKey, error) { return nil, ErrKeysUnavailable }
+
+var testRSAKey = func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+func TestVerify(t *testing.T) {
+	now := time.Now()
+	base := tu.SDKClaims("alice", "templates:read")
+	v := &Verifier{
+		Secrets: [][]byte{[]byte(secretA), []byte(secretB)},
+		RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey},
+		Leeway:  30 * time.Second,
+		Now:     func() time.Time { return now },
+	}
+	hdr := `{"alg":"HS256","typ":"JWT"}`
+	okClaims := `{"sub":"alice","exp":` + jsonNum(now.Add(time.Hour).Unix()) + `}`
+
+	tests := []struct {
+		name   string
+		token  string
+		kind   ErrorKind // checked when wantOK is false
+		reason string    // substring of the reason
+		wantOK bool
+	}{
+		{name: "valid HS256", token: tu.HS256(secretA, base), wantOK: true},
+		{name: "second secret (rotation)", token: tu.HS256(secretB, base), wantOK: true},
+		{name: "valid RS256", token: tu.RS256(testRSAKey, "k1", base), wantOK: true},
+		{name: "fractional exp", token: tu.HS256(secretA, base.With("exp", float64(now.Unix())+3600.5)), wantOK: true},
+		{name: "unknown secret", token: tu.HS256("another-secret-that-is-32-bytes-long!", base), reason: "bad signature"},
+		{name: "unknown kid", token: tu.RS256(testRSAKey, "k2", base), reason: "unknown kid"},
+		{name: "RS256 without kid", token: tu.Sign(jose.SigningKey{Algorithm: jose.RS256, Key: testRSAKey}, base, nil), reason: "without kid"},
+		{name: "HS384", token: tu.Sign(jose.SigningKey{Algorithm: jose.HS384, Key: []byte(secretA + secretA)}, base, nil), reason: "alg"},
+		{name: "alg none", token: tu.B64(`{"alg":"none"}`) + "." + tu.B64(okClaims) + ".", reason: "malformed"},
+		{name: "alg none with signature", token: tu.RawHS256(`{"alg":"none"}`, okClaims, secretA), reason: "alg"},
+		{name: "alg lower case", token: tu.RawHS256(`{"alg":"hs256"}`, okClaims, secretA), reason: "alg"},
+		{name: "alg missing", token: tu.RawHS256(`{"typ":"JWT"}`, okClaims, secretA), reason: "alg"},
+		{name: "crit header", token: tu.RawHS256(`{"alg":"HS256","crit":["exp"],"exp":1}`, okClaims, secretA), reason: "crit"},
+		{name: "b64 header", token: tu.RawHS256(`{"alg":"HS256","b64":true}`, okClaims, secretA), reason: "b64"},
+		{name: "duplicate header key", token: tu.RawHS256(`{"alg":"HS256","alg":"HS256"}`, okClaims, secretA), reason: "duplicate"},
+		{name: "duplicate claim", token: tu.RawHS256(hdr, `{"sub":"alice","sub":"admin","exp":`+jsonNum(now.Add(time.Hour).Unix())+`}`, secretA), reason: "duplicate"},
+		{name: "header not an object", token: tu.RawHS256(`["alg","HS256"]`, okClaims, secretA), reason: "header"},
+		{name: "claims not an object", token: tu.RawHS256(hdr, `"alice"`, secretA), reason: "claims"},
+		{name: "claims trailing data", token: tu.RawHS256(hdr, okClaims+`{}`, secretA), reason: "claims"},
+		{name: "claims invalid UTF-8", token: tu.RawHS256(hdr, `{"sub":"al`+"\xff"+`ice","exp":1}`, secretA), reason: "claims"},
+		{name: "two segments", token: "abc.def", reason: "malformed"},
+		{name: "four segments", token: tu.HS256(secretA, base) + ".x", reason: "malformed"},
+		{name: "padding", token: strings.Replace(tu.HS256(secretA, base), ".", "=.", 1), reason: "malformed"},
+		{name: "whitespace", token: " " + tu.HS256(secretA, base), reason: "malformed"},
+		{name: "standard base64", token: strings.Replace(tu.HS256(secretA, base), "_", "/", 1) + "+", reason: "malformed"},
+		{name: "too large", token: tu.HS256(secretA, base.With("pad", strings.Repeat("x", MaxTokenSize))), reason: "too large"},
+		{name: "deep nesting", token: tu.RawHS256(hdr, `{"sub":"a","x":`+strings.Repeat("[", 40)+strings.Repeat("]", 40)+`}`, secretA), reason: "claims"},
+		{name: "missing exp", token: tu.HS256(secretA, base.With("exp", nil)), reason: "exp"},
+		{name: "exp as string", token: tu.HS256(secretA, base.With("exp", jsonNum(now.Add(time.Hour).Unix()))), reason: "exp"},
+		{name: "exp negative", token: tu.HS256(secretA, base.With("exp", -1)), reason: "exp"},
+		{name: "exp huge", token: tu.HS256(secretA, base.With("exp", 1e300)), reason: "exp"},
+		{name: "missing sub", token: tu.HS256(secretA, base.With("sub", nil)), reason: "sub"},
+		{name: "empty sub", token: tu.HS256(secretA, base.With("sub", "")), reason: "sub"},
+		{name: "sub not a string", token: tu.HS256(secretA, base.With("sub", 42)), reason: "sub"},
+		{name: "permissions a string", token: tu.HS256(secretA, base.With("permissions", "admin")), reason: "scope claim"},
+		{name: "permissions with a number", token: tu.HS256(secretA, base.With("permissions", []any{"a", 1})), reason: "scope claim"},
+		{name: "permissions null", token: tu.RawHS256(hdr, `{"sub":"a","exp":`+jsonNum(now.Add(time.Hour).Unix())+`,"permissions":null}`, secretA), reason: "scope claim"},
+		{name: "expired past leeway", token: tu.HS256(secretA, base.With("exp", now.Add(-31*time.Second).Unix())), kind: KindExpired, reason: "expired"},
+		{name: "expired within leeway", token: tu.HS256(secretA, base.With("exp", now.Add(-29*time.Second).Unix())), wantOK: true},
+		{name: "forged and expired", token: tu.HS256("another-secret-that-is-32-bytes-long!", base.With("exp", now.Add(-time.Hour).Unix())), reason: "bad signature"},
+		{name: "nbf in the future", token: tu.HS256(secretA, base.With("nbf", now.Add(time.Minute).Unix())), reason: "nbf"},
+		{name: "nbf within leeway", token: tu.HS256(secretA, base.With("nbf", now.Add(20*time.Second).Unix())), wantOK: true},
+		{name: "nbf not a number", token: tu.HS256(secretA, base.With("nbf", "0")), reason: "nbf"},
+		{name: "iat in the future", token: tu.HS256(secretA, base.With("iat", now.Add(time.Minute).Unix())), reason: "iat"},
+		{name: "iat as bool", token: tu.HS256(secretA, base.With("iat", true)), reason: "iat"},
+		{name: "iss not a string", token: tu.HS256(secretA, base.With("iss", 7)), reason: "iss"},
+		{name: "aud not strings", token: tu.HS256(secretA, base.With("aud", []any{1})), reason: "aud"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := v.Verify(tt.token)
+			if tt.wantOK {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if id.Subject != "alice" {
+					t.Fatalf("subject %q", id.Subject)
+				}
+				return
+			}
+			var verr *VerifyError
+			if !errors.As(err, &verr) {
+				t.Fatalf("want refusal, got id=%+v err=%v", id, err)
+			}
+			if verr.Kind != tt.kind {
+				t.Errorf("kind %v, want %v (%v)", verr.Kind, tt.kind, verr)
+			}
+			if !strings.Contains(verr.Error(), tt.reason) {
+				t.Errorf("reason %q, want it to mention %q", verr.Error(), tt.reason)
+			}
+		})
+	}
+}
+
+func TestVerifyIdentity(t *testing.T) {
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey}}
+	claims := tu.SDKClaims("alice", "a", "b").With("org_id", "org_1")
+	id, err := v.Verify(tu.HS256(secretA, claims))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.TokenType != TokenTypeSDK || strings.Join(id.Scopes, " ") != "a b" || id.Claims["org_id"] != "org_1" {
+		t.Errorf("identity %+v", id)
+	}
+	id, err = v.Verify(tu.RS256(testRSAKey, "k1", claims))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.TokenType != TokenTypeWorkOS || id.KeyID != "k1" {
+		t.Errorf("identity %+v", id)
+	}
+}
+
+func TestVerifyKeySourceMissingOrUnavailable(t *testing.T) {
+	claims := tu.SDKClaims("alice")
+	tests := []struct {
+		name  string
+		v     *Verifier
+		token string
+		kind  ErrorKind
+	}{
+		{"RS256 with no JWKS", &Verifier{Secrets: [][]byte{[]byte(secretA)}}, tu.RS256(testRSAKey, "k1", claims), KindInvalid},
+		{"HS256 with no secret", &Verifier{RSAKeys: staticKeys{}}, tu.HS256(secretA, claims), KindInvalid},
+		{"RS256 before any key set loaded", &Verifier{RSAKeys: unavailableKeys{}}, tu.RS256(testRSAKey, "k1", claims), KindUnavailable},
+		{"HS256 unaffected by JWKS outage", &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: unavailableKeys{}}, tu.HS256(secretA, claims), -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.v.Verify(tt.token)
+			if tt.kind < 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var verr *VerifyError
+			if !errors.As(err, &verr) || verr.Kind != tt.kind {
+				t.Fatalf("got %v, want kind %v", err, tt.kind)
+			}
+		})
+	}
+}
+
+func TestIssuerAudience(t *testing.T) {
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, Issuers: []string{"https://a", "https://b"}, Audiences: []string{"api", "web"}}
+	claims := tu.SDKClaims("alice")
+	tests := []struct {
+		name   string
+		claims tu.Claims
+		ok     bool
+	}{
+		{"accepted iss and aud string", claims.With("iss", "https://b", "aud", "web"), true},
+		{"aud array containing one", claims.With("iss", "https://a", "aud", []string{"x", "api"}), true},
+		{"iss not listed", claims.With("iss", "https://c", "aud", "api"), false},
+		{"iss missing", claims.With("aud", "api"), false},
+		{"aud not listed", claims.With("iss", "https://a", "aud", []string{"x"}), false},
+		{"aud missing", claims.With("iss", "https://a"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(tu.HS256(secretA, tt.claims))
+			if (err == nil) != tt.ok {
+				t.Fatalf("err=%v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestScopeClaims(t *testing.T) {
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, ScopeClaims: []string{"permissions", "scope"}}
+	id, err := v.Verify(tu.HS256(secretA, tu.SDKClaims("m2m", "a").With("scope", "b c")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(id.Scopes, " "); got != "a b c" {
+		t.Errorf("scopes %q", got)
+	}
+	if _, err := v.Verify(tu.HS256(secretA, tu.SDKClaims("m2m").With("scope", 5))); err == nil {
+		t.Error("a scope claim that is a number was accepted")
+	}
+}
+
+func jsonNum(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
