@@ -47,7 +47,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 		merged = global.withOverrides(&local)
 	}
 	if !merged.hasKeySource() {
-		return nil, h.Errf("solo_auth: no key source: set `secret` for SDK tokens or `workos_client_id` (or `jwks_url`) for WorkOS tokens, here or in the solo_auth global option")
+		return nil, h.Errf("no key source: set `secret` for SDK tokens or `workos_client_id` (or `jwks_url`) for WorkOS tokens, here or in the solo_auth global option")
 	}
 	return merged, nil
 }
@@ -56,7 +56,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // sub-directives, as defaults for every solo_auth directive.
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
-		return nil, d.Errf("solo_auth: global option given more than once")
+		return nil, d.Errf("global option given more than once")
 	}
 	var global SoloAuth
 	if err := global.unmarshalBlock(d, false); err != nil {
@@ -76,7 +76,7 @@ func (m *SoloAuth) unmarshalBlock(d *caddyfile.Dispenser, inlineScopes bool) err
 	d.Next() // the directive or option name
 	args := d.RemainingArgs()
 	if len(args) > 0 && !inlineScopes {
-		return d.Errf("solo_auth: the global option takes no arguments; use the `scopes` sub-directive")
+		return d.Errf("the global option takes no arguments; use the `scopes` sub-directive")
 	}
 	if err := addScopes(d, &m.Scopes, args); err != nil {
 		return err
@@ -85,7 +85,7 @@ func (m *SoloAuth) unmarshalBlock(d *caddyfile.Dispenser, inlineScopes bool) err
 	for d.NextBlock(0) {
 		sub := d.Val()
 		if seen[sub] && !repeatable[sub] {
-			return d.Errf("solo_auth: %s: given more than once", sub)
+			return d.Errf("%s: given more than once", sub)
 		}
 		seen[sub] = true
 		if err := m.unmarshalSubdirective(d, sub); err != nil {
@@ -103,41 +103,41 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 	switch sub {
 	case "secret":
 		if len(args) != 1 {
-			return d.Errf("solo_auth: secret: want exactly one value (quote a secret that contains spaces)")
+			return d.Errf("secret: want exactly one value (quote a secret that contains spaces)")
 		}
 		if !strings.Contains(args[0], "{") && len(args[0]) < MinSecretLength {
-			return d.Errf("solo_auth: secret: %d bytes; HS256 secrets must be at least %d bytes (RFC 7518 §3.2)",
+			return d.Errf("secret: %d bytes; HS256 secrets must be at least %d bytes (RFC 7518 §3.2)",
 				len(args[0]), MinSecretLength)
 		}
 		m.Secrets = append(m.Secrets, args[0])
 	case "workos_client_id":
 		if len(args) != 1 {
-			return d.Errf("solo_auth: workos_client_id: want exactly one client ID")
+			return d.Errf("workos_client_id: want exactly one client ID")
 		}
 		m.WorkOSClientID = args[0]
 	case "jwks_url":
 		if len(args) != 1 {
-			return d.Errf("solo_auth: jwks_url: want exactly one URL")
+			return d.Errf("jwks_url: want exactly one URL")
 		}
 		if !strings.Contains(args[0], "{") {
 			if err := checkJWKSURL(args[0]); err != nil {
-				return d.Errf("solo_auth: jwks_url: %v", err)
+				return d.Errf("jwks_url: %v", err)
 			}
 		}
 		m.JWKSURL = args[0]
 	case "scopes":
 		if len(args) == 0 {
-			return d.Errf("solo_auth: scopes: want at least one scope")
+			return d.Errf("scopes: want at least one scope")
 		}
 		return addScopes(d, &m.Scopes, args)
 	case "issuer":
 		if len(args) == 0 {
-			return d.Errf("solo_auth: issuer: want at least one issuer")
+			return d.Errf("issuer: want at least one issuer")
 		}
 		m.Issuers = append(m.Issuers, args...)
 	case "audience":
 		if len(args) == 0 {
-			return d.Errf("solo_auth: audience: want at least one audience")
+			return d.Errf("audience: want at least one audience")
 		}
 		m.Audiences = append(m.Audiences, args...)
 	case "leeway":
@@ -155,21 +155,21 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 		m.JWKSRefresh = caddy.Duration(dur)
 	case "scope_claims":
 		if len(args) == 0 {
-			return d.Errf("solo_auth: scope_claims: want at least one claim name")
+			return d.Errf("scope_claims: want at least one claim name")
 		}
 		m.ScopeClaims = append(m.ScopeClaims, args...)
 	case "allow_cors_preflight":
 		if len(args) != 0 {
-			return d.Errf("solo_auth: allow_cors_preflight: takes no arguments")
+			return d.Errf("allow_cors_preflight: takes no arguments")
 		}
 		m.AllowCORSPreflight = true
 	case "report_only":
 		if len(args) != 0 {
-			return d.Errf("solo_auth: report_only: takes no arguments")
+			return d.Errf("report_only: takes no arguments")
 		}
 		m.ReportOnly = true
 	default:
-		return d.Errf("solo_auth: unknown sub-directive %q", sub)
+		return d.Errf("unknown sub-directive '%s'", sub)
 	}
 	return nil
 }
@@ -177,7 +177,7 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 func addScopes(d *caddyfile.Dispenser, dst *[]string, scopes []string) error {
 	for _, s := range scopes {
 		if err := checkScopeToken(s); err != nil {
-			return d.Errf("solo_auth: scopes: %v", err)
+			return d.Errf("scopes: %v", err)
 		}
 	}
 	*dst = append(*dst, scopes...)
@@ -186,17 +186,17 @@ func addScopes(d *caddyfile.Dispenser, dst *[]string, scopes []string) error {
 
 func parseDurationArg(d *caddyfile.Dispenser, sub string, args []string, zeroOK bool) (time.Duration, error) {
 	if len(args) != 1 {
-		return 0, d.Errf("solo_auth: %s: want exactly one duration, e.g. 30s", sub)
+		return 0, d.Errf("%s: want exactly one duration, e.g. 30s", sub)
 	}
 	dur, err := caddy.ParseDuration(args[0])
 	if err != nil {
-		return 0, d.Errf("solo_auth: %s: malformed duration %q: %v", sub, args[0], err)
+		return 0, d.Errf("%s: malformed duration '%s': %v", sub, args[0], err)
 	}
 	if dur < 0 {
-		return 0, d.Errf("solo_auth: %s: duration %q must not be negative", sub, args[0])
+		return 0, d.Errf("%s: duration '%s' must not be negative", sub, args[0])
 	}
 	if dur == 0 && !zeroOK {
-		return 0, d.Errf("solo_auth: %s: duration must be more than zero", sub)
+		return 0, d.Errf("%s: duration must be more than zero", sub)
 	}
 	return dur, nil
 }

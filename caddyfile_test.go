@@ -167,19 +167,19 @@ func TestCaddyfileErrors(t *testing.T) {
 		secret ` + secretA + `
 		scope admin
 	}
-}`, `unknown sub-directive "scope"`},
+}`, `unknown sub-directive 'scope'`},
 		{"malformed leeway", `:80 {
 	solo_auth {
 		secret ` + secretA + `
 		leeway soon
 	}
-}`, `leeway: malformed duration "soon"`},
+}`, `leeway: malformed duration 'soon'`},
 		{"negative leeway", `:80 {
 	solo_auth {
 		secret ` + secretA + `
 		leeway -5s
 	}
-}`, "leeway: duration \"-5s\" must not be negative"},
+}`, "leeway: duration '-5s' must not be negative"},
 		{"malformed jwks_refresh", `:80 {
 	solo_auth {
 		secret ` + secretA + `
@@ -236,7 +236,7 @@ func TestCaddyfileErrors(t *testing.T) {
 }
 :80 {
 	solo_auth
-}`, `unknown sub-directive "secrets"`},
+}`, `unknown sub-directive 'secrets'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -215,10 +215,10 @@ func (m *SoloAuth) jwksURL(repl *caddy.Replacer) (string, error) {
 func checkJWKSURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("invalid URL %q: %w", raw, err)
+		return fmt.Errorf("invalid URL '%s': %w", raw, err)
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("invalid URL %q: want an absolute http or https URL", raw)
+		return fmt.Errorf("invalid URL '%s': want an absolute http or https URL", raw)
 	}
 	return nil
 }
@@ -270,8 +270,7 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	m.logRefusal(refusal, verr)
 	if m.ReportOnly {
-		repl.Set(placeholderError, refusal.detail)
-		repl.Set(placeholderErrorReason, verr.Reason)
+		setAnonymousPlaceholders(repl, refusal, verr.Reason)
 		return next.ServeHTTP(w, r)
 	}
 	refusal.write(w)

@@ -33,6 +33,24 @@ func setIdentityPlaceholders(repl *caddy.Replacer, id *Identity) {
 	repl.Map(id.placeholder)
 }
 
+// setAnonymousPlaceholders makes the identity placeholders known but
+// empty on a request that report_only let through unauthenticated, so
+// that `header_up X-Solo-Subject {solo.sub}` sends nothing rather than the
+// placeholder's text.
+func setAnonymousPlaceholders(repl *caddy.Replacer, refusal *response, reason string) {
+	repl.Set(placeholderUserID, "")
+	repl.Set(placeholderError, refusal.detail)
+	repl.Set(placeholderErrorReason, reason)
+	repl.Map(anonymousPlaceholder)
+}
+
+func anonymousPlaceholder(key string) (any, bool) {
+	if strings.HasPrefix(key, placeholderPrefix) {
+		return "", true
+	}
+	return nil, false
+}
+
 // placeholder serves {solo.*} from the identity.
 func (id *Identity) placeholder(key string) (any, bool) {
 	name, ok := strings.CutPrefix(key, placeholderPrefix)
@@ -56,7 +74,7 @@ func (id *Identity) placeholder(key string) (any, bool) {
 	if claim, ok := strings.CutPrefix(key, placeholderClaimPrefix); ok {
 		return claimText(id.Claims[claim]), true
 	}
-	return nil, false
+	return "", true // {solo.error} on success, and names we do not define
 }
 
 // claimText renders a claim for a header or a log: strings as they are,

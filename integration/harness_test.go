@@ -1,0 +1,336 @@
+// Package integration runs a real Caddy binary, built from cmd/caddy with
+// the plugin, and talks to it over loopback HTTP.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// caddyBin is the Caddy built for this test run.
+var caddyBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "solo-auth-caddy-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	caddyBin = filepath.Join(dir, "caddy")
+	args := []string{"build", "-o", caddyBin}
+	if raceEnabled {
+		// The plugin's concurrency is exercised under the race
+		// detector in the real server too, not only in unit tests.
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/solo-one/caddy-solo-auth/cmd/caddy")
+	build := exec.Command("go", args...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building caddy:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects a process's output while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// spec describes a Caddy to start. Global goes inside the global options
+// block, Site inside the block of the site under test, Extra after it
+// (other site blocks). Env is added to Caddy's environment; Caddyfile
+// text may use it as {$NAME} or {env.NAME}.
+type spec struct {
+	Global string
+	Site   string
+	Extra  string
+	Env    []string
+	// DataDir, if set, is Caddy's storage and data folder, so that two
+	// runs can share it; otherwise each run gets a fresh one.
+	DataDir string
+}
+
+// caddyProc is a running Caddy.
+type caddyProc struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	URL     string // the site under test, e.g. http://127.0.0.1:1234
+	Admin   string // the admin endpoint, e.g. http://127.0.0.1:1235
+	Dir     string
+	out     *syncBuffer
+	exited  chan struct{}
+	stopped bool
+}
+
+// Caddyfile renders the full Caddyfile of a spec for the given ports.
+func (s spec) caddyfile(sitePort, adminPort int, dataDir string) string {
+	return fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	auto_https off
+	persist_config off
+	storage file_system %s
+	log {
+		output stderr
+		format json
+		level DEBUG
+	}
+%s
+}
+
+http://127.0.0.1:%d {
+%s
+}
+
+%s
+`, adminPort, filepath.Join(dataDir, "storage"), s.Global, sitePort, s.Site, s.Extra)
+}
+
+// startCaddy starts Caddy from a spec and waits until it serves.
+func startCaddy(t testing.TB, s spec) *caddyProc {
+	t.Helper()
+	p, err := launch(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func launch(t testing.TB, s spec) (*caddyProc, error) {
+	t.Helper()
+	dir := s.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	sitePort, adminPort := freePort(t), freePort(t)
+	cfgPath := filepath.Join(t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(cfgPath, []byte(s.caddyfile(sitePort, adminPort, dir)), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(caddyBin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(),
+		"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	cmd.Env = append(cmd.Env, s.Env...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &caddyProc{
+		t: t, cmd: cmd, out: out, Dir: dir, exited: make(chan struct{}),
+		URL:   fmt.Sprintf("http://127.0.0.1:%d", sitePort),
+		Admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+	}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.Stop)
+	if err := p.waitReady(sitePort); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *caddyProc) waitReady(port int) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("caddy exited at start-up:\n%s", p.out.String())
+		default:
+		}
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("caddy not serving after 60s:\n%s", p.out.String())
+}
+
+// Stop ends Caddy gracefully and fails the test if the race detector
+// reported anything while it ran.
+func (p *caddyProc) Stop() {
+	if p.stopped {
+		return
+	}
+	p.stopped = true
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	if out := p.out.String(); strings.Contains(out, "WARNING: DATA RACE") {
+		p.t.Errorf("data race in caddy:\n%s", out)
+	}
+}
+
+// Logs is everything Caddy has written so far.
+func (p *caddyProc) Logs() string { return p.out.String() }
+
+// runCaddyExpectFailure runs Caddy with a config that must not start and
+// returns what it printed.
+func runCaddyExpectFailure(t *testing.T, s spec) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(cfgPath, []byte(s.caddyfile(freePort(t), freePort(t), dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, caddyBin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Env = append(cmd.Env, s.Env...)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("caddy kept running with a bad config:\n%s", out)
+	}
+	if err == nil {
+		t.Fatalf("caddy exited 0 with a bad config:\n%s", out)
+	}
+	return string(out)
+}
+
+// reply is a response with its body read.
+type reply struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// get sends a GET to path with the given header lines ("Name: value"; a
+// name may repeat).
+func (p *caddyProc) get(t testing.TB, path string, headers ...string) reply {
+	t.Helper()
+	return p.do(t, http.MethodGet, path, headers...)
+}
+
+func (p *caddyProc) do(t testing.TB, method, path string, headers ...string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, p.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range headers {
+		name, value, _ := strings.Cut(h, ":")
+		req.Header.Add(name, strings.TrimPrefix(value, " "))
+	}
+	return send(t, req)
+}
+
+func send(t testing.TB, req *http.Request) reply {
+	t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}
+}
+
+func bearer(token string) string { return "Authorization: Bearer " + token }
+
+// The contract's refusals: status, body and WWW-Authenticate.
+type refusal struct {
+	status    int
+	body      string
+	challenge string // "" for none
+}
+
+var (
+	notAuthenticated = refusal{401, `{"detail":"Not authenticated"}`, "Bearer"}
+	invalidToken     = refusal{401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`}
+	tokenExpired     = refusal{401, `{"detail":"Token has expired"}`,
+		`Bearer error="invalid_token", error_description="The token has expired"`}
+	unavailable = refusal{503, `{"detail":"Authentication service unavailable"}`, ""}
+)
+
+func forbidden(scopes string) refusal {
+	return refusal{403, `{"detail":"Not enough permissions"}`,
+		`Bearer error="insufficient_scope", scope="` + scopes + `"`}
+}
+
+// expectRefusal checks a response against a refusal exactly.
+func expectRefusal(t testing.TB, r reply, want refusal) {
+	t.Helper()
+	if r.Status != want.status {
+		t.Errorf("status %d, want %d (body %q)", r.Status, want.status, r.Body)
+	}
+	if r.Body != want.body {
+		t.Errorf("body %q, want %q", r.Body, want.body)
+	}
+	if ct := r.Header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	got := r.Header.Values("Www-Authenticate")
+	switch {
+	case want.challenge == "" && len(got) != 0:
+		t.Errorf("WWW-Authenticate %q, want none", got)
+	case want.challenge != "" && (len(got) != 1 || got[0] != want.challenge):
+		t.Errorf("WWW-Authenticate %q, want %q", got, want.challenge)
+	}
+	if want.status == 503 && r.Header.Get("Retry-After") == "" {
+		t.Errorf("503 without Retry-After")
+	}
+}
+
+// expectPass checks that a request reached the handler after solo_auth.
+func expectPass(t testing.TB, r reply, body string) {
+	t.Helper()
+	if r.Status != 200 || r.Body != body {
+		t.Errorf("got %d %q, want 200 %q", r.Status, r.Body, body)
+	}
+	if v := r.Header.Get("Www-Authenticate"); v != "" {
+		t.Errorf("WWW-Authenticate %q on a passed request", v)
+	}
+}

@@ -1,0 +1,190 @@
+package integration
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+const (
+	secret      = "integration-secret-0123456789abcdef"
+	otherSecret = "an-attackers-secret-0123456789abcdef"
+)
+
+var (
+	rsaKeyOnce sync.Once
+	rsaKey     *rsa.PrivateKey
+)
+
+func testRSAKey() *rsa.PrivateKey {
+	rsaKeyOnce.Do(func() {
+		var err error
+		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+	})
+	return rsaKey
+}
+
+// requestTableCaddy starts the Caddy of the request-table tests: a
+// global secret and three routes with different scopes.
+func requestTableCaddy(t *testing.T) *caddyProc {
+	t.Helper()
+	return startCaddy(t, spec{
+		Global: `	solo_auth {
+		secret ` + secret + `
+	}`,
+		Site: `	solo_auth /admin/* admin
+	solo_auth /prefill/* templates:read identity:prefill
+	solo_auth
+	respond "ok {solo.sub}"`,
+	})
+}
+
+func TestRequestNotAuthenticated(t *testing.T) {
+	c := requestTableCaddy(t)
+	cases := map[string][]string{
+		"no Authorization header": nil,
+		"empty bearer token":      {"Authorization: Bearer "},
+		"scheme alone":            {"Authorization: Bearer"},
+		"bearer and spaces":       {"Authorization: Bearer    "},
+		"another scheme (Basic)":  {"Authorization: Basic YWxpY2U6c2VjcmV0"},
+		"another scheme (Token)":  {"Authorization: Token " + tu.HS256(secret, tu.SDKClaims("alice"))},
+		"empty header":            {"Authorization: "},
+	}
+	for name, headers := range cases {
+		t.Run(name, func(t *testing.T) {
+			expectRefusal(t, c.get(t, "/", headers...), notAuthenticated)
+		})
+	}
+}
+
+func TestRequestInvalidToken(t *testing.T) {
+	c := requestTableCaddy(t)
+	valid := tu.SDKClaims("alice")
+	inAnHour := time.Now().Add(time.Hour).Unix()
+	okClaims := `{"sub":"alice","exp":` + itoa(inAnHour) + `}`
+	cases := map[string]string{
+		"malformed: not a JWT":             "not-a-jwt",
+		"malformed: garbage segments":      "abc.def.ghi",
+		"malformed: bad JSON header":       tu.RawHS256(`{"alg":"HS256"`, okClaims, secret),
+		"bad signature":                    tu.HS256(otherSecret, valid),
+		"signature of another token":       swapSignature(tu.HS256(secret, valid), tu.HS256(secret, valid.With("sub", "bob"))),
+		"alg none":                         tu.B64(`{"alg":"none","typ":"JWT"}`) + "." + tu.B64(okClaims) + ".",
+		"alg HS384":                        tu.Sign(jose.SigningKey{Algorithm: jose.HS384, Key: []byte(secret + secret)}, valid, nil),
+		"alg hs256 (lower case)":           tu.RawHS256(`{"alg":"hs256"}`, okClaims, secret),
+		"alg PS256":                        tu.Sign(jose.SigningKey{Algorithm: jose.PS256, Key: testRSAKey()}, valid, nil),
+		"RS256 where no JWKS is set":       tu.RS256(testRSAKey(), "k1", valid),
+		"missing exp":                      tu.HS256(secret, valid.With("exp", nil)),
+		"exp as a string":                  tu.HS256(secret, valid.With("exp", itoa(inAnHour))),
+		"missing sub":                      tu.HS256(secret, valid.With("sub", nil)),
+		"empty sub":                        tu.HS256(secret, valid.With("sub", "")),
+		"nbf in the future":                tu.HS256(secret, valid.With("nbf", time.Now().Add(5*time.Minute).Unix())),
+		"iat in the future":                tu.HS256(secret, valid.With("iat", time.Now().Add(5*time.Minute).Unix())),
+		"permissions a string":             tu.HS256(secret, valid.With("permissions", "admin")),
+		"permissions not all strings":      tu.HS256(secret, valid.With("permissions", []any{"admin", 7})),
+		"crit header":                      tu.RawHS256(`{"alg":"HS256","crit":["x"],"x":1}`, okClaims, secret),
+		"duplicate claim":                  tu.RawHS256(`{"alg":"HS256"}`, `{"sub":"alice","sub":"root","exp":`+itoa(inAnHour)+`}`, secret),
+		"over 16 KiB":                      tu.HS256(secret, valid.With("pad", strings.Repeat("a", 17<<10))),
+		"forged and expired":               tu.HS256(otherSecret, valid.With("exp", time.Now().Add(-time.Hour).Unix())),
+		"padding in a segment":             strings.Replace(tu.HS256(secret, valid), ".", "==.", 1),
+		"two tokens in one header (comma)": tu.HS256(secret, valid) + ", " + tu.HS256(secret, valid),
+	}
+	for name, token := range cases {
+		t.Run(name, func(t *testing.T) {
+			expectRefusal(t, c.get(t, "/", bearer(token)), invalidToken)
+		})
+	}
+	t.Run("more than one Authorization header", func(t *testing.T) {
+		token := tu.HS256(secret, valid)
+		expectRefusal(t, c.get(t, "/", bearer(token), bearer(token)), invalidToken)
+	})
+}
+
+func TestRequestExpired(t *testing.T) {
+	c := requestTableCaddy(t)
+	token := tu.HS256(secret, tu.SDKClaims("alice").With("exp", time.Now().Add(-2*time.Minute).Unix()))
+	expectRefusal(t, c.get(t, "/", bearer(token)), tokenExpired)
+}
+
+func TestRequestForbidden(t *testing.T) {
+	c := requestTableCaddy(t)
+	t.Run("one scope missing of one", func(t *testing.T) {
+		token := tu.HS256(secret, tu.SDKClaims("alice", "templates:read"))
+		expectRefusal(t, c.get(t, "/admin/users", bearer(token)), forbidden("admin"))
+	})
+	t.Run("one scope missing of two", func(t *testing.T) {
+		token := tu.HS256(secret, tu.SDKClaims("alice", "templates:read"))
+		expectRefusal(t, c.get(t, "/prefill/x", bearer(token)), forbidden("templates:read identity:prefill"))
+	})
+	t.Run("no permissions claim at all", func(t *testing.T) {
+		token := tu.HS256(secret, tu.SDKClaims("alice").With("permissions", nil))
+		expectRefusal(t, c.get(t, "/admin/", bearer(token)), forbidden("admin"))
+	})
+}
+
+func TestRequestPasses(t *testing.T) {
+	c := requestTableCaddy(t)
+	cases := []struct {
+		name, path string
+		token      string
+		scheme     string
+	}{
+		{"unscoped route, no permissions", "/", tu.HS256(secret, tu.SDKClaims("alice")), "Bearer"},
+		{"scheme in lower case", "/", tu.HS256(secret, tu.SDKClaims("alice")), "bearer"},
+		{"scheme in upper case", "/", tu.HS256(secret, tu.SDKClaims("alice")), "BEARER"},
+		{"scoped route with its scope", "/admin/x", tu.HS256(secret, tu.SDKClaims("alice", "admin")), "Bearer"},
+		{"two scopes, both granted, among others", "/prefill/x",
+			tu.HS256(secret, tu.SDKClaims("alice", "x", "identity:prefill", "templates:read")), "Bearer"},
+		{"exp within the default leeway", "/",
+			tu.HS256(secret, tu.SDKClaims("alice").With("exp", time.Now().Add(-10*time.Second).Unix())), "Bearer"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			expectPass(t, c.get(t, tt.path, "Authorization: "+tt.scheme+" "+tt.token), "ok alice")
+		})
+	}
+}
+
+// TestTokenNeverInLogs reads everything Caddy logged, at debug level, for
+// the tokens and the secret.
+func TestTokenNeverInLogs(t *testing.T) {
+	c := requestTableCaddy(t)
+	valid := tu.HS256(secret, tu.SDKClaims("log-check", "admin"))
+	forged := tu.HS256(otherSecret, tu.SDKClaims("log-check"))
+	c.get(t, "/admin/x", bearer(valid))
+	c.get(t, "/", bearer(forged))
+	c.get(t, "/?access_token="+forged, bearer(forged))
+	logs := c.Logs()
+	for _, tok := range []string{valid, forged, secret} {
+		sig := tok[strings.LastIndexByte(tok, '.')+1:]
+		if strings.Contains(logs, sig) {
+			t.Fatalf("a token or secret appears in Caddy's logs")
+		}
+	}
+	if !strings.Contains(logs, `"reason":"bad signature"`) {
+		t.Errorf("no debug log line gives the reason of a refusal:\n%s", lastLines(logs, 20))
+	}
+}
+
+func swapSignature(token, donor string) string {
+	return token[:strings.LastIndexByte(token, '.')] + donor[strings.LastIndexByte(donor, '.'):]
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
