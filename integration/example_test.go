@@ -1,0 +1,77 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+// TestCaddyfileExample runs the README's Caddyfile.example, on free ports
+// instead of its fixed ones, and makes the requests the quick start shows.
+func TestCaddyfileExample(t *testing.T) {
+	raw, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, backend := freePort(t), freePort(t)
+	cf := string(raw)
+	for old, new := range map[string]string{
+		"localhost:8080":  fmt.Sprintf("127.0.0.1:%d", gw),
+		"127.0.0.1:9080":  fmt.Sprintf("127.0.0.1:%d", backend),
+		"http://:9080":    fmt.Sprintf("http://:%d", backend),
+		"\tauto_https off": "\tauto_https off\n\tadmin off\n\tpersist_config off",
+	} {
+		if !strings.Contains(cf, old) {
+			t.Fatalf("Caddyfile.example no longer contains %q; update this test", old)
+		}
+		cf = strings.ReplaceAll(cf, old, new)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(cf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const demoSecret = "demo-secret-not-for-production-0123456789"
+	cmd := exec.Command(caddyBin, "run", "--config", path, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "SOLO_SDK_SECRET="+demoSecret, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &caddyProc{t: t, cmd: cmd, out: logs, exited: make(chan struct{}), URL: fmt.Sprintf("http://127.0.0.1:%d", gw)}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.Stop)
+	if err := p.waitReady(gw); err != nil {
+		t.Fatal(err)
+	}
+
+	// The token the quick start mints with `caddy solo-auth token`.
+	mint := exec.Command(caddyBin, "solo-auth", "token",
+		"--sub", "user_123", "--permissions", "templates:read,identity:prefill", "--workflow-id", "wf_1")
+	mint.Env = append(os.Environ(), "SOLO_SDK_SECRET="+demoSecret)
+	out, err := mint.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(out))
+	if token == "" {
+		t.Fatal("no token minted")
+	}
+
+	expectPass(t, p.get(t, "/api/templates/identity_prefill/42", bearer(token), "X-Solo-Subject: spoofed"),
+		`{"path":"/api/templates/identity_prefill/42","subject":"user_123","token_type":"sdk","permissions":"templates:read,identity:prefill","workflow_id":"wf_1"}`)
+	expectRefusal(t, p.get(t, "/api/admin/users", bearer(token)), forbidden("admin"))
+	expectRefusal(t, p.get(t, "/api/templates"), notAuthenticated)
+	expectRefusal(t, p.get(t, "/anything-else"), notAuthenticated)
+	expectPass(t, p.get(t, "/health"), "ok")
+	admin := tu.HS256(demoSecret, tu.SDKClaims("ops", "admin"))
+	if r := p.get(t, "/api/admin/users", bearer(admin)); r.Status != 200 || !strings.Contains(r.Body, `"subject":"ops"`) {
+		t.Errorf("admin token: %d %q", r.Status, r.Body)
+	}
+}

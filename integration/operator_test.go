@@ -1,0 +1,93 @@
+package integration
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+func TestReportOnly(t *testing.T) {
+	var mu sync.Mutex
+	var seen []http.Header
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		w.Write([]byte("backend"))
+	}))
+	defer backend.Close()
+	c := startCaddy(t, spec{
+		Site: `	solo_auth admin {
+		secret ` + secret + `
+		report_only
+	}
+	reverse_proxy ` + backend.URL + ` {
+		header_up X-Solo-Subject {solo.sub}
+		header_up X-Solo-Error {solo.error}
+	}`,
+	})
+	cases := []struct {
+		name    string
+		headers []string
+		subject string
+		errText string
+	}{
+		{"valid with scope", []string{bearer(tu.HS256(secret, tu.SDKClaims("alice", "admin")))}, "alice", ""},
+		{"missing token", nil, "", "Not authenticated"},
+		{"forged token, spoofed identity header", []string{bearer(tu.HS256(otherSecret, tu.SDKClaims("alice", "admin"))), "X-Solo-Subject: alice"}, "", "Invalid token"},
+		{"missing scope", []string{bearer(tu.HS256(secret, tu.SDKClaims("bob")))}, "", "Not enough permissions"},
+	}
+	for i, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			expectPass(t, c.get(t, "/", tt.headers...), "backend")
+			mu.Lock()
+			defer mu.Unlock()
+			h := seen[i]
+			if got := h.Get("X-Solo-Subject"); got != tt.subject {
+				t.Errorf("backend saw X-Solo-Subject %q, want %q", got, tt.subject)
+			}
+			if got := h.Get("X-Solo-Error"); got != tt.errText {
+				t.Errorf("backend saw X-Solo-Error %q, want %q", got, tt.errText)
+			}
+		})
+	}
+}
+
+func TestCORSPreflight(t *testing.T) {
+	c := startCaddy(t, spec{
+		Site: `	solo_auth /open/* {
+		secret ` + secret + `
+		allow_cors_preflight
+	}
+	solo_auth /closed/* {
+		secret ` + secret + `
+	}
+	respond "ok"`,
+	})
+	preflight := []string{"Origin: https://app.solo.one", "Access-Control-Request-Method: POST"}
+	expectPass(t, c.do(t, http.MethodOptions, "/open/x", preflight...), "ok")
+	expectRefusal(t, c.do(t, http.MethodOptions, "/closed/x", preflight...), notAuthenticated)
+	// Only a real preflight passes: OPTIONS without its headers, or a
+	// GET with them, is still checked.
+	expectRefusal(t, c.do(t, http.MethodOptions, "/open/x", "Origin: https://app.solo.one"), notAuthenticated)
+	expectRefusal(t, c.do(t, http.MethodGet, "/open/x", preflight...), notAuthenticated)
+}
+
+func TestScopeClaims(t *testing.T) {
+	c := startCaddy(t, spec{
+		Site: `	solo_auth read {
+		secret ` + secret + `
+		scope_claims permissions scope
+	}
+	respond "ok {solo.sub}"`,
+	})
+	m2m := tu.SDKClaims("m2m").With("permissions", nil, "scope", "write read")
+	expectPass(t, c.get(t, "/", bearer(tu.HS256(secret, m2m))), "ok m2m")
+	expectPass(t, c.get(t, "/", bearer(tu.HS256(secret, tu.SDKClaims("user", "read")))), "ok user")
+	expectPass(t, c.get(t, "/", bearer(tu.HS256(secret, tu.SDKClaims("arr").With("scope", []string{"read"})))), "ok arr")
+	expectRefusal(t, c.get(t, "/", bearer(tu.HS256(secret, m2m.With("scope", "write")))), forbidden("read"))
+	expectRefusal(t, c.get(t, "/", bearer(tu.HS256(secret, m2m.With("scope", 7)))), invalidToken)
+}

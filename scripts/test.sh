@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, vet, then every test (unit and
+# integration on a real Caddy) under the race detector. A skipped test is a
+# failure: every test here must run on any machine with Go.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+fail=0
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [[ -n $unformatted ]]; then
+	echo "gofmt would change: $unformatted"
+	fail=1
+fi
+go vet ./... || fail=1
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+go test -race -count=1 -timeout 30m -v ./... >"$log" 2>&1
+status=$?
+# Package results, failures and skips; the full log only on failure.
+grep -E '^(ok|FAIL|panic:|--- FAIL|--- SKIP|\s+--- (FAIL|SKIP))' "$log"
+if ((status != 0)); then
+	echo "---- go test failed; full output:"
+	cat "$log"
+	fail=1
+fi
+passed=$(grep -cE '^\s*--- PASS' "$log")
+failed=$(grep -cE '^\s*--- FAIL' "$log")
+skipped=$(grep -cE '^\s*--- SKIP' "$log")
+if ((skipped > 0)); then
+	echo "skipped tests count as failures here"
+	fail=1
+fi
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+exit $fail
