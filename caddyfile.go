@@ -217,6 +217,9 @@ func (m *SoloAuth) withOverrides(local *SoloAuth) *SoloAuth {
 	out.Scopes = mergeScopes(m.Scopes, local.Scopes)
 	if local.WorkOSClientID != "" {
 		out.WorkOSClientID = local.WorkOSClientID
+		// A route that names its own client wants that client's keys,
+		// not a URL inherited for another one.
+		out.JWKSURL = ""
 	}
 	if local.JWKSURL != "" {
 		out.JWKSURL = local.JWKSURL

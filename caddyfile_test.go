@@ -95,6 +95,29 @@ func TestCaddyfileAdapt(t *testing.T) {
 			},
 		},
 		{
+			name: "a route's own client ID drops an inherited jwks_url",
+			input: `{
+	solo_auth {
+		jwks_url http://127.0.0.1:9/global
+	}
+}
+:80 {
+	solo_auth /a/* {
+		workos_client_id client_a
+	}
+	solo_auth /b/* {
+		workos_client_id client_b
+		jwks_url http://127.0.0.1:9/b
+	}
+	solo_auth
+}`,
+			want: []string{
+				`{"handler":"solo_auth","workos_client_id":"client_a"}`,
+				`{"handler":"solo_auth","jwks_url":"http://127.0.0.1:9/b","workos_client_id":"client_b"}`,
+				`{"handler":"solo_auth","jwks_url":"http://127.0.0.1:9/global"}`,
+			},
+		},
+		{
 			name: "repeated secret lines rotate",
 			input: `:80 {
 	solo_auth {

@@ -219,10 +219,13 @@ func segmentText(seg string) string {
 func decide(v *Verifier, token string, scopes []string) string {
 	id, err := v.Verify(token)
 	if err != nil {
+		kind := KindInvalid
 		var verr *VerifyError
-		errors.As(err, &verr)
-		r := responseFor(verr.Kind)
-		return fmt.Sprintf("%d %s (%s)", r.status, r.detail, verr.Error())
+		if errors.As(err, &verr) {
+			kind = verr.Kind
+		}
+		r := responseFor(kind)
+		return fmt.Sprintf("%d %s (%v)", r.status, r.detail, err)
 	}
 	if missing := missingScopes(scopes, id.Scopes); missing != nil {
 		return fmt.Sprintf("403 Not enough permissions (missing %s)", strings.Join(missing, " "))

@@ -6,9 +6,11 @@
 package soloauth
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,6 +99,8 @@ type SoloAuth struct {
 	ReportOnly bool `json:"report_only,omitempty"`
 
 	verifier       *Verifier
+	keySet         *KeySet // nil without a JWKS
+	keySetURL      string
 	requiredScopes []string
 	forbidden      response
 	logger         *zap.Logger
@@ -153,6 +157,18 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		Leeway:      leeway,
 		ScopeClaims: m.ScopeClaims,
 	}
+	if jwksURL != "" {
+		refresh := DefaultJWKSRefresh
+		if m.JWKSRefresh > 0 {
+			refresh = time.Duration(m.JWKSRefresh)
+		}
+		ks, err := acquireKeySet(ctx, jwksURL, refresh, m.logger)
+		if err != nil {
+			return err
+		}
+		m.keySet, m.keySetURL = ks, jwksURL
+		m.verifier.RSAKeys = ks
+	}
 	return nil
 }
 
@@ -164,7 +180,7 @@ func resolveSecrets(repl *caddy.Replacer, raw []string) ([][]byte, error) {
 		value := repl.ReplaceKnown(s, "")
 		if len(value) < MinSecretLength {
 			source := ""
-			if isSinglePlaceholder(s) {
+			if value != s && isSinglePlaceholder(s) {
 				source = " (from " + s + ")"
 			}
 			return nil, fmt.Errorf("secret: secret #%d%s is %d bytes; HS256 secrets must be at least %d bytes (RFC 7518 §3.2)",
@@ -232,13 +248,25 @@ func (m *SoloAuth) Validate() error {
 	return nil
 }
 
+// Cleanup releases the key set; the last handler to release a URL stops
+// its background fetching.
+func (m *SoloAuth) Cleanup() error {
+	if m.keySet != nil {
+		releaseKeySet(m.keySetURL)
+		m.keySet = nil
+	}
+	return nil
+}
+
 // ServeHTTP authenticates the request, then calls next or answers with
 // the refusal.
 func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	state := authState(r, repl)
 	if m.AllowCORSPreflight && isCORSPreflight(r) {
+		// No identity: the placeholders stay empty.
 		return next.ServeHTTP(w, r)
 	}
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 
 	token, problem := bearerToken(r.Header)
 	var id *Identity
@@ -255,7 +283,9 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		var err error
 		id, err = m.verifier.Verify(token)
 		if err != nil {
-			verr = err.(*VerifyError)
+			if !errors.As(err, &verr) {
+				verr = &VerifyError{Kind: KindInvalid, Reason: "verification failed", Err: err}
+			}
 			refusal = responseFor(verr.Kind)
 		} else if missing := missingScopes(m.requiredScopes, id.Scopes); missing != nil {
 			refusal = &m.forbidden
@@ -265,13 +295,16 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 
 	if refusal == nil {
-		setIdentityPlaceholders(repl, id)
+		state.authenticated(repl, id)
 		return next.ServeHTTP(w, r)
 	}
 	m.logRefusal(refusal, verr)
 	if m.ReportOnly {
-		setAnonymousPlaceholders(repl, refusal, verr.Reason)
+		state.reportOnlyRefused(repl, refusal.detail, verr.Reason)
 		return next.ServeHTTP(w, r)
+	}
+	if refusal == &respUnavailable && m.keySet != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(m.keySet.RetryAfter()))
 	}
 	refusal.write(w)
 	return nil
@@ -304,5 +337,6 @@ func isCORSPreflight(r *http.Request) bool {
 var (
 	_ caddy.Provisioner           = (*SoloAuth)(nil)
 	_ caddy.Validator             = (*SoloAuth)(nil)
+	_ caddy.CleanerUpper          = (*SoloAuth)(nil)
 	_ caddyhttp.MiddlewareHandler = (*SoloAuth)(nil)
 )

@@ -2,22 +2,18 @@ package soloauth
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // Placeholder names. The identity ones are served lazily from the verified
 // claims, so a request pays only for the placeholders its config uses.
 const (
-	placeholderUserID      = "http.auth.user.id"
-	placeholderPrefix      = "solo."
-	placeholderClaimPrefix = "solo.claim."
-	// placeholderError is set in report_only mode on a request that would
-	// have been refused: the response's detail, e.g. "Invalid token".
-	placeholderError = "solo.error"
-	// placeholderErrorReason is the finer reason, e.g. "bad signature".
-	placeholderErrorReason = "solo.error_reason"
+	placeholderUserID = "http.auth.user.id"
+	placeholderPrefix = "solo."
 )
 
 // SOLO's namespaced claims behind the short placeholders.
@@ -27,54 +23,95 @@ const (
 	claimStakeholderType = "https://api.solo.one/stakeholder_type"
 )
 
-func setIdentityPlaceholders(repl *caddy.Replacer, id *Identity) {
+// requestAuth is what solo_auth decided for one request, shared by every
+// solo_auth handler the request runs through and read by one placeholder
+// provider. A refusal that report_only let through sticks: the request
+// would have been refused, so it keeps no identity even if a later
+// handler accepts the token.
+type requestAuth struct {
+	id     *Identity
+	detail string // report_only: the response it would have had
+	reason string
+}
+
+// varsKey holds the request's requestAuth among Caddy's request vars.
+const varsKey = "solo_auth"
+
+// String keeps the state out of {http.vars.solo_auth}.
+func (*requestAuth) String() string { return "" }
+
+// authState returns the request's state, creating it and registering its
+// placeholder provider on the first solo_auth handler.
+func authState(r *http.Request, repl *caddy.Replacer) *requestAuth {
+	if st, ok := caddyhttp.GetVar(r.Context(), varsKey).(*requestAuth); ok {
+		return st
+	}
+	st := &requestAuth{}
+	caddyhttp.SetVar(r.Context(), varsKey, st)
+	repl.Map(st.placeholder)
+	return st
+}
+
+func (st *requestAuth) authenticated(repl *caddy.Replacer, id *Identity) {
+	if st.detail != "" {
+		return
+	}
+	st.id = id
 	// Static, because Caddy's access log reads it for user_id.
 	repl.Set(placeholderUserID, id.Subject)
-	repl.Map(id.placeholder)
 }
 
-// setAnonymousPlaceholders makes the identity placeholders known but
-// empty on a request that report_only let through unauthenticated, so
-// that `header_up X-Solo-Subject {solo.sub}` sends nothing rather than the
-// placeholder's text.
-func setAnonymousPlaceholders(repl *caddy.Replacer, refusal *response, reason string) {
-	repl.Set(placeholderUserID, "")
-	repl.Set(placeholderError, refusal.detail)
-	repl.Set(placeholderErrorReason, reason)
-	repl.Map(anonymousPlaceholder)
-}
-
-func anonymousPlaceholder(key string) (any, bool) {
-	if strings.HasPrefix(key, placeholderPrefix) {
-		return "", true
+// reportOnlyRefused records a refusal that report_only let through. The
+// identity placeholders become known but empty, so that `header_up
+// X-Solo-Subject {solo.sub}` sends nothing rather than the text
+// "{solo.sub}".
+func (st *requestAuth) reportOnlyRefused(repl *caddy.Replacer, detail, reason string) {
+	if st.detail == "" {
+		st.detail, st.reason = detail, reason
 	}
-	return nil, false
+	st.id = nil
+	repl.Set(placeholderUserID, "")
 }
 
-// placeholder serves {solo.*} from the identity.
-func (id *Identity) placeholder(key string) (any, bool) {
+// placeholder serves {solo.*}: the identity's values, or empty strings
+// where there is no identity or no such claim.
+func (st *requestAuth) placeholder(key string) (any, bool) {
 	name, ok := strings.CutPrefix(key, placeholderPrefix)
 	if !ok {
 		return nil, false
 	}
 	switch name {
+	case "error":
+		return st.detail, true
+	case "error_reason":
+		return st.reason, true
+	}
+	if st.id == nil {
+		return "", true
+	}
+	return st.id.placeholder(name), true
+}
+
+// placeholder is the value of {solo.<name>}.
+func (id *Identity) placeholder(name string) string {
+	switch name {
 	case "sub":
-		return id.Subject, true
+		return id.Subject
 	case "token_type":
-		return id.TokenType, true
+		return id.TokenType
 	case "permissions":
-		return claimText(id.Claims[PermissionsClaim]), true
+		return claimText(id.Claims[PermissionsClaim])
 	case "workflow_id":
-		return claimText(id.Claims[claimWorkflowID]), true
+		return claimText(id.Claims[claimWorkflowID])
 	case "stakeholder_name":
-		return claimText(id.Claims[claimStakeholderName]), true
+		return claimText(id.Claims[claimStakeholderName])
 	case "stakeholder_type":
-		return claimText(id.Claims[claimStakeholderType]), true
+		return claimText(id.Claims[claimStakeholderType])
 	}
-	if claim, ok := strings.CutPrefix(key, placeholderClaimPrefix); ok {
-		return claimText(id.Claims[claim]), true
+	if claim, ok := strings.CutPrefix(name, "claim."); ok {
+		return claimText(id.Claims[claim])
 	}
-	return "", true // {solo.error} on success, and names we do not define
+	return ""
 }
 
 // claimText renders a claim for a header or a log: strings as they are,

@@ -12,17 +12,13 @@ type response struct {
 	status    int
 	detail    string
 	body      []byte
-	challenge []string // WWW-Authenticate; nil for none
-	length    []string // Content-Length
+	challenge string // WWW-Authenticate; empty for none
+	length    string // Content-Length
 }
 
 func newResponse(status int, detail, challenge string) response {
 	body := []byte(`{"detail":` + strconv.Quote(detail) + `}`)
-	r := response{status: status, detail: detail, body: body, length: []string{strconv.Itoa(len(body))}}
-	if challenge != "" {
-		r.challenge = []string{challenge}
-	}
-	return r
+	return response{status: status, detail: detail, body: body, challenge: challenge, length: strconv.Itoa(len(body))}
 }
 
 // The refusals of the contract's request table.
@@ -33,10 +29,6 @@ var (
 		`Bearer error="invalid_token", error_description="The token has expired"`)
 	respUnavailable = newResponse(http.StatusServiceUnavailable, "Authentication service unavailable", "")
 )
-
-// retryAfter is the Retry-After of a 503: the key set fetch is retried in
-// the background within this time.
-var retryAfter = []string{"5"}
 
 func forbiddenResponse(required []string) response {
 	return newResponse(http.StatusForbidden, "Not enough permissions", insufficientScopeChallenge(required))
@@ -52,17 +44,14 @@ func responseFor(kind ErrorKind) *response {
 	return &respInvalid
 }
 
-var jsonContentType = []string{"application/json"}
-
+// write sends the refusal. Header values are fresh slices, never the
+// shared ones: a deferred `header` handler edits values in place.
 func (r *response) write(w http.ResponseWriter) {
 	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = r.length
-	if r.challenge != nil {
-		h["Www-Authenticate"] = r.challenge
-	}
-	if r.status == http.StatusServiceUnavailable {
-		h["Retry-After"] = retryAfter
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{r.length}
+	if r.challenge != "" {
+		h["Www-Authenticate"] = []string{r.challenge}
 	}
 	w.WriteHeader(r.status)
 	_, _ = w.Write(r.body)

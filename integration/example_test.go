@@ -21,9 +21,9 @@ func TestCaddyfileExample(t *testing.T) {
 	gw, backend := freePort(t), freePort(t)
 	cf := string(raw)
 	for old, new := range map[string]string{
-		"localhost:8080":  fmt.Sprintf("127.0.0.1:%d", gw),
-		"127.0.0.1:9080":  fmt.Sprintf("127.0.0.1:%d", backend),
-		"http://:9080":    fmt.Sprintf("http://:%d", backend),
+		"localhost:8080":   fmt.Sprintf("127.0.0.1:%d", gw),
+		"127.0.0.1:9080":   fmt.Sprintf("127.0.0.1:%d", backend),
+		"http://:9080":     fmt.Sprintf("http://:%d", backend),
 		"\tauto_https off": "\tauto_https off\n\tadmin off\n\tpersist_config off",
 	} {
 		if !strings.Contains(cf, old) {

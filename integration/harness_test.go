@@ -319,8 +319,8 @@ func expectRefusal(t testing.TB, r reply, want refusal) {
 	case want.challenge != "" && (len(got) != 1 || got[0] != want.challenge):
 		t.Errorf("WWW-Authenticate %q, want %q", got, want.challenge)
 	}
-	if want.status == 503 && r.Header.Get("Retry-After") == "" {
-		t.Errorf("503 without Retry-After")
+	if ra := r.Header.Get("Retry-After"); (want.status == 503) != (ra != "") {
+		t.Errorf("Retry-After %q on a %d", ra, r.Status)
 	}
 }
 

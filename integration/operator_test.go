@@ -56,6 +56,34 @@ func TestReportOnly(t *testing.T) {
 	}
 }
 
+// TestReportOnlyChained: a request that one report_only handler would have
+// refused keeps no identity, whichever order the handlers run in.
+func TestReportOnlyChained(t *testing.T) {
+	c := startCaddy(t, spec{
+		Global: `	solo_auth {
+		secret ` + secret + `
+	}`,
+		Site: `	solo_auth /strict-first/*
+	solo_auth /strict-first/* admin {
+		report_only
+	}
+	solo_auth /report-first/* admin {
+		report_only
+	}
+	solo_auth /report-first/*
+	respond "sub=[{solo.sub}] user=[{http.auth.user.id}] error=[{solo.error}] reason=[{solo.error_reason}]"`,
+	})
+	token := bearer(tu.HS256(secret, tu.SDKClaims("alice")))
+	// Lines with equal matchers run in the order written: strict then
+	// report_only on one path, report_only then strict on the other.
+	want := "sub=[] user=[] error=[Not enough permissions] reason=[missing scopes: admin]"
+	expectPass(t, c.get(t, "/strict-first/x", token), want)
+	expectPass(t, c.get(t, "/report-first/x", token), want)
+	// With the scope, nothing is refused and the identity is there.
+	admin := bearer(tu.HS256(secret, tu.SDKClaims("alice", "admin")))
+	expectPass(t, c.get(t, "/strict-first/x", admin), "sub=[alice] user=[alice] error=[] reason=[]")
+}
+
 func TestCORSPreflight(t *testing.T) {
 	c := startCaddy(t, spec{
 		Site: `	solo_auth /open/* {
@@ -65,10 +93,10 @@ func TestCORSPreflight(t *testing.T) {
 	solo_auth /closed/* {
 		secret ` + secret + `
 	}
-	respond "ok"`,
+	respond "ok sub=[{solo.sub}]"`,
 	})
 	preflight := []string{"Origin: https://app.solo.one", "Access-Control-Request-Method: POST"}
-	expectPass(t, c.do(t, http.MethodOptions, "/open/x", preflight...), "ok")
+	expectPass(t, c.do(t, http.MethodOptions, "/open/x", preflight...), "ok sub=[]")
 	expectRefusal(t, c.do(t, http.MethodOptions, "/closed/x", preflight...), notAuthenticated)
 	// Only a real preflight passes: OPTIONS without its headers, or a
 	// GET with them, is still checked.

@@ -3,9 +3,12 @@ package integration
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,13 +160,32 @@ func TestRequestPasses(t *testing.T) {
 // TestTokenNeverInLogs reads everything Caddy logged, at debug level, for
 // the tokens and the secret.
 func TestTokenNeverInLogs(t *testing.T) {
-	c := requestTableCaddy(t)
+	c := startCaddy(t, spec{
+		Global: `	solo_auth {
+		secret ` + secret + `
+	}`,
+		Site: `	log {
+		output stderr
+		format json
+	}
+	solo_auth /admin/* admin
+	solo_auth
+	respond "ok {solo.sub}"`,
+	})
 	valid := tu.HS256(secret, tu.SDKClaims("log-check", "admin"))
 	forged := tu.HS256(otherSecret, tu.SDKClaims("log-check"))
 	c.get(t, "/admin/x", bearer(valid))
 	c.get(t, "/", bearer(forged))
-	c.get(t, "/?access_token="+forged, bearer(forged))
-	logs := c.Logs()
+	// Access log lines are written after the response: wait for both.
+	var logs string
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(logs, `"logger":"http.log.access`) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		logs = c.Logs()
+	}
+	if !strings.Contains(logs, `"user_id":"log-check"`) {
+		t.Fatalf("access log not captured; the check below would prove nothing:\n%s", lastLines(logs, 20))
+	}
 	for _, tok := range []string{valid, forged, secret} {
 		sig := tok[strings.LastIndexByte(tok, '.')+1:]
 		if strings.Contains(logs, sig) {
@@ -187,4 +209,102 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestInlineScopesSubdirectiveAndMatcher: all three on one directive.
+func TestInlineScopesSubdirectiveAndMatcher(t *testing.T) {
+	c := startCaddy(t, spec{
+		Site: `	@reports path /reports/* /exports/*
+	solo_auth @reports reports:read {
+		secret ` + secret + `
+		scopes reports:export
+	}
+	respond "ok"`,
+	})
+	both := bearer(tu.HS256(secret, tu.SDKClaims("a", "reports:read", "reports:export")))
+	one := bearer(tu.HS256(secret, tu.SDKClaims("a", "reports:read")))
+	expectPass(t, c.get(t, "/reports/1", both), "ok")
+	expectPass(t, c.get(t, "/exports/1", both), "ok")
+	expectRefusal(t, c.get(t, "/exports/1", one), forbidden("reports:read reports:export"))
+	expectPass(t, c.get(t, "/public", one), "ok")
+	expectPass(t, c.get(t, "/public"), "ok")
+}
+
+// TestKeysFromTheTokenNeverUsed: tokens that bring their own key (jwk) or
+// point at one (jku, x5u) are refused, and nothing is fetched.
+func TestKeysFromTheTokenNeverUsed(t *testing.T) {
+	var hits atomic.Int64
+	keyServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+	}))
+	defer keyServer.Close()
+	c := startCaddy(t, spec{Site: `	solo_auth {
+		secret ` + secret + `
+	}
+	respond "ok"`})
+	attacker := testRSAKey()
+	claims := tu.SDKClaims("mallory", "admin")
+	pub := jose.JSONWebKey{Key: &attacker.PublicKey, KeyID: "evil"}
+	tokens := map[string]string{
+		"embedded jwk":   tu.Sign(jose.SigningKey{Algorithm: jose.RS256, Key: attacker}, claims, map[jose.HeaderKey]any{"jwk": pub, "kid": "evil"}),
+		"jku":            tu.Sign(jose.SigningKey{Algorithm: jose.RS256, Key: attacker}, claims, map[jose.HeaderKey]any{"jku": keyServer.URL + "/jwks", "kid": "evil"}),
+		"x5u":            tu.Sign(jose.SigningKey{Algorithm: jose.RS256, Key: attacker}, claims, map[jose.HeaderKey]any{"x5u": keyServer.URL + "/cert", "kid": "evil"}),
+		"HS256 with jku": tu.Sign(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(otherSecret)}, claims, map[jose.HeaderKey]any{"jku": keyServer.URL + "/jwks"}),
+		"oct jwk, HS256": tu.Sign(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(otherSecret)}, claims, map[jose.HeaderKey]any{"jwk": map[string]string{"kty": "oct", "k": tu.B64(otherSecret)}}),
+	}
+	for name, token := range tokens {
+		t.Run(name, func(t *testing.T) {
+			expectRefusal(t, c.get(t, "/", bearer(token)), invalidToken)
+		})
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("a server named in a token got %d requests", n)
+	}
+}
+
+// TestSizeLimit: 16 KiB is the largest token parsed.
+func TestSizeLimit(t *testing.T) {
+	c := startCaddy(t, spec{Site: `	solo_auth {
+		secret ` + secret + `
+	}
+	respond "ok"`})
+	expectPass(t, c.get(t, "/", bearer(tokenOfLength(t, 16<<10))), "ok")
+	expectRefusal(t, c.get(t, "/", bearer(tokenOfLength(t, 16<<10+1))), invalidToken)
+}
+
+// tokenOfLength mints a valid token exactly n bytes long by padding a claim.
+func tokenOfLength(t *testing.T, n int) string {
+	t.Helper()
+	for pad := n * 3 / 4; pad > 0; pad-- {
+		tok := tu.HS256(secret, tu.SDKClaims("big").With("pad", strings.Repeat("x", pad)))
+		switch {
+		case len(tok) == n:
+			return tok
+		case len(tok) < n-8:
+			t.Fatalf("no padding gives a %d-byte token", n)
+		}
+	}
+	t.Fatalf("no padding gives a %d-byte token", n)
+	return ""
+}
+
+// TestRefusalHeadersSurviveHeaderEdits: a deferred `header` handler that
+// rewrites a refusal's headers on one route must not change another's.
+func TestRefusalHeadersSurviveHeaderEdits(t *testing.T) {
+	c := startCaddy(t, spec{Site: `	header /problem/* {
+		>Content-Type json problem+json
+		>Www-Authenticate Bearer Token
+	}
+	solo_auth {
+		secret ` + secret + `
+	}
+	respond "ok"`})
+	for range 3 {
+		r := c.get(t, "/problem/x")
+		if r.Header.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("header edit did not apply: %q", r.Header.Get("Content-Type"))
+		}
+		expectRefusal(t, c.get(t, "/plain"), notAuthenticated)
+		expectRefusal(t, c.get(t, "/plain", bearer("x.y.z")), invalidToken)
+	}
 }
