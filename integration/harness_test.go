@@ -103,6 +103,8 @@ type caddyProc struct {
 	out     *syncBuffer
 	exited  chan struct{}
 	stopped bool
+
+	sitePort, adminPort int
 }
 
 // Caddyfile renders the full Caddyfile of a spec for the given ports.
@@ -160,8 +162,9 @@ func launch(t testing.TB, s spec) (*caddyProc, error) {
 	}
 	p := &caddyProc{
 		t: t, cmd: cmd, out: out, Dir: dir, exited: make(chan struct{}),
-		URL:   fmt.Sprintf("http://127.0.0.1:%d", sitePort),
-		Admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+		URL:      fmt.Sprintf("http://127.0.0.1:%d", sitePort),
+		Admin:    fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+		sitePort: sitePort, adminPort: adminPort,
 	}
 	go func() { _ = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(p.Stop)
@@ -205,6 +208,22 @@ func (p *caddyProc) Stop() {
 	}
 	if out := p.out.String(); strings.Contains(out, "WARNING: DATA RACE") {
 		p.t.Errorf("data race in caddy:\n%s", out)
+	}
+}
+
+// reload loads a new config through the admin API, on the same ports and
+// storage, as an operator's `caddy reload` does.
+func (p *caddyProc) reload(t testing.TB, s spec) {
+	t.Helper()
+	cf := s.caddyfile(p.sitePort, p.adminPort, p.Dir)
+	req, err := http.NewRequest(http.MethodPost, p.Admin+"/load", strings.NewReader(cf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/caddyfile")
+	r := send(t, req)
+	if r.Status != http.StatusOK {
+		t.Fatalf("reload: %d %s", r.Status, r.Body)
 	}
 }
 

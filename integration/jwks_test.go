@@ -1,0 +1,401 @@
+package integration
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+// jwksEndpoint is a JWKS server on loopback that the test controls.
+type jwksEndpoint struct {
+	URL      string
+	listener net.Listener
+	server   *http.Server
+	requests atomic.Int64
+
+	mu   sync.Mutex
+	mode string // "ok", "500", "garbage", "huge", "hang"
+	keys []jose.JSONWebKey
+	gate chan struct{} // closed to release hanging requests
+}
+
+func newJWKSEndpoint(t *testing.T, keys ...jose.JSONWebKey) *jwksEndpoint {
+	t.Helper()
+	e := &jwksEndpoint{mode: "ok", keys: keys, gate: make(chan struct{})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.URL = "http://" + l.Addr().String() + "/sso/jwks/client_test"
+	e.serve(l)
+	t.Cleanup(e.down)
+	return e
+}
+
+func (e *jwksEndpoint) serve(l net.Listener) {
+	e.listener = l
+	e.server = &http.Server{Handler: http.HandlerFunc(e.handle)}
+	go e.server.Serve(l)
+}
+
+func (e *jwksEndpoint) handle(w http.ResponseWriter, r *http.Request) {
+	e.requests.Add(1)
+	e.mu.Lock()
+	mode, keys, gate := e.mode, e.keys, e.gate
+	e.mu.Unlock()
+	switch mode {
+	case "500":
+		http.Error(w, "upstream trouble", http.StatusInternalServerError)
+	case "garbage":
+		w.Write([]byte("<html>maintenance</html>"))
+	case "huge":
+		w.Write([]byte(`{"keys":[],"padding":"` + strings.Repeat("x", 2<<20) + `"}`))
+	case "hang":
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+		}
+	default:
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: keys})
+	}
+}
+
+func (e *jwksEndpoint) setMode(mode string) {
+	e.mu.Lock()
+	e.mode = mode
+	e.mu.Unlock()
+}
+
+func (e *jwksEndpoint) setKeys(keys ...jose.JSONWebKey) {
+	e.mu.Lock()
+	e.keys = keys
+	e.mu.Unlock()
+}
+
+// down closes the endpoint: connections are refused.
+func (e *jwksEndpoint) down() {
+	e.mu.Lock()
+	select {
+	case <-e.gate:
+	default:
+		close(e.gate)
+	}
+	e.mu.Unlock()
+	if e.server != nil {
+		e.server.Close()
+		e.server = nil
+	}
+}
+
+// up listens again on the same address.
+func (e *jwksEndpoint) up(t *testing.T) {
+	t.Helper()
+	e.mu.Lock()
+	e.gate = make(chan struct{})
+	e.mu.Unlock()
+	l, err := net.Listen("tcp", e.listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serve(l)
+}
+
+var (
+	wkOnce           sync.Once
+	wkKey1, wkKey2   *rsa.PrivateKey
+	wkPub1, wkPub2   jose.JSONWebKey
+	workosClaimsBase tu.Claims
+)
+
+func workosKeys() {
+	wkOnce.Do(func() {
+		var err error
+		if wkKey1, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+		if wkKey2, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+		wkPub1 = jose.JSONWebKey{Key: &wkKey1.PublicKey, KeyID: "key_1", Algorithm: "RS256", Use: "sig"}
+		wkPub2 = jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "key_2", Algorithm: "RS256", Use: "sig"}
+	})
+}
+
+// workosToken is shaped like a WorkOS access token.
+func workosToken(key *rsa.PrivateKey, kid string, permissions ...string) string {
+	claims := tu.SDKClaims("user_01HWORKOS", permissions...).With(
+		"iss", "https://api.workos.com",
+		"sid", "session_01H",
+		"org_id", "org_01H",
+		"role", "member",
+	)
+	return tu.RS256(key, kid, claims)
+}
+
+// workosSpec is a Caddy with both key sources in the global option, an
+// admin route and a catch-all, answering with the identity.
+func workosSpec(url string, extra string) spec {
+	return spec{
+		Global: `	solo_auth {
+		workos_client_id client_test
+		jwks_url ` + url + `
+		secret ` + secret + `
+` + extra + `
+	}`,
+		Site: `	solo_auth /admin/* admin
+	solo_auth
+	respond "{solo.token_type} {solo.sub} org={solo.claim.org_id} sid={solo.claim.sid} role={solo.claim.role} perms={solo.permissions}"`,
+	}
+}
+
+const workosOK = "workos user_01HWORKOS org=org_01H sid=session_01H role=member perms="
+
+func TestWorkOSTokenEndToEnd(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	e := newJWKSEndpoint(t, wkPub1)
+	c := startCaddy(t, workosSpec(e.URL, ""))
+
+	expectPass(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1", "read"))), workosOK+"read")
+	expectPass(t, c.get(t, "/admin/x", bearer(workosToken(wkKey1, "key_1", "admin"))), workosOK+"admin")
+	expectRefusal(t, c.get(t, "/admin/x", bearer(workosToken(wkKey1, "key_1", "read"))), forbidden("admin"))
+	// Signed by a key that is not in the set, under a kid that is.
+	expectRefusal(t, c.get(t, "/", bearer(workosToken(wkKey2, "key_1"))), invalidToken)
+	// A kid the set does not have.
+	expectRefusal(t, c.get(t, "/", bearer(workosToken(wkKey2, "key_2"))), invalidToken)
+	// An RS256 token whose claims are bad is refused like an SDK token.
+	expired := tu.RS256(wkKey1, "key_1", tu.SDKClaims("u").With("exp", time.Now().Add(-time.Hour).Unix()))
+	expectRefusal(t, c.get(t, "/", bearer(expired)), tokenExpired)
+	// The JWKS key is never an HMAC secret: an HS256 token "signed" with
+	// the public key's JSON is invalid.
+	pubJSON, _ := json.Marshal(wkPub1)
+	expectRefusal(t, c.get(t, "/", bearer(tu.HS256(string(pubJSON), tu.SDKClaims("u")))), invalidToken)
+	// SDK tokens work beside WorkOS tokens.
+	expectPass(t, c.get(t, "/", bearer(tu.HS256(secret, tu.SDKClaims("user_01HWORKOS").With("org_id", "org_01H", "sid", "session_01H", "role", "member")))),
+		strings.Replace(workosOK, "workos", "sdk", 1))
+	if n := e.requests.Load(); n != 1 {
+		t.Errorf("%d JWKS fetches, want 1: the unknown kid came within 30s of the first fetch", n)
+	}
+}
+
+// TestWorkOSOnlyRoute: an SDK token where no secret is set is invalid.
+func TestWorkOSOnlyRoute(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	e := newJWKSEndpoint(t, wkPub1)
+	c := startCaddy(t, spec{Site: `	solo_auth {
+		jwks_url ` + e.URL + `
+	}
+	respond "ok {solo.token_type}"`})
+	expectPass(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), "ok workos")
+	expectRefusal(t, c.get(t, "/", bearer(tu.HS256(secret, tu.SDKClaims("u")))), invalidToken)
+}
+
+// TestJWKSOnDemand waits out the 30 s rate limit once, then checks that
+// a rotated key is picked up on demand and that a flood of random kids
+// causes exactly one more fetch.
+func TestJWKSOnDemand(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	e := newJWKSEndpoint(t, wkPub1)
+	c := startCaddy(t, workosSpec(e.URL, ""))
+	expectPass(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), workosOK)
+
+	// Rotation: key_2 is published, key_1 withdrawn.
+	e.setKeys(wkPub2)
+	rotated := bearer(workosToken(wkKey2, "key_2"))
+	expectRefusal(t, c.get(t, "/", rotated), invalidToken) // within 30 s of the first fetch: no fetch
+	if n := e.requests.Load(); n != 1 {
+		t.Fatalf("%d fetches within 30s, want 1", n)
+	}
+	time.Sleep(31 * time.Second)
+	expectPass(t, c.get(t, "/", rotated), workosOK)
+	if n := e.requests.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (start, rotation)", n)
+	}
+	expectRefusal(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), invalidToken)
+
+	// Flood: within 30 s of that fetch, hundreds of random kids cause no
+	// fetch at all and are refused; known kids keep passing.
+	var wg sync.WaitGroup
+	var wrong atomic.Int64
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := c.get(t, "/", bearer(workosToken(wkKey2, fmt.Sprintf("random-%d", i))))
+			if r.Status != 401 || r.Body != invalidToken.body {
+				wrong.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wrong.Load() != 0 {
+		t.Fatalf("%d random-kid requests not refused as Invalid token", wrong.Load())
+	}
+	if n := e.requests.Load(); n != 2 {
+		t.Fatalf("a flood of random kids caused %d more fetches", n-2)
+	}
+	expectPass(t, c.get(t, "/", rotated), workosOK)
+}
+
+// TestJWKSFloodAfterRateLimit: once 30 s have passed, a concurrent flood
+// of random kids merges into exactly one fetch.
+func TestJWKSFloodAfterRateLimit(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	e := newJWKSEndpoint(t, wkPub1)
+	c := startCaddy(t, workosSpec(e.URL, ""))
+	time.Sleep(31 * time.Second)
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			expectRefusal(t, c.get(t, "/", bearer(workosToken(wkKey1, fmt.Sprintf("flood-%d", i)))), invalidToken)
+		}()
+	}
+	wg.Wait()
+	if n := e.requests.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (start + one for the whole flood)", n)
+	}
+}
+
+// TestJWKSDownAtStart: Caddy starts anyway, SDK tokens work, WorkOS
+// tokens get 503 with Retry-After, and the background retry recovers.
+func TestJWKSDownAtStart(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	e := newJWKSEndpoint(t, wkPub1)
+	e.down()
+	started := time.Now()
+	c := startCaddy(t, workosSpec(e.URL, ""))
+	if d := time.Since(started); d > 20*time.Second {
+		t.Errorf("start-up took %v with the JWKS down", d)
+	}
+	expectPass(t, c.get(t, "/", bearer(tu.HS256(secret, tu.SDKClaims("sdk-user")))), "sdk sdk-user org= sid= role= perms=")
+	r := c.get(t, "/", bearer(workosToken(wkKey1, "key_1")))
+	expectRefusal(t, r, unavailable)
+	// Without keys no RS256 signature can be checked: a forged token
+	// gets the same 503, never a pass.
+	expectRefusal(t, c.get(t, "/", bearer(workosToken(wkKey2, "key_1"))), unavailable)
+	e.up(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r = c.get(t, "/", bearer(workosToken(wkKey1, "key_1")))
+		if r.Status == 200 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	expectPass(t, r, workosOK)
+}
+
+// TestJWKSFailedRefreshKeepsKeys: with jwks_refresh 1s the endpoint is
+// asked again and again while it fails in each way; the last good set stays
+// in use and known kids stay fast.
+func TestJWKSFailedRefreshKeepsKeys(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	for _, mode := range []string{"500", "garbage", "huge", "hang"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			e := newJWKSEndpoint(t, wkPub1)
+			c := startCaddy(t, workosSpec(e.URL, "		jwks_refresh 1s"))
+			expectPass(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), workosOK)
+			e.setMode(mode)
+			before := e.requests.Load()
+			deadline := time.Now().Add(20 * time.Second)
+			for e.requests.Load() < before+2 && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if e.requests.Load() < before+2 {
+				t.Fatalf("the failing endpoint was not asked again")
+			}
+			for range 20 {
+				start := time.Now()
+				expectPass(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), workosOK)
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("a known kid took %v while the endpoint fails", d)
+				}
+			}
+			if !strings.Contains(c.Logs(), "jwks: fetch failed; keeping the last good key set") {
+				t.Errorf("no log line for the failed refresh")
+			}
+		})
+	}
+}
+
+// TestJWKSSharedAcrossDirectivesAndReloads: several directives with one URL
+// cause one fetch; a reload with the endpoint gone keeps the keys.
+func TestJWKSSharedAcrossDirectivesAndReloads(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	e := newJWKSEndpoint(t, wkPub1)
+	three := `	solo_auth /a/* a {
+		jwks_url ` + e.URL + `
+	}
+	solo_auth /b/* b {
+		jwks_url ` + e.URL + `
+	}
+	solo_auth {
+		jwks_url ` + e.URL + `
+	}
+	respond "ok {solo.sub}"`
+	c := startCaddy(t, spec{Site: three})
+	if n := e.requests.Load(); n != 1 {
+		t.Fatalf("%d fetches for three directives sharing a URL, want 1", n)
+	}
+	tok := bearer(workosToken(wkKey1, "key_1", "a", "b"))
+	expectPass(t, c.get(t, "/a/x", tok), "ok user_01HWORKOS")
+
+	e.down()
+	c.reload(t, spec{Site: strings.Replace(three, `respond "ok {solo.sub}"`, `respond "reloaded {solo.sub}"`, 1)})
+	expectPass(t, c.get(t, "/b/x", tok), "reloaded user_01HWORKOS")
+	c.reload(t, spec{Site: strings.Replace(three, `respond "ok {solo.sub}"`, `respond "again {solo.sub}"`, 1)})
+	expectPass(t, c.get(t, "/", tok), "again user_01HWORKOS")
+	if n := e.requests.Load(); n != 1 {
+		t.Fatalf("%d fetches after reloads, want 1: the key set did not survive", n)
+	}
+}
+
+// TestJWKSSavedAcrossRestart: a restart during an outage of the endpoint
+// still verifies, from the key set saved in Caddy's storage.
+func TestJWKSSavedAcrossRestart(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	e := newJWKSEndpoint(t, wkPub1)
+	dataDir := t.TempDir()
+	tok := bearer(workosToken(wkKey1, "key_1"))
+
+	withData := workosSpec(e.URL, "")
+	withData.DataDir = dataDir
+	first := startCaddy(t, withData)
+	expectPass(t, first.get(t, "/", tok), workosOK)
+	first.Stop()
+
+	e.down()
+	second := startCaddy(t, withData)
+	expectPass(t, second.get(t, "/", tok), workosOK)
+	expectRefusal(t, second.get(t, "/", bearer(workosToken(wkKey2, "key_2"))), invalidToken)
+	if !strings.Contains(second.Logs(), "using the saved key set") {
+		t.Errorf("no log line says the saved key set is in use")
+	}
+	second.Stop()
+
+	// Without the saved set, the same outage means 503.
+	third := startCaddy(t, workosSpec(e.URL, ""))
+	expectRefusal(t, third.get(t, "/", tok), unavailable)
+}
