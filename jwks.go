@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -592,6 +593,9 @@ func usableRSAKey(raw json.RawMessage, keyOps []string) (*rsa.PublicKey, string)
 	if bits := key.N.BitLen(); bits < jwksMinRSABits {
 		return nil, fmt.Sprintf("RSA key of %d bits, under %d", bits, jwksMinRSABits)
 	}
+	if rocaVulnerable(key.N) {
+		return nil, "ROCA-vulnerable modulus (CVE-2017-15361)"
+	}
 	if jwk.Use != "" && jwk.Use != "sig" {
 		return nil, "use is " + jwk.Use
 	}
@@ -626,4 +630,39 @@ func (ks *KeySet) status() keySetStatus {
 	st.LastAttempt = ks.lastAttempt
 	ks.mu.Unlock()
 	return st
+}
+
+// rocaPrimes are the small primes of the ROCA fingerprint (Nemec et al.,
+// "The Return of Coppersmith's Attack", CCS 2017).
+var rocaPrimes = []int64{3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73,
+	79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167}
+
+// rocaVulnerable reports whether n has the structure of moduli made by
+// the Infineon library of CVE-2017-15361, whose private keys can be
+// recovered: n mod p lies in the subgroup that 65537 generates mod p, for
+// every fingerprint prime p. A random modulus passes all 38 tests with
+// probability about 2^-154.
+func rocaVulnerable(n *big.Int) bool {
+	var r big.Int
+	for _, p := range rocaPrimes {
+		residue := r.Mod(n, big.NewInt(p)).Int64()
+		if !inSubgroup65537(residue, p) {
+			return false
+		}
+	}
+	return true
+}
+
+func inSubgroup65537(residue, p int64) bool {
+	g := 65537 % p
+	x := int64(1)
+	for {
+		if x == residue {
+			return true
+		}
+		x = x * g % p
+		if x == 1 {
+			return false
+		}
+	}
 }

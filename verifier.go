@@ -123,40 +123,11 @@ func invalid(reason string, err error) *VerifyError {
 }
 
 // Verify checks a compact-serialized JWS and its claims. The order is
-// fixed: shape, header, signature, then claims, so that nothing about a
-// token's claims is reported before its signature is known to be good.
+// fixed: size, shape, header, signature, then claims, so that nothing about
+// a token's claims is reported before its signature is known to be good.
 func (v *Verifier) Verify(token string) (*Identity, error) {
-	if len(token) > MaxTokenSize {
-		return nil, invalid("token too large", nil)
-	}
-	headerSeg, ok := compactHeaderSegment(token)
-	if !ok {
-		return nil, invalid("malformed token", nil)
-	}
-	header, err := decodeSegment(headerSeg)
-	if err != nil {
-		return nil, invalid("malformed header", err)
-	}
-	alg, kid, verr := checkHeader(header)
+	payload, tokenType, kid, verr := v.verifySignature(token)
 	if verr != nil {
-		return nil, verr
-	}
-	jws, err := jose.ParseSignedCompact(token, acceptedAlgorithms)
-	if err != nil {
-		return nil, &VerifyError{Kind: KindInvalid, Reason: "malformed token", KeyID: kid, Err: err}
-	}
-	var payload []byte
-	var tokenType string
-	switch alg {
-	case string(jose.HS256):
-		tokenType = TokenTypeSDK
-		payload, verr = v.verifyHS256(jws)
-	case string(jose.RS256):
-		tokenType = TokenTypeWorkOS
-		payload, verr = v.verifyRS256(jws, kid)
-	}
-	if verr != nil {
-		verr.KeyID = kid
 		return nil, verr
 	}
 	id, verr := v.checkClaims(payload)
@@ -169,12 +140,48 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	return id, nil
 }
 
-// compactHeaderSegment checks that a token is exactly three unpadded
-// base64url segments (the signature segment may not be empty: that is the
-// shape of alg "none") and returns the first.
+// verifySignature is the JWS layer: it returns the payload of a token
+// whose signature a configured key made, with the token type and kid.
+func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid string, _ *VerifyError) {
+	if len(token) > MaxTokenSize {
+		return nil, "", "", invalid("token too large", nil)
+	}
+	headerSeg, ok := compactHeaderSegment(token)
+	if !ok {
+		return nil, "", "", invalid("malformed token", nil)
+	}
+	header, err := decodeSegment(headerSeg)
+	if err != nil {
+		return nil, "", "", invalid("malformed header", err)
+	}
+	alg, kid, verr := checkHeader(header)
+	if verr != nil {
+		return nil, "", kid, verr
+	}
+	jws, err := jose.ParseSignedCompact(token, acceptedAlgorithms)
+	if err != nil {
+		return nil, "", kid, &VerifyError{Kind: KindInvalid, Reason: "malformed token", KeyID: kid, Err: err}
+	}
+	switch alg {
+	case string(jose.HS256):
+		tokenType = TokenTypeSDK
+		payload, verr = v.verifyHS256(jws)
+	case string(jose.RS256):
+		tokenType = TokenTypeWorkOS
+		payload, verr = v.verifyRS256(jws, kid)
+	}
+	if verr != nil {
+		verr.KeyID = kid
+		return nil, "", kid, verr
+	}
+	return payload, tokenType, kid, nil
+}
+
+// compactHeaderSegment checks that a token is exactly three unpadded,
+// canonical base64url segments, the header and the signature non-empty
+// (an empty signature is the shape of alg "none"), and returns the header.
 func compactHeaderSegment(token string) (string, bool) {
-	dots := 0
-	first := -1
+	first, last, dots := -1, -1, 0
 	for i := 0; i < len(token); i++ {
 		c := token[i]
 		switch {
@@ -183,27 +190,58 @@ func compactHeaderSegment(token string) (string, bool) {
 			if first < 0 {
 				first = i
 			}
+			last = i
 		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
 		default:
 			return "", false
 		}
 	}
-	if dots != 2 {
+	if dots != 2 || first == 0 || last == len(token)-1 {
 		return "", false
 	}
-	last := strings.LastIndexByte(token, '.')
-	if first == 0 || last == first+1 || last == len(token)-1 {
-		return "", false
+	for _, seg := range [...]string{token[:first], token[first+1 : last], token[last+1:]} {
+		if !canonicalB64(seg) {
+			return "", false
+		}
 	}
 	return token[:first], true
 }
 
-// strictB64 refuses non-canonical encodings (stray bits in the last
-// character), so that one token has exactly one spelling.
-var strictB64 = base64.RawURLEncoding.Strict()
+// canonicalB64 reports whether an unpadded base64url string of valid
+// characters is the one encoding of its bytes: its length is not 1 mod 4,
+// and the bits of its last character past the data are zero. Otherwise
+// several strings decode alike, and a changed token could still verify.
+func canonicalB64(seg string) bool {
+	var unused uint
+	switch len(seg) % 4 {
+	case 0:
+		return true
+	case 1:
+		return false
+	case 2:
+		unused = 4
+	case 3:
+		unused = 2
+	}
+	return b64Value(seg[len(seg)-1])&(1<<unused-1) == 0
+}
+
+func b64Value(c byte) byte {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return c - 'A'
+	case 'a' <= c && c <= 'z':
+		return c - 'a' + 26
+	case '0' <= c && c <= '9':
+		return c - '0' + 52
+	case c == '-':
+		return 62
+	}
+	return 63 // '_'
+}
 
 func decodeSegment(seg string) (map[string]any, error) {
-	raw, err := strictB64.DecodeString(seg)
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
 	if err != nil {
 		return nil, err
 	}
