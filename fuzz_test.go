@@ -1,0 +1,160 @@
+package soloauth
+
+import (
+	"crypto"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+// fuzzVerifier has one secret and one RSA key; the fuzz properties check
+// acceptance against them independently of go-jose.
+func fuzzVerifier() *Verifier {
+	return &Verifier{
+		Secrets: [][]byte{[]byte(secretA)},
+		RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey},
+		Leeway:  30 * time.Second,
+	}
+}
+
+// signedByConfiguredKey checks a token's signature with crypto/hmac and
+// crypto/rsa directly: the fuzz oracle for "accepted only if signed".
+func signedByConfiguredKey(token string) bool {
+	i := strings.LastIndexByte(token, '.')
+	if i < 0 {
+		return false
+	}
+	input, sig := token[:i], token[i+1:]
+	rawSig, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(secretA))
+	mac.Write([]byte(input))
+	if hmac.Equal(mac.Sum(nil), rawSig) {
+		return true
+	}
+	digest := sha256.Sum256([]byte(input))
+	return rsa.VerifyPKCS1v15(&testRSAKey.PublicKey, crypto.SHA256, digest[:], rawSig) == nil
+}
+
+func addVectorSeeds(f *testing.F) {
+	var selection struct {
+		Cases []struct {
+			JWS string `json:"jws"`
+		} `json:"cases"`
+	}
+	for _, path := range []string{"testdata/vectors/wycheproof_jws_selection.json", "testdata/vectors/wycheproof_jwk_selection.json"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &selection); err != nil {
+			f.Fatal(err)
+		}
+		for _, c := range selection.Cases {
+			f.Add(c.JWS)
+		}
+	}
+	claims := tu.SDKClaims("alice", "a")
+	f.Add(tu.HS256(secretA, claims))
+	f.Add(tu.RS256(testRSAKey, "k1", claims))
+	f.Add(tu.RawHS256(`{"alg":"HS256","crit":["b64"],"b64":false}`, `{"sub":"a","exp":9999999999}`, secretA))
+	f.Add(tu.RawHS256(`{"alg":"HS256"}`, `{"sub":"a","exp":9999999999,"sub":"b"}`, secretA))
+	f.Add(tu.Sign(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(secretA)}, claims, map[jose.HeaderKey]any{"kid": "../../etc/passwd"}))
+	f.Add("")
+	f.Add("..")
+	f.Add("a.b.c")
+}
+
+// FuzzVerify: no panic, no hang, and no token accepted unless a
+// configured key signed it.
+func FuzzVerify(f *testing.F) {
+	addVectorSeeds(f)
+	v := fuzzVerifier()
+	f.Fuzz(func(t *testing.T, token string) {
+		id, err := v.Verify(token)
+		if err == nil && !signedByConfiguredKey(token) {
+			t.Fatalf("accepted a token no configured key signed: %q (sub %q)", token, id.Subject)
+		}
+		if err == nil && (id.Subject == "" || id.ExpiresAt.IsZero()) {
+			t.Fatalf("accepted without sub or exp: %q", token)
+		}
+	})
+}
+
+// FuzzBearerToken: extraction from any header values never panics and
+// returns a token only from a single Bearer header, trimmed and non-empty.
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer  x.y.z ", "Basic Zm9v", "Bearer", "", "Bearer \t", "BEARER a b"} {
+		f.Add(s, "")
+		f.Add(s, "Bearer second")
+	}
+	f.Fuzz(func(t *testing.T, first, second string) {
+		h := http.Header{}
+		h["Authorization"] = []string{first}
+		if second != "" {
+			h["Authorization"] = append(h["Authorization"], second)
+		}
+		token, problem := bearerToken(h)
+		switch problem {
+		case tokenPresent:
+			if second != "" {
+				t.Fatal("token taken from one of two Authorization headers")
+			}
+			if token == "" || token != strings.Trim(token, " ") || !strings.EqualFold(first[:6], "bearer") {
+				t.Fatalf("token %q from %q", token, first)
+			}
+		case tokenAmbiguous:
+			if second == "" {
+				t.Fatal("one header reported as several")
+			}
+		}
+	})
+}
+
+// FuzzCaddyfile: parsing a solo_auth block never panics, and a config
+// that adapts always has a key source and well-formed scopes.
+func FuzzCaddyfile(f *testing.F) {
+	for _, s := range []string{
+		"solo_auth admin {\n\tsecret " + secretA + "\n}",
+		"solo_auth /api/* a b {\n\tjwks_url http://127.0.0.1/x\n\tleeway 5s\n\tscopes c\n}",
+		"solo_auth {\n\tsecret {env.X}\n\treport_only\n\tallow_cors_preflight\n\tscope_claims permissions scope\n}",
+		"solo_auth {\n\tworkos_client_id c\n\tissuer a b\n\taudience c\n\tjwks_refresh 1h\n}",
+		"solo_auth {\n\tsecret\n}",
+		"solo_auth @m x {\n}",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, block string) {
+		out, err := adapt(t, ":80 {\n"+block+"\n}")
+		if err != nil {
+			return
+		}
+		for _, h := range handlers(t, out) {
+			_, secrets := h["secrets"]
+			_, client := h["workos_client_id"]
+			_, url := h["jwks_url"]
+			if !secrets && !client && !url {
+				t.Fatalf("adapted without a key source: %s", out)
+			}
+			scopes, _ := h["scopes"].([]any)
+			for _, s := range scopes {
+				if err := checkScopeToken(s.(string)); err != nil {
+					t.Fatalf("adapted a bad scope: %v", err)
+				}
+			}
+		}
+	})
+}
