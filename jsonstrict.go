@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"unicode/utf8"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // maxJSONDepth bounds the nesting of a token's header and claims. Real
@@ -16,92 +17,98 @@ const maxJSONDepth = 16
 
 var errNotObject = errors.New("not a JSON object")
 
+// decoders are reused: a jsontext.Decoder carries buffers worth keeping.
+var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
+
 // decodeStrictObject decodes a JWS header or JWT claims set. Unlike
 // encoding/json it refuses what a token verifier must not guess about:
-// invalid UTF-8 (which encoding/json silently replaces), a key that appears
-// twice in any object (where parsers disagree on which one wins), nesting
-// deeper than maxJSONDepth, and anything after the top-level object.
-// Numbers are kept as json.Number so that dates and large integers are
-// checked, not rounded.
+// invalid UTF-8 (which encoding/json silently replaces), a name that
+// appears twice in any object (where parsers disagree on which one wins),
+// nesting deeper than maxJSONDepth, and anything after the top-level
+// object. jsontext (the JSON v2 tokenizer) refuses the first two by
+// default. Numbers are kept as json.Number so that dates and large
+// integers are checked, not rounded.
 func decodeStrictObject(data []byte) (map[string]any, error) {
-	if !utf8.Valid(data) {
-		return nil, errors.New("invalid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	first, err := dec.Token()
+	dec := decoders.Get().(*jsontext.Decoder)
+	defer decoders.Put(dec)
+	dec.Reset(bytes.NewReader(data))
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, err
 	}
-	if first != json.Delim('{') {
+	if tok.Kind() != '{' {
 		return nil, errNotObject
 	}
-	obj, err := decodeObjectBody(dec, 1)
+	obj, err := decodeObjectBody(dec)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return nil, errors.New("data after the JSON object")
 	}
 	return obj, nil
 }
 
-func decodeObjectBody(dec *json.Decoder, depth int) (map[string]any, error) {
-	if depth > maxJSONDepth {
+func decodeObjectBody(dec *jsontext.Decoder) (map[string]any, error) {
+	if dec.StackDepth() > maxJSONDepth {
 		return nil, errors.New("JSON nested too deeply")
 	}
 	obj := make(map[string]any)
-	for dec.More() {
-		keyTok, err := dec.Token()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return nil, err
 		}
-		key, ok := keyTok.(string)
-		if !ok {
-			return nil, errors.New("object key is not a string")
-		}
-		if _, dup := obj[key]; dup {
-			return nil, fmt.Errorf("duplicate key %q", key)
-		}
-		val, err := decodeValue(dec, depth)
+		name := tok.String() // before the next read voids tok
+		val, err := decodeValue(dec)
 		if err != nil {
 			return nil, err
 		}
-		obj[key] = val
+		obj[name] = val
 	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
+	if _, err := dec.ReadToken(); err != nil { // the closing '}'
 		return nil, err
 	}
 	return obj, nil
 }
 
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	tok, err := dec.Token()
+func decodeValue(dec *jsontext.Decoder) (any, error) {
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, err
 	}
-	switch tok {
-	case json.Delim('{'):
-		return decodeObjectBody(dec, depth+1)
-	case json.Delim('['):
-		return decodeArrayBody(dec, depth+1)
+	switch tok.Kind() {
+	case '{':
+		return decodeObjectBody(dec)
+	case '[':
+		return decodeArrayBody(dec)
+	case '"':
+		return tok.String(), nil
+	case '0':
+		return json.Number(tok.String()), nil
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	case 'n':
+		return nil, nil
 	}
-	return tok, nil // string, json.Number, bool or nil
+	return nil, errors.New("unexpected JSON token")
 }
 
-func decodeArrayBody(dec *json.Decoder, depth int) ([]any, error) {
-	if depth > maxJSONDepth {
+func decodeArrayBody(dec *jsontext.Decoder) ([]any, error) {
+	if dec.StackDepth() > maxJSONDepth {
 		return nil, errors.New("JSON nested too deeply")
 	}
 	arr := []any{}
-	for dec.More() {
-		val, err := decodeValue(dec, depth)
+	for dec.PeekKind() != ']' {
+		val, err := decodeValue(dec)
 		if err != nil {
 			return nil, err
 		}
 		arr = append(arr, val)
 	}
-	if _, err := dec.Token(); err != nil { // the closing ']'
+	if _, err := dec.ReadToken(); err != nil { // the closing ']'
 		return nil, err
 	}
 	return arr, nil
