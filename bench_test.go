@@ -94,3 +94,35 @@ func BenchmarkMissingScopes(b *testing.B) {
 }
 
 var rsaVerifyPKCS1v15 = rsa.VerifyPKCS1v15
+
+func BenchmarkVerifyCacheHit(b *testing.B) {
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	v.EnableCache(DefaultCacheEntries)
+	token := tu.HS256(secretA, benchClaims())
+	if _, err := v.Verify(token); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := v.Verify(token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyCacheHitRS256(b *testing.B) {
+	v := &Verifier{RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey}}
+	v.EnableCache(DefaultCacheEntries)
+	token := tu.RS256(testRSAKey, "k1", benchClaims())
+	if _, err := v.Verify(token); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := v.Verify(token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

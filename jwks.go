@@ -207,6 +207,15 @@ func (ks *KeySet) RSAKey(kid string) (*rsa.PublicKey, error) {
 	return nil, ErrUnknownKeyID
 }
 
+// CurrentKey returns the key of kid in the set now in use, without ever
+// fetching; the token cache asks it on every hit for an RS256 token.
+func (ks *KeySet) CurrentKey(kid string) *rsa.PublicKey {
+	if t := ks.table.Load(); t != nil {
+		return t.keys[kid]
+	}
+	return nil
+}
+
 // RetryAfter is how many seconds a client refused for want of keys should
 // wait: until the next background attempt, between 1 and 60.
 func (ks *KeySet) RetryAfter() int {

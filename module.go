@@ -157,6 +157,7 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		Leeway:      leeway,
 		ScopeClaims: m.ScopeClaims,
 	}
+	m.verifier.EnableCache(DefaultCacheEntries)
 	if jwksURL != "" {
 		refresh := DefaultJWKSRefresh
 		if m.JWKSRefresh > 0 {

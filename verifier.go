@@ -83,7 +83,12 @@ var (
 // RSAKeySource finds the RS256 verification key published under a kid.
 // It never returns a key for a kid it does not hold.
 type RSAKeySource interface {
+	// RSAKey returns the key of kid, and may fetch the key set to find
+	// an unknown kid.
 	RSAKey(kid string) (*rsa.PublicKey, error)
+	// CurrentKey returns the key of kid in the set now in use, or nil;
+	// it never fetches.
+	CurrentKey(kid string) *rsa.PublicKey
 }
 
 // Verifier checks tokens. Its fields are set once, before first use; it is
@@ -103,6 +108,21 @@ type Verifier struct {
 	ScopeClaims []string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	cache *tokenCache // nil: every token is verified in full
+}
+
+// EnableCache makes the verifier remember up to entries verified tokens
+// (see tokenCache). Call it before first use.
+func (v *Verifier) EnableCache(entries int) {
+	v.cache = newTokenCache(entries)
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
 }
 
 // Identity is what a verified token says about its bearer.
@@ -126,7 +146,14 @@ func invalid(reason string, err error) *VerifyError {
 // fixed: size, shape, header, signature, then claims, so that nothing about
 // a token's claims is reported before its signature is known to be good.
 func (v *Verifier) Verify(token string) (*Identity, error) {
-	payload, tokenType, kid, verr := v.verifySignature(token)
+	var now time.Time
+	if v.cache != nil {
+		now = v.now()
+		if id, ok := v.cache.get(token, now, v.RSAKeys); ok {
+			return id, nil
+		}
+	}
+	payload, tokenType, kid, key, verr := v.verifySignature(token)
 	if verr != nil {
 		return nil, verr
 	}
@@ -137,30 +164,34 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	}
 	id.TokenType = tokenType
 	id.KeyID = kid
+	if v.cache != nil {
+		v.cache.put(token, cacheEntry{id: id, validUntil: id.ExpiresAt.Add(v.Leeway), key: key}, now)
+	}
 	return id, nil
 }
 
 // verifySignature is the JWS layer: it returns the payload of a token
-// whose signature a configured key made, with the token type and kid.
-func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid string, _ *VerifyError) {
+// whose signature a configured key made, with the token type, the kid and,
+// for RS256, the key that verified it.
+func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid string, key *rsa.PublicKey, _ *VerifyError) {
 	if len(token) > MaxTokenSize {
-		return nil, "", "", invalid("token too large", nil)
+		return nil, "", "", nil, invalid("token too large", nil)
 	}
 	headerSeg, ok := compactHeaderSegment(token)
 	if !ok {
-		return nil, "", "", invalid("malformed token", nil)
+		return nil, "", "", nil, invalid("malformed token", nil)
 	}
 	header, err := decodeSegment(headerSeg)
 	if err != nil {
-		return nil, "", "", invalid("malformed header", err)
+		return nil, "", "", nil, invalid("malformed header", err)
 	}
 	alg, kid, verr := checkHeader(header)
 	if verr != nil {
-		return nil, "", kid, verr
+		return nil, "", kid, nil, verr
 	}
 	jws, err := jose.ParseSignedCompact(token, acceptedAlgorithms)
 	if err != nil {
-		return nil, "", kid, &VerifyError{Kind: KindInvalid, Reason: "malformed token", KeyID: kid, Err: err}
+		return nil, "", kid, nil, &VerifyError{Kind: KindInvalid, Reason: "malformed token", KeyID: kid, Err: err}
 	}
 	switch alg {
 	case string(jose.HS256):
@@ -168,13 +199,13 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 		payload, verr = v.verifyHS256(jws)
 	case string(jose.RS256):
 		tokenType = TokenTypeWorkOS
-		payload, verr = v.verifyRS256(jws, kid)
+		payload, key, verr = v.verifyRS256(jws, kid)
 	}
 	if verr != nil {
 		verr.KeyID = kid
-		return nil, "", kid, verr
+		return nil, "", kid, nil, verr
 	}
-	return payload, tokenType, kid, nil
+	return payload, tokenType, kid, key, nil
 }
 
 // compactHeaderSegment checks that a token is exactly three unpadded,
@@ -291,25 +322,25 @@ func (v *Verifier) verifyHS256(jws *jose.JSONWebSignature) ([]byte, *VerifyError
 	return nil, invalid("bad signature", nil)
 }
 
-func (v *Verifier) verifyRS256(jws *jose.JSONWebSignature, kid string) ([]byte, *VerifyError) {
+func (v *Verifier) verifyRS256(jws *jose.JSONWebSignature, kid string) ([]byte, *rsa.PublicKey, *VerifyError) {
 	if v.RSAKeys == nil {
-		return nil, invalid("RS256 token but no JWKS configured", nil)
+		return nil, nil, invalid("RS256 token but no JWKS configured", nil)
 	}
 	if kid == "" {
-		return nil, invalid("RS256 token without kid", nil)
+		return nil, nil, invalid("RS256 token without kid", nil)
 	}
 	key, err := v.RSAKeys.RSAKey(kid)
 	switch {
 	case errors.Is(err, ErrKeysUnavailable):
-		return nil, &VerifyError{Kind: KindUnavailable, Reason: "key set unavailable", Err: err}
+		return nil, nil, &VerifyError{Kind: KindUnavailable, Reason: "key set unavailable", Err: err}
 	case err != nil:
-		return nil, invalid("unknown kid", err)
+		return nil, nil, invalid("unknown kid", err)
 	}
 	payload, err := jws.Verify(key)
 	if err != nil {
-		return nil, invalid("bad signature", nil)
+		return nil, nil, invalid("bad signature", nil)
 	}
-	return payload, nil
+	return payload, key, nil
 }
 
 // checkClaims decodes and validates the claims of a token whose signature
@@ -348,11 +379,7 @@ func (v *Verifier) checkClaims(payload []byte) (*Identity, *VerifyError) {
 	if reason := v.checkAudience(claims); reason != "" {
 		return nil, fail(reason)
 	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	t := now()
+	t := v.now()
 	if t.After(exp.Add(v.Leeway)) {
 		return nil, &VerifyError{Kind: KindExpired, Reason: "expired", Subject: sub}
 	}

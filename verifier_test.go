@@ -28,9 +28,12 @@ func (s staticKeys) RSAKey(kid string) (*rsa.PublicKey, error) {
 	return nil, ErrUnknownKeyID
 }
 
+func (s staticKeys) CurrentKey(kid string) *rsa.PublicKey { return s[kid] }
+
 type unavailableKeys struct{}
 
 func (unavailableKeys) RSAKey(string) (*rsa.PublicKey, error) { return nil, ErrKeysUnavailable }
+func (unavailableKeys) CurrentKey(string) *rsa.PublicKey      { return nil }
 
 var testRSAKey = func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -1,0 +1,126 @@
+package soloauth
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+// clockAt is a settable clock for the verifier.
+type clockAt struct{ t time.Time }
+
+func (c *clockAt) now() time.Time { return c.t }
+
+// TestCacheNeverChangesAnAnswer: for each situation, a verifier with a
+// cache and one without must give the same answer, before and after the
+// token is cached.
+func TestCacheNeverChangesAnAnswer(t *testing.T) {
+	clk := &clockAt{t: time.Now()}
+	keys := staticKeys{"k1": &testRSAKey.PublicKey}
+	cached := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: keys, Leeway: 30 * time.Second, Now: clk.now}
+	cached.EnableCache(100)
+
+	t.Run("expired while cached", func(t *testing.T) {
+		tok := tu.HS256(secretA, tu.SDKClaims("a").With("exp", clk.t.Add(time.Minute).Unix()))
+		mustPass(t, cached, tok)
+		mustPass(t, cached, tok) // from the cache
+		clk.t = clk.t.Add(time.Minute + 31*time.Second)
+		mustRefuse(t, cached, tok, KindExpired)
+		clk.t = time.Now()
+	})
+	t.Run("key removed while cached", func(t *testing.T) {
+		tok := tu.RS256(testRSAKey, "k1", tu.SDKClaims("w"))
+		mustPass(t, cached, tok)
+		delete(keys, "k1")
+		mustRefuse(t, cached, tok, KindInvalid)
+		keys["k1"] = &testRSAKey.PublicKey
+		mustPass(t, cached, tok)
+	})
+	t.Run("kid now names another key", func(t *testing.T) {
+		tok := tu.RS256(testRSAKey, "k1", tu.SDKClaims("w2"))
+		mustPass(t, cached, tok)
+		keys["k1"] = &rsaKey2.PublicKey
+		mustRefuse(t, cached, tok, KindInvalid)
+		keys["k1"] = &testRSAKey.PublicKey
+	})
+	t.Run("forged token sharing header and payload", func(t *testing.T) {
+		tok := tu.HS256(secretA, tu.SDKClaims("admin", "admin"))
+		mustPass(t, cached, tok)
+		forged := tok[:strings.LastIndexByte(tok, '.')+1] + strings.Repeat("A", 43)
+		mustRefuse(t, cached, forged, KindInvalid)
+		mustRefuse(t, cached, tok+"A", KindInvalid)
+		mustRefuse(t, cached, tok[:len(tok)-1], KindInvalid)
+		mustRefuse(t, cached, nonCanonicalSig(tok), KindInvalid)
+	})
+	t.Run("another verifier (a reload with a new secret) has its own cache", func(t *testing.T) {
+		tok := tu.HS256(secretA, tu.SDKClaims("r"))
+		mustPass(t, cached, tok)
+		reloaded := &Verifier{Secrets: [][]byte{[]byte(secretB)}, Leeway: 30 * time.Second}
+		reloaded.EnableCache(100)
+		mustRefuse(t, reloaded, tok, KindInvalid)
+	})
+}
+
+func nonCanonicalSig(tok string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, tok[len(tok)-1])
+	return tok[:len(tok)-1] + string(alphabet[i^1])
+}
+
+func mustPass(t *testing.T, v *Verifier, tok string) {
+	t.Helper()
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+}
+
+func mustRefuse(t *testing.T, v *Verifier, tok string, kind ErrorKind) {
+	t.Helper()
+	_, err := v.Verify(tok)
+	verr, ok := err.(*VerifyError)
+	if !ok || verr.Kind != kind {
+		t.Fatalf("got %v, want refusal of kind %v", err, kind)
+	}
+}
+
+func TestCacheBounded(t *testing.T) {
+	c := newTokenCache(160)
+	now := time.Now()
+	id := &Identity{Subject: "s"}
+	for i := range 10000 {
+		c.put(fmt.Sprint("token-", i), cacheEntry{id: id, validUntil: now.Add(time.Hour)}, now)
+	}
+	if n := c.len(); n > 160 {
+		t.Fatalf("%d entries, bound 160", n)
+	}
+	c.put(strings.Repeat("x", maxCachedTokenSize+1), cacheEntry{id: id, validUntil: now.Add(time.Hour)}, now)
+	if _, ok := c.get(strings.Repeat("x", maxCachedTokenSize+1), now, nil); ok {
+		t.Fatal("a token over the size bound was cached")
+	}
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey}}
+	v.EnableCache(64)
+	tokens := distinctTokens(200, func(c tu.Claims) string { return tu.HS256(secretA, c) })
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			for i := range 2000 {
+				if _, err := v.Verify(tokens[(i*7+g)%len(tokens)]); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
