@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Measures solo_auth against the same Caddy without it, in one run, on
+# loopback: requests per second with wrk (one thread, 32 connections) for
+# the same HS256 token, the same RS256 token, and a distinct HS256 token on
+# every request; then Caddy's resident memory after a flood of distinct
+# tokens. Prints each ratio. Installs wrk with apt if it is missing.
+#
+#   bench/run.sh                       # defaults below
+#   BENCH_DURATION=5s BENCH_ROUNDS=1 BENCH_FLOOD=100000 bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${BENCH_DURATION:-10s}
+rounds=${BENCH_ROUNDS:-3}
+flood=${BENCH_FLOOD:-1000000}
+distinct=${BENCH_DISTINCT:-400000}
+out=bench/out
+mkdir -p "$out"
+
+if ! command -v wrk >/dev/null; then
+	echo "installing wrk..." >&2
+	(apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+fi
+
+echo "building plain Caddy, Caddy with solo_auth, and the bench tool..." >&2
+go build -o "$out/caddy-plain" ./bench/plain
+go build -o "$out/caddy-solo" ./cmd/caddy
+go build -o "$out/tool" ./bench/tool
+
+export BENCH_SECRET=bench-secret-0123456789abcdef0123456789
+if [[ ! -s $out/distinct.txt ]] || (($(wc -l <"$out/distinct.txt") < distinct)); then
+	echo "minting $distinct distinct tokens..." >&2
+	"$out/tool" setup "$out" "$distinct"
+fi
+
+port=$("$out/tool" port)
+jwks_port=$("$out/tool" port)
+url=http://127.0.0.1:$port/
+
+cat >"$out/plain.Caddyfile" <<CF
+{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:$port {
+	respond "ok"
+}
+CF
+cat >"$out/solo.Caddyfile" <<CF
+{
+	admin off
+	auto_https off
+	persist_config off
+	storage file_system $PWD/$out/storage
+	solo_auth {
+		secret {env.BENCH_SECRET}
+		jwks_url http://127.0.0.1:$jwks_port/jwks.json
+	}
+}
+http://127.0.0.1:$port {
+	solo_auth templates:read
+	respond "ok"
+}
+http://127.0.0.1:$jwks_port {
+	root * $PWD/$out
+	file_server
+}
+CF
+
+pid=
+start_caddy() { # name
+	XDG_DATA_HOME=$PWD/$out/data XDG_CONFIG_HOME=$PWD/$out/config \
+		"$out/caddy-$1" run --config "$out/$1.Caddyfile" --adapter caddyfile >"$out/$1.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "$url" && return 0
+		sleep 0.1
+	done
+	echo "caddy-$1 did not start; see $out/$1.log" >&2
+	exit 1
+}
+stop_caddy() {
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+trap stop_caddy EXIT
+
+# measure <name> <wrk script> <script args...>: requests/s of a fresh Caddy.
+measure() {
+	local name=$1 script=$2
+	shift 2
+	start_caddy "$name"
+	if [[ $name == solo ]]; then # the RS256 key set is loaded
+		curl -s -o /dev/null -H "Authorization: Bearer $(cat "$out/rs256.txt")" "$url"
+	fi
+	local result
+	result=$(wrk -t1 -c32 -d"$duration" --latency -s "$script" "$url" -- "$@" 2>&1)
+	stop_caddy
+	echo "$result" >>"$out/wrk.log"
+	local requests rps
+	requests=$(awk '/requests in/ {print $1}' <<<"$result")
+	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$result")
+	echo "$rps $requests"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+: >"$out/wrk.log"
+report() { # label, wrk args...
+	local label=$1
+	shift
+	local plain=() solo=() max_requests=0
+	for ((i = 0; i < rounds; i++)); do
+		read -r rps _ < <(measure plain "$@")
+		plain+=("$rps")
+		read -r rps requests < <(measure solo "$@")
+		solo+=("$rps")
+		if ((requests > max_requests)); then max_requests=$requests; fi
+	done
+	local p s
+	p=$(printf '%s\n' "${plain[@]}" | median)
+	s=$(printf '%s\n' "${solo[@]}" | median)
+	printf '%-28s plain %9.0f req/s   solo_auth %9.0f req/s   ratio %.3f\n' "$label" "$p" "$s" "$(awk -v s="$s" -v p="$p" 'BEGIN {print s / p}')"
+	if [[ $label == distinct* ]] && ((max_requests > distinct)); then
+		echo "  warning: $max_requests requests in a round, more than the $distinct distinct tokens: some repeated" >&2
+	fi
+}
+
+echo "solo_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $duration x $rounds rounds (medians)"
+report "same HS256 token" bench/token.lua "$out/hs256.txt"
+report "same RS256 token" bench/token.lua "$out/rs256.txt"
+report "distinct HS256 tokens" bench/distinct.lua "$out/distinct.txt" 0 "$distinct"
+
+# Memory: resident set of Caddy with solo_auth before and after a flood of
+# distinct valid tokens.
+start_caddy solo
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+before=$(rss)
+"$out/tool" flood "$url" "$flood" >&2
+after=$(rss)
+peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+stop_caddy
+printf 'memory after %d distinct tokens: RSS %d MiB before, %d MiB after, peak %d MiB\n' \
+	"$flood" $((before / 1024)) $((after / 1024)) $((peak / 1024))
