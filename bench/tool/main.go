@@ -89,11 +89,11 @@ func signer(key jose.SigningKey, kid string) jose.Signer {
 func claims(i int) []byte {
 	now := time.Now()
 	b, _ := json.Marshal(map[string]any{
-		"sub":         "user_bench",
-		"iat":         now.Unix(),
-		"exp":         now.Add(2 * time.Hour).Unix(),
-		"jti":         strconv.Itoa(i),
-		"permissions": []string{"templates:read", "identity:prefill"},
+		"sub":                              "user_bench",
+		"iat":                              now.Unix(),
+		"exp":                              now.Add(2 * time.Hour).Unix(),
+		"jti":                              strconv.Itoa(i),
+		"permissions":                      []string{"templates:read", "identity:prefill"},
 		"https://api.solo.one/workflow_id": "wf_bench",
 	})
 	return b
