@@ -49,6 +49,56 @@ func decodeStrictObject(data []byte) (map[string]any, error) {
 	return obj, nil
 }
 
+// scanStrictObject checks data as decodeStrictObject does and calls member
+// for each top-level name, with the decoder positioned at its value; member
+// must consume the value (readString, skipValue or decodeValue).
+func scanStrictObject(data []byte, member func(name string, dec *jsontext.Decoder) error) error {
+	dec := decoders.Get().(*jsontext.Decoder)
+	defer decoders.Put(dec)
+	dec.Reset(bytes.NewReader(data))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if tok.Kind() != '{' {
+		return errNotObject
+	}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if err := member(tok.String(), dec); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil { // the closing '}'
+		return err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return errors.New("data after the JSON object")
+	}
+	return nil
+}
+
+// readString reads a value and returns it if it is a string.
+func readString(dec *jsontext.Decoder) (s string, isString bool, err error) {
+	if dec.PeekKind() != '"' {
+		return "", false, skipValue(dec)
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return "", false, err
+	}
+	return tok.String(), true, nil
+}
+
+// skipValue consumes a value, checking it (names, UTF-8, depth) all the same.
+func skipValue(dec *jsontext.Decoder) error {
+	_, err := decodeValue(dec)
+	return err
+}
+
 func decodeObjectBody(dec *jsontext.Decoder) (map[string]any, error) {
 	if dec.StackDepth() > maxJSONDepth {
 		return nil, errors.New("JSON nested too deeply")

@@ -361,9 +361,11 @@ func (ks *KeySet) fetchAndSwap() error {
 		if err == nil {
 			ks.use(&keyTable{keys: keys, fetchedAt: ks.clock.Now(), source: sourceFetch})
 			ks.save(body)
+			jwksFetchesTotal.WithLabelValues(ks.url, "ok").Inc()
 			return nil
 		}
 	}
+	jwksFetchesTotal.WithLabelValues(ks.url, "failed").Inc()
 	err = fmt.Errorf("jwks %s: %w", ks.url, err)
 	ks.logger.Warn("jwks: fetch failed; keeping the last good key set",
 		zap.String("url", ks.url), zap.Bool("have_keys", ks.table.Load() != nil), zap.Error(err))
@@ -617,10 +619,18 @@ func usableRSAKey(raw json.RawMessage, keyOps []string) (*rsa.PublicKey, string)
 	return key, ""
 }
 
+// keyInfo describes a key without its material.
+type keyInfo struct {
+	KID  string `json:"kid"`
+	Bits int    `json:"bits"`
+	Alg  string `json:"alg"`
+}
+
 // status describes the key set for the admin API and logs.
 type keySetStatus struct {
 	URL         string    `json:"url"`
 	KIDs        []string  `json:"kids"`
+	Keys        []keyInfo `json:"keys"`
 	Source      string    `json:"source,omitempty"`
 	LastFetch   time.Time `json:"last_fetch,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
@@ -628,9 +638,12 @@ type keySetStatus struct {
 }
 
 func (ks *KeySet) status() keySetStatus {
-	st := keySetStatus{URL: ks.url, KIDs: []string{}}
+	st := keySetStatus{URL: ks.url, KIDs: []string{}, Keys: []keyInfo{}}
 	if t := ks.table.Load(); t != nil {
 		st.KIDs = sortedKIDs(t.keys)
+		for _, kid := range st.KIDs {
+			st.Keys = append(st.Keys, keyInfo{KID: kid, Bits: t.keys[kid].N.BitLen(), Alg: string(jose.RS256)})
+		}
 		st.Source = t.source
 		st.LastFetch = t.fetchedAt
 	}

@@ -158,6 +158,10 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		ScopeClaims: m.ScopeClaims,
 	}
 	m.verifier.EnableCache(DefaultCacheEntries)
+	m.verifier.ObserveCache = observeCache
+	if err := registerMetrics(ctx); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	if jwksURL != "" {
 		refresh := DefaultJWKSRefresh
 		if m.JWKSRefresh > 0 {
@@ -291,14 +295,16 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		} else if missing := missingScopes(m.requiredScopes, id.Scopes); missing != nil {
 			refusal = &m.forbidden
 			verr = &VerifyError{Kind: KindInvalid, Reason: "missing scopes: " + strings.Join(missing, " "),
-				KeyID: id.KeyID, Subject: id.Subject}
+				KeyID: id.KeyID, Subject: id.Subject, TokenType: id.TokenType}
 		}
 	}
 
 	if refusal == nil {
+		countRequest(outcomeOK, id.TokenType)
 		state.authenticated(repl, id)
 		return next.ServeHTTP(w, r)
 	}
+	countRequest(outcomeOf(refusal), verr.TokenType)
 	m.logRefusal(refusal, verr)
 	if m.ReportOnly {
 		state.reportOnlyRefused(repl, refusal.detail, verr.Reason)

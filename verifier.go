@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxTokenSize is the longest token that is parsed at all; longer ones are
@@ -54,6 +55,9 @@ const (
 type VerifyError struct {
 	Kind   ErrorKind
 	Reason string
+	// TokenType is TokenTypeSDK or TokenTypeWorkOS once the header's alg
+	// was read and accepted, else empty.
+	TokenType string
 	// KeyID and Subject are set where they were known at the point of
 	// refusal (Subject only after the signature was verified).
 	KeyID   string
@@ -108,6 +112,9 @@ type Verifier struct {
 	ScopeClaims []string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// ObserveCache, if set, is told whether each Verify found the token
+	// in the cache.
+	ObserveCache func(hit bool)
 
 	cache *tokenCache // nil: every token is verified in full
 }
@@ -149,7 +156,11 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	var now time.Time
 	if v.cache != nil {
 		now = v.now()
-		if id, ok := v.cache.get(token, now, v.RSAKeys); ok {
+		id, hit := v.cache.get(token, now, v.RSAKeys)
+		if v.ObserveCache != nil {
+			v.ObserveCache(hit)
+		}
+		if hit {
 			return id, nil
 		}
 	}
@@ -159,7 +170,7 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	}
 	id, verr := v.checkClaims(payload)
 	if verr != nil {
-		verr.KeyID = kid
+		verr.KeyID, verr.TokenType = kid, tokenType
 		return nil, verr
 	}
 	id.TokenType = tokenType
@@ -181,7 +192,7 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 	if !ok {
 		return nil, "", "", nil, invalid("malformed token", nil)
 	}
-	header, err := decodeSegment(headerSeg)
+	header, err := readHeader(headerSeg)
 	if err != nil {
 		return nil, "", "", nil, invalid("malformed header", err)
 	}
@@ -202,7 +213,7 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 		payload, key, verr = v.verifyRS256(jws, kid)
 	}
 	if verr != nil {
-		verr.KeyID = kid
+		verr.KeyID, verr.TokenType = kid, tokenType
 		return nil, "", kid, nil, verr
 	}
 	return payload, tokenType, kid, key, nil
@@ -271,42 +282,71 @@ func b64Value(c byte) byte {
 	return 63 // '_'
 }
 
-func decodeSegment(seg string) (map[string]any, error) {
+// tokenHeader is what the policy needs of a JWS protected header.
+type tokenHeader struct {
+	alg, kid        string
+	algSet, kidSet  bool
+	algStr, kidStr  bool // the member is a JSON string
+	hasCrit, hasB64 bool
+}
+
+// readHeader decodes the protected header strictly (see
+// decodeStrictObject) into the members the policy looks at, skipping the
+// others' values without building them.
+func readHeader(seg string) (tokenHeader, error) {
+	var h tokenHeader
 	raw, err := base64.RawURLEncoding.DecodeString(seg)
 	if err != nil {
-		return nil, err
+		return h, err
 	}
-	return decodeStrictObject(raw)
+	err = scanStrictObject(raw, func(name string, dec *jsontext.Decoder) error {
+		switch name {
+		case "alg":
+			h.algSet = true
+			h.alg, h.algStr, err = readString(dec)
+			return err
+		case "kid":
+			h.kidSet = true
+			h.kid, h.kidStr, err = readString(dec)
+			return err
+		case "crit":
+			h.hasCrit = true
+		case "b64":
+			h.hasB64 = true
+		}
+		return skipValue(dec)
+	})
+	return h, err
 }
 
 // checkHeader applies our policy to the protected header and returns its
 // alg and kid. go-jose parses the header again for the signature check;
 // this pass refuses what go-jose would tolerate.
-func checkHeader(h map[string]any) (alg, kid string, _ *VerifyError) {
-	alg, ok := h["alg"].(string)
-	if !ok {
+func checkHeader(h tokenHeader) (alg, kid string, _ *VerifyError) {
+	if !h.algSet || !h.algStr {
 		return "", "", invalid("alg missing or not a string", nil)
 	}
-	if alg != string(jose.HS256) && alg != string(jose.RS256) {
+	if h.alg != string(jose.HS256) && h.alg != string(jose.RS256) {
 		return "", "", invalid("alg not accepted", nil)
 	}
-	if raw, present := h["kid"]; present {
-		if kid, ok = raw.(string); !ok {
+	if h.kidSet {
+		if !h.kidStr {
 			return "", "", invalid("kid not a string", nil)
 		}
-		if len(kid) > MaxKeyIDLength {
+		if len(h.kid) > MaxKeyIDLength {
 			return "", "", invalid("kid too long", nil)
 		}
+		kid = h.kid
 	}
 	// crit names extensions the verifier must understand; we understand
 	// none, and b64=false would change what the signature covers.
-	if _, present := h["crit"]; present {
+	if h.hasCrit {
 		return "", kid, &VerifyError{Kind: KindInvalid, Reason: "crit header present", KeyID: kid}
 	}
-	if _, present := h["b64"]; present {
+	if h.hasB64 {
 		return "", kid, &VerifyError{Kind: KindInvalid, Reason: "b64 header present", KeyID: kid}
 	}
-	return alg, kid, nil
+	return h.alg, kid, nil
 }
 
 func (v *Verifier) verifyHS256(jws *jose.JSONWebSignature) ([]byte, *VerifyError) {

@@ -1,0 +1,124 @@
+package soloauth
+
+import (
+	"errors"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcomes of a request, as the requests metric labels them.
+const (
+	outcomeOK          = "ok"
+	outcomeMissing     = "missing"
+	outcomeInvalid     = "invalid"
+	outcomeExpired     = "expired"
+	outcomeForbidden   = "forbidden"
+	outcomeUnavailable = "unavailable"
+)
+
+// The collectors live for the process, so that counts survive config
+// reloads; each config's registry (what the admin /metrics endpoint
+// serves) gets them registered. Labels are low-cardinality by design: no
+// subject, token, kid or URL path.
+var (
+	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "solo_auth",
+		Name:      "requests_total",
+		Help:      "Requests decided by solo_auth, by outcome (ok, missing, invalid, expired, forbidden, unavailable) and token type (sdk, workos, none).",
+	}, []string{"outcome", "token_type"})
+	jwksFetchesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "solo_auth",
+		Name:      "jwks_fetches_total",
+		Help:      "JWKS fetches by URL and outcome (ok, failed).",
+	}, []string{"url", "outcome"})
+	cacheTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "solo_auth",
+		Name:      "cache_total",
+		Help:      "Verified-token cache lookups by result (hit, miss).",
+	}, []string{"result"})
+	keySetAgeDesc = prometheus.NewDesc("caddy_solo_auth_jwks_age_seconds",
+		"Seconds since the key set in use for a JWKS URL was fetched (from the saved copy's fetch time when loaded from storage).",
+		[]string{"url", "source"}, nil)
+
+	cacheHits   = cacheTotal.WithLabelValues("hit")
+	cacheMisses = cacheTotal.WithLabelValues("miss")
+)
+
+// keySetCollector reports the age of every key set in use.
+type keySetCollector struct{}
+
+func (keySetCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keySetAgeDesc }
+
+func (keySetCollector) Collect(ch chan<- prometheus.Metric) {
+	keySets.Range(func(_, value any) bool {
+		ks := value.(*KeySet)
+		if t := ks.table.Load(); t != nil {
+			ch <- prometheus.MustNewConstMetric(keySetAgeDesc, prometheus.GaugeValue,
+				time.Since(t.fetchedAt).Seconds(), ks.url, t.source)
+		}
+		return true
+	})
+}
+
+// registerMetrics adds the collectors to the config's registry, once.
+func registerMetrics(ctx caddy.Context) error {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{requestsTotal, jwksFetchesTotal, cacheTotal, keySetCollector{}} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// outcomeOf names a refusal for the requests metric.
+func outcomeOf(refusal *response) string {
+	switch refusal {
+	case &respMissing:
+		return outcomeMissing
+	case &respExpired:
+		return outcomeExpired
+	case &respUnavailable:
+		return outcomeUnavailable
+	case &respInvalid:
+		return outcomeInvalid
+	}
+	return outcomeForbidden
+}
+
+func observeCache(hit bool) {
+	if hit {
+		cacheHits.Inc()
+	} else {
+		cacheMisses.Inc()
+	}
+}
+
+// requestCounters are the requests metric's children, looked up once.
+var requestCounters = func() map[[2]string]prometheus.Counter {
+	m := map[[2]string]prometheus.Counter{}
+	for _, o := range []string{outcomeOK, outcomeMissing, outcomeInvalid, outcomeExpired, outcomeForbidden, outcomeUnavailable} {
+		for _, tt := range []string{TokenTypeSDK, TokenTypeWorkOS, "none"} {
+			m[[2]string{o, tt}] = requestsTotal.WithLabelValues(o, tt)
+		}
+	}
+	return m
+}()
+
+func countRequest(outcome, tokenType string) {
+	if tokenType == "" {
+		tokenType = "none"
+	}
+	requestCounters[[2]string{outcome, tokenType}].Inc()
+}
