@@ -212,19 +212,34 @@ func (p *caddyProc) Stop() {
 }
 
 // reload loads a new config through the admin API, on the same ports and
-// storage, as an operator's `caddy reload` does.
+// storage, as an operator's `caddy reload` does. Caddy replaces its admin
+// listener on every load, so a connection can be refused for a moment
+// after the previous load: the same (idempotent) load is tried again.
 func (p *caddyProc) reload(t testing.TB, s spec) {
 	t.Helper()
 	cf := s.caddyfile(p.sitePort, p.adminPort, p.Dir)
-	req, err := http.NewRequest(http.MethodPost, p.Admin+"/load", strings.NewReader(cf))
-	if err != nil {
-		t.Fatal(err)
+	var lastErr error
+	for range 50 {
+		req, err := http.NewRequest(http.MethodPost, p.Admin+"/load", strings.NewReader(cf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/caddyfile")
+		req.Close = true
+		resp, err := client.Do(req)
+		if err != nil {
+			lastErr = err
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("reload: %d %s", resp.StatusCode, body)
+		}
+		return
 	}
-	req.Header.Set("Content-Type", "text/caddyfile")
-	r := send(t, req)
-	if r.Status != http.StatusOK {
-		t.Fatalf("reload: %d %s", r.Status, r.Body)
-	}
+	t.Fatalf("reload: %v", lastErr)
 }
 
 // Logs is everything Caddy has written so far.
