@@ -1,14 +1,20 @@
 package soloauth
 
 import (
+	"crypto"
+	"crypto/hmac"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"hash"
+	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -32,10 +38,6 @@ const (
 // Largest date accepted in exp, nbf and iat: 9999-12-31T23:59:59Z. A larger
 // one is not a date an issuer meant.
 const maxNumericDate = 253402300799
-
-// acceptedAlgorithms is the whole list, hard-coded: HS256 for SDK tokens,
-// RS256 for WorkOS tokens. Nothing in a config or a token widens it.
-var acceptedAlgorithms = []jose.SignatureAlgorithm{jose.HS256, jose.RS256}
 
 // ErrorKind sorts a refusal into the response the client gets.
 type ErrorKind int
@@ -117,12 +119,22 @@ type Verifier struct {
 	ObserveCache func(hit bool)
 
 	cache *tokenCache // nil: every token is verified in full
+
+	macsOnce sync.Once
+	macs     []*hmacKey // one per secret, built on first use
 }
 
 // EnableCache makes the verifier remember up to entries verified tokens
 // (see tokenCache). Call it before first use.
 func (v *Verifier) EnableCache(entries int) {
 	v.cache = newTokenCache(entries)
+}
+
+func (v *Verifier) keyMACs() {
+	v.macs = make([]*hmacKey, len(v.Secrets))
+	for i, secret := range v.Secrets {
+		v.macs[i] = newHMACKey(secret)
+	}
 }
 
 func (v *Verifier) now() time.Time {
@@ -188,11 +200,11 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 	if len(token) > MaxTokenSize {
 		return nil, "", "", nil, invalid("token too large", nil)
 	}
-	headerSeg, ok := compactHeaderSegment(token)
+	first, last, ok := compactSegments(token)
 	if !ok {
 		return nil, "", "", nil, invalid("malformed token", nil)
 	}
-	header, err := readHeader(headerSeg)
+	header, err := readHeader(token[:first])
 	if err != nil {
 		return nil, "", "", nil, invalid("malformed header", err)
 	}
@@ -200,29 +212,38 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 	if verr != nil {
 		return nil, "", kid, nil, verr
 	}
-	jws, err := jose.ParseSignedCompact(token, acceptedAlgorithms)
+	// The JWS signing input is the first two segments as sent (RFC 7515
+	// §5.2); the shape check made them canonical, so this is the one
+	// encoding of what was signed.
+	signingInput := token[:last]
+	sig, err := base64.RawURLEncoding.DecodeString(token[last+1:])
 	if err != nil {
-		return nil, "", kid, nil, &VerifyError{Kind: KindInvalid, Reason: "malformed token", KeyID: kid, Err: err}
+		return nil, "", kid, nil, invalid("malformed signature", err)
 	}
 	switch alg {
 	case string(jose.HS256):
 		tokenType = TokenTypeSDK
-		payload, verr = v.verifyHS256(jws)
+		verr = v.verifyHS256(signingInput, sig)
 	case string(jose.RS256):
 		tokenType = TokenTypeWorkOS
-		payload, key, verr = v.verifyRS256(jws, kid)
+		key, verr = v.verifyRS256(signingInput, sig, kid)
 	}
 	if verr != nil {
 		verr.KeyID, verr.TokenType = kid, tokenType
 		return nil, "", kid, nil, verr
 	}
+	payload, err = base64.RawURLEncoding.DecodeString(token[first+1 : last])
+	if err != nil {
+		return nil, "", kid, nil, &VerifyError{Kind: KindInvalid, Reason: "malformed payload", KeyID: kid, TokenType: tokenType, Err: err}
+	}
 	return payload, tokenType, kid, key, nil
 }
 
-// compactHeaderSegment checks that a token is exactly three unpadded,
-// canonical base64url segments, the header and the signature non-empty
-// (an empty signature is the shape of alg "none"), and returns the header.
-func compactHeaderSegment(token string) (string, bool) {
+// compactSegments checks that a token is exactly three unpadded, canonical
+// base64url segments, the header and the signature non-empty (an empty
+// signature is the shape of alg "none"), and returns the positions of its
+// two dots.
+func compactSegments(token string) (first, last int, ok bool) {
 	first, last, dots := -1, -1, 0
 	for i := 0; i < len(token); i++ {
 		c := token[i]
@@ -235,18 +256,18 @@ func compactHeaderSegment(token string) (string, bool) {
 			last = i
 		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
 		default:
-			return "", false
+			return 0, 0, false
 		}
 	}
 	if dots != 2 || first == 0 || last == len(token)-1 {
-		return "", false
+		return 0, 0, false
 	}
 	for _, seg := range [...]string{token[:first], token[first+1 : last], token[last+1:]} {
 		if !canonicalB64(seg) {
-			return "", false
+			return 0, 0, false
 		}
 	}
-	return token[:first], true
+	return first, last, true
 }
 
 // canonicalB64 reports whether an unpadded base64url string of valid
@@ -349,38 +370,67 @@ func checkHeader(h tokenHeader) (alg, kid string, _ *VerifyError) {
 	return h.alg, kid, nil
 }
 
-func (v *Verifier) verifyHS256(jws *jose.JSONWebSignature) ([]byte, *VerifyError) {
+// verifyHS256 checks an HMAC-SHA256 signature against each configured
+// secret, comparing in constant time (crypto/hmac.Equal).
+func (v *Verifier) verifyHS256(signingInput string, sig []byte) *VerifyError {
 	if len(v.Secrets) == 0 {
-		return nil, invalid("HS256 token but no secret configured", nil)
+		return invalid("HS256 token but no secret configured", nil)
 	}
-	for _, secret := range v.Secrets {
-		// go-jose compares MACs in constant time.
-		if payload, err := jws.Verify(secret); err == nil {
-			return payload, nil
+	if len(sig) != sha256.Size {
+		return invalid("bad signature", nil)
+	}
+	v.macsOnce.Do(v.keyMACs)
+	for i := range v.Secrets {
+		if v.macs[i].verify(signingInput, sig) {
+			return nil
 		}
 	}
-	return nil, invalid("bad signature", nil)
+	return invalid("bad signature", nil)
 }
 
-func (v *Verifier) verifyRS256(jws *jose.JSONWebSignature, kid string) ([]byte, *rsa.PublicKey, *VerifyError) {
+// verifyRS256 checks an RSASSA-PKCS1-v1_5 SHA-256 signature with the key
+// that the key set publishes under kid, and only that key.
+func (v *Verifier) verifyRS256(signingInput string, sig []byte, kid string) (*rsa.PublicKey, *VerifyError) {
 	if v.RSAKeys == nil {
-		return nil, nil, invalid("RS256 token but no JWKS configured", nil)
+		return nil, invalid("RS256 token but no JWKS configured", nil)
 	}
 	if kid == "" {
-		return nil, nil, invalid("RS256 token without kid", nil)
+		return nil, invalid("RS256 token without kid", nil)
 	}
 	key, err := v.RSAKeys.RSAKey(kid)
 	switch {
 	case errors.Is(err, ErrKeysUnavailable):
-		return nil, nil, &VerifyError{Kind: KindUnavailable, Reason: "key set unavailable", Err: err}
+		return nil, &VerifyError{Kind: KindUnavailable, Reason: "key set unavailable", Err: err}
 	case err != nil:
-		return nil, nil, invalid("unknown kid", err)
+		return nil, invalid("unknown kid", err)
 	}
-	payload, err := jws.Verify(key)
-	if err != nil {
-		return nil, nil, invalid("bad signature", nil)
+	digest := sha256.Sum256([]byte(signingInput))
+	if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig) != nil {
+		return nil, invalid("bad signature", nil)
 	}
-	return payload, key, nil
+	return key, nil
+}
+
+// hmacKey is one secret's HMAC-SHA256, with keyed states kept for reuse:
+// keying HMAC costs as much as hashing a short token.
+type hmacKey struct {
+	pool sync.Pool
+}
+
+func newHMACKey(secret []byte) *hmacKey {
+	k := &hmacKey{}
+	key := append([]byte(nil), secret...)
+	k.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return k
+}
+
+func (k *hmacKey) verify(signingInput string, sig []byte) bool {
+	mac := k.pool.Get().(hash.Hash)
+	defer k.pool.Put(mac)
+	mac.Reset()
+	_, _ = io.WriteString(mac, signingInput)
+	var sum [sha256.Size]byte
+	return hmac.Equal(mac.Sum(sum[:0]), sig)
 }
 
 // checkClaims decodes and validates the claims of a token whose signature
