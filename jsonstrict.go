@@ -15,7 +15,10 @@ import (
 // costing more than its size.
 const maxJSONDepth = 16
 
-var errNotObject = errors.New("not a JSON object")
+var (
+	errNotObject = errors.New("not a JSON object")
+	errTooDeep   = errors.New("JSON nested too deeply")
+)
 
 // decoders are reused: a jsontext.Decoder carries buffers worth keeping.
 var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
@@ -93,15 +96,26 @@ func readString(dec *jsontext.Decoder) (s string, isString bool, err error) {
 	return tok.String(), true, nil
 }
 
-// skipValue consumes a value, checking it (names, UTF-8, depth) all the same.
+// skipValue consumes a value without building it, checking it (names,
+// UTF-8, depth) all the same.
 func skipValue(dec *jsontext.Decoder) error {
-	_, err := decodeValue(dec)
-	return err
+	start := dec.StackDepth()
+	for {
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		switch depth := dec.StackDepth(); {
+		case depth > maxJSONDepth:
+			return errTooDeep
+		case depth == start:
+			return nil
+		}
+	}
 }
 
 func decodeObjectBody(dec *jsontext.Decoder) (map[string]any, error) {
 	if dec.StackDepth() > maxJSONDepth {
-		return nil, errors.New("JSON nested too deeply")
+		return nil, errTooDeep
 	}
 	obj := make(map[string]any)
 	for dec.PeekKind() != '}' {
@@ -148,7 +162,7 @@ func decodeValue(dec *jsontext.Decoder) (any, error) {
 
 func decodeArrayBody(dec *jsontext.Decoder) ([]any, error) {
 	if dec.StackDepth() > maxJSONDepth {
-		return nil, errors.New("JSON nested too deeply")
+		return nil, errTooDeep
 	}
 	arr := []any{}
 	for dec.PeekKind() != ']' {

@@ -100,16 +100,16 @@ func (id *Identity) placeholder(name string) string {
 	case "token_type":
 		return id.TokenType
 	case "permissions":
-		return claimText(id.Claims[PermissionsClaim])
+		return claimText(id.Claims()[PermissionsClaim])
 	case "workflow_id":
-		return claimText(id.Claims[claimWorkflowID])
+		return claimText(id.Claims()[claimWorkflowID])
 	case "stakeholder_name":
-		return claimText(id.Claims[claimStakeholderName])
+		return claimText(id.Claims()[claimStakeholderName])
 	case "stakeholder_type":
-		return claimText(id.Claims[claimStakeholderType])
+		return claimText(id.Claims()[claimStakeholderType])
 	}
 	if claim, ok := strings.CutPrefix(name, "claim."); ok {
-		return claimText(id.Claims[claim])
+		return claimText(id.Claims()[claim])
 	}
 	return ""
 }

@@ -153,8 +153,24 @@ type Identity struct {
 	Scopes []string
 	// ExpiresAt is the token's exp.
 	ExpiresAt time.Time
-	// Claims holds every claim of the token; numbers are json.Number.
-	Claims map[string]any
+
+	payload    []byte // the verified claims set, as JSON
+	claimsOnce sync.Once
+	claims     map[string]any
+}
+
+// Claims returns every claim of the token, numbers as json.Number. It is
+// decoded on first use (the verifier needs only a few claims) and then
+// kept, so a cached identity decodes once.
+func (id *Identity) Claims() map[string]any {
+	id.claimsOnce.Do(func() {
+		// The payload passed the same strict checks when it was verified.
+		id.claims, _ = decodeStrictObject(id.payload)
+		if id.claims == nil {
+			id.claims = map[string]any{}
+		}
+	})
+	return id.claims
 }
 
 func invalid(reason string, err error) *VerifyError {
@@ -341,8 +357,7 @@ func readHeader(seg string) (tokenHeader, error) {
 }
 
 // checkHeader applies our policy to the protected header and returns its
-// alg and kid. go-jose parses the header again for the signature check;
-// this pass refuses what go-jose would tolerate.
+// alg and kid. It refuses what general JOSE libraries tolerate.
 func checkHeader(h tokenHeader) (alg, kid string, _ *VerifyError) {
 	if !h.algSet || !h.algStr {
 		return "", "", invalid("alg missing or not a string", nil)
@@ -436,7 +451,7 @@ func (k *hmacKey) verify(signingInput string, sig []byte) bool {
 // checkClaims decodes and validates the claims of a token whose signature
 // has been verified.
 func (v *Verifier) checkClaims(payload []byte) (*Identity, *VerifyError) {
-	claims, err := decodeStrictObject(payload)
+	claims, err := v.decisiveClaims(payload)
 	if err != nil {
 		return nil, invalid("malformed claims", err)
 	}
@@ -479,7 +494,31 @@ func (v *Verifier) checkClaims(payload []byte) (*Identity, *VerifyError) {
 	if iatPresent && t.Add(v.Leeway).Before(iat) {
 		return nil, fail("issued in the future (iat)")
 	}
-	return &Identity{Subject: sub, Scopes: scopes, ExpiresAt: exp, Claims: claims}, nil
+	return &Identity{Subject: sub, Scopes: scopes, ExpiresAt: exp, payload: payload}, nil
+}
+
+// decisiveClaims checks the whole claims set as decodeStrictObject does
+// but builds only the claims a decision reads; the others are checked and
+// skipped, and built later only if a placeholder asks (Identity.Claims).
+func (v *Verifier) decisiveClaims(payload []byte) (map[string]any, error) {
+	claims := make(map[string]any, 8)
+	err := scanStrictObject(payload, func(name string, dec *jsontext.Decoder) error {
+		if !v.decisive(name) {
+			return skipValue(dec)
+		}
+		val, err := decodeValue(dec)
+		claims[name] = val
+		return err
+	})
+	return claims, err
+}
+
+func (v *Verifier) decisive(name string) bool {
+	switch name {
+	case "sub", "exp", "nbf", "iat", "iss", "aud", PermissionsClaim:
+		return true
+	}
+	return slices.Contains(v.ScopeClaims, name)
 }
 
 // numericDate reads a NumericDate claim: a JSON number of seconds since

@@ -143,7 +143,7 @@ func TestVerifyIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id.TokenType != TokenTypeSDK || strings.Join(id.Scopes, " ") != "a b" || id.Claims["org_id"] != "org_1" {
+	if id.TokenType != TokenTypeSDK || strings.Join(id.Scopes, " ") != "a b" || id.Claims()["org_id"] != "org_1" {
 		t.Errorf("identity %+v", id)
 	}
 	id, err = v.Verify(tu.RS256(testRSAKey, "k1", claims))
