@@ -6,7 +6,6 @@
 package soloauth
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -288,7 +287,8 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		var err error
 		id, err = m.verifier.Verify(token)
 		if err != nil {
-			if !errors.As(err, &verr) {
+			var ok bool
+			if verr, ok = err.(*VerifyError); !ok {
 				verr = &VerifyError{Kind: KindInvalid, Reason: "verification failed", Err: err}
 			}
 			refusal = responseFor(verr.Kind)
@@ -301,13 +301,13 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 
 	if refusal == nil {
 		countRequest(outcomeOK, id.TokenType)
-		state.authenticated(repl, id)
+		state.authenticated(id)
 		return next.ServeHTTP(w, r)
 	}
 	countRequest(outcomeOf(refusal), verr.TokenType)
 	m.logRefusal(refusal, verr)
 	if m.ReportOnly {
-		state.reportOnlyRefused(repl, refusal.detail, verr.Reason)
+		state.reportOnlyRefused(refusal.detail, verr.Reason)
 		return next.ServeHTTP(w, r)
 	}
 	if refusal == &respUnavailable && m.keySet != nil {

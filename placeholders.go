@@ -52,30 +52,35 @@ func authState(r *http.Request, repl *caddy.Replacer) *requestAuth {
 	return st
 }
 
-func (st *requestAuth) authenticated(repl *caddy.Replacer, id *Identity) {
-	if st.detail != "" {
-		return
+func (st *requestAuth) authenticated(id *Identity) {
+	if st.detail == "" {
+		st.id = id
 	}
-	st.id = id
-	// Static, because Caddy's access log reads it for user_id.
-	repl.Set(placeholderUserID, id.Subject)
 }
 
 // reportOnlyRefused records a refusal that report_only let through. The
 // identity placeholders become known but empty, so that `header_up
 // X-Solo-Subject {solo.sub}` sends nothing rather than the text
 // "{solo.sub}".
-func (st *requestAuth) reportOnlyRefused(repl *caddy.Replacer, detail, reason string) {
+func (st *requestAuth) reportOnlyRefused(detail, reason string) {
 	if st.detail == "" {
 		st.detail, st.reason = detail, reason
 	}
 	st.id = nil
-	repl.Set(placeholderUserID, "")
 }
 
-// placeholder serves {solo.*}: the identity's values, or empty strings
-// where there is no identity or no such claim.
+// placeholder serves {solo.*} and {http.auth.user.id} (which Caddy's
+// access log reads for user_id): the identity's values, or empty strings
+// where there is no identity or no such claim. A static
+// http.auth.user.id (the vars handler's, another auth module's) wins,
+// since Caddy asks static values first.
 func (st *requestAuth) placeholder(key string) (any, bool) {
+	if key == placeholderUserID {
+		if st.id == nil {
+			return "", true
+		}
+		return st.id.Subject, true
+	}
 	name, ok := strings.CutPrefix(key, placeholderPrefix)
 	if !ok {
 		return nil, false
