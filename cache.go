@@ -55,6 +55,9 @@ func (c *tokenCache) shard(token string) *cacheShard {
 // get returns the identity of a cached token still valid at now. keys
 // tells whether an RS256 entry's key is still in use.
 func (c *tokenCache) get(token string, now time.Time, keys RSAKeySource) (*Identity, bool) {
+	if len(token) > maxCachedTokenSize {
+		return nil, false
+	}
 	s := c.shard(token)
 	s.mu.RLock()
 	e, ok := s.entries[token]

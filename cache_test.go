@@ -3,6 +3,7 @@ package soloauth
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,17 @@ func TestCacheNeverChangesAnAnswer(t *testing.T) {
 	keys := staticKeys{"k1": &testRSAKey.PublicKey}
 	cached := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: keys, Leeway: 30 * time.Second, Now: clk.now}
 	cached.EnableCache(100)
+	var hits int
+	cached.ObserveCache = func(hit bool) {
+		if hit {
+			hits++
+		}
+	}
+	defer func() {
+		if hits == 0 {
+			t.Error("no cache hit: the subtests did not use the cache")
+		}
+	}()
 
 	t.Run("expired while cached", func(t *testing.T) {
 		tok := tu.HS256(secretA, tu.SDKClaims("a").With("exp", clk.t.Add(time.Minute).Unix()))
@@ -102,15 +114,32 @@ func TestCacheBounded(t *testing.T) {
 	}
 }
 
+// TestCacheConcurrent: many goroutines, a cache smaller than the token
+// set (so entries are evicted and re-added), and every answer must be the
+// identity of the token asked about.
 func TestCacheConcurrent(t *testing.T) {
 	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey}}
 	v.EnableCache(64)
-	tokens := distinctTokens(200, func(c tu.Claims) string { return tu.HS256(secretA, c) })
+	var hits atomic.Int64
+	v.ObserveCache = func(hit bool) {
+		if hit {
+			hits.Add(1)
+		}
+	}
+	tokens := make([]string, 200)
+	for i := range tokens {
+		tokens[i] = tu.HS256(secretA, tu.SDKClaims(fmt.Sprint("user-", i)))
+	}
 	done := make(chan error)
 	for g := range 8 {
 		go func() {
 			for i := range 2000 {
-				if _, err := v.Verify(tokens[(i*7+g)%len(tokens)]); err != nil {
+				n := (i*7 + g) % len(tokens)
+				id, err := v.Verify(tokens[n])
+				if err == nil && id.Subject != fmt.Sprint("user-", n) {
+					err = fmt.Errorf("token %d answered with %q", n, id.Subject)
+				}
+				if err != nil {
 					done <- err
 					return
 				}
@@ -122,5 +151,8 @@ func TestCacheConcurrent(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+	if hits.Load() == 0 {
+		t.Fatal("no cache hit: the test did not use the cache")
 	}
 }

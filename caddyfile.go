@@ -152,6 +152,9 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 		if err != nil {
 			return err
 		}
+		if dur < jwksMinRefresh {
+			return d.Errf("jwks_refresh: %s is too short: at least %v", args[0], jwksMinRefresh)
+		}
 		m.JWKSRefresh = caddy.Duration(dur)
 	case "scope_claims":
 		if len(args) == 0 {

@@ -40,6 +40,11 @@ const (
 	// delay up to the cap, each delay jittered by ±20%.
 	jwksRetryFirst = time.Second
 	jwksRetryCap   = 60 * time.Second
+	// jwksStorageTimeout bounds reading or writing the saved key set, so
+	// that a slow storage module cannot hold start-up long.
+	jwksStorageTimeout = 3 * time.Second
+	// jwksMinRefresh is the shortest jwks_refresh accepted.
+	jwksMinRefresh = time.Second
 	// jwksMinRSABits is the smallest RSA key that is used.
 	jwksMinRSABits = 2048
 )
@@ -90,25 +95,28 @@ type fetchCall struct {
 type KeySet struct {
 	url     string
 	client  *http.Client
-	store   keyStore // nil: nothing is saved
-	logger  *zap.Logger
 	clock   clock
 	refresh atomic.Int64 // time.Duration between scheduled fetches
+	logger  atomic.Pointer[zap.Logger]
 
 	table atomic.Pointer[keyTable]
 
 	mu          sync.Mutex
+	store       keyStore              // nil: nothing is saved
+	refreshes   map[time.Duration]int // jwks_refresh of each handler using the set
 	inflight    *fetchCall
 	lastAttempt time.Time // start of the last fetch of any kind
 	lastError   string
-	nextAttempt time.Time // when the background loop fetches next
-	wake        chan struct{}
+	nextAttempt time.Time     // when the background loop fetches next
+	wake        chan struct{} // a fetch finished
+	reschedule  chan struct{} // the refresh interval changed
 
 	ctx      context.Context // cancelled by Destruct; ends a fetch in flight
 	cancel   context.CancelFunc
 	started  atomic.Bool
 	stopOnce sync.Once
 	stopped  chan struct{}
+	fetches  sync.WaitGroup // fetch goroutines, waited for by Destruct
 }
 
 // keySetConfig is what a KeySet is built from.
@@ -124,26 +132,81 @@ type keySetConfig struct {
 // newKeySet makes a key set; start begins fetching.
 func newKeySet(cfg keySetConfig) *KeySet {
 	ks := &KeySet{
-		url:     cfg.URL,
-		client:  cfg.Client,
-		store:   cfg.Store,
-		logger:  cfg.Logger,
-		clock:   cfg.Clock,
-		wake:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
+		url:        cfg.URL,
+		client:     cfg.Client,
+		clock:      cfg.Clock,
+		store:      cfg.Store,
+		refreshes:  map[time.Duration]int{},
+		wake:       make(chan struct{}, 1),
+		reschedule: make(chan struct{}, 1),
+		stopped:    make(chan struct{}),
 	}
 	ks.ctx, ks.cancel = context.WithCancel(context.Background())
 	if ks.client == nil {
 		ks.client = &http.Client{Timeout: jwksFetchTimeout}
 	}
-	if ks.logger == nil {
-		ks.logger = zap.NewNop()
+	logger := cfg.Logger
+	if logger == nil {
+		logger = zap.NewNop()
 	}
+	ks.logger.Store(logger)
 	if ks.clock == nil {
 		ks.clock = realClock{}
 	}
-	ks.refresh.Store(int64(cfg.Refresh))
+	ks.addUser(cfg.Refresh, cfg.Store, nil)
 	return ks
+}
+
+func (ks *KeySet) log() *zap.Logger { return ks.logger.Load() }
+
+// addUser records a handler that uses the set: its refresh interval
+// counts towards the schedule (the shortest wins), and the newest config's
+// storage and logger replace older ones, which may be going away.
+func (ks *KeySet) addUser(refresh time.Duration, store keyStore, logger *zap.Logger) {
+	ks.mu.Lock()
+	ks.refreshes[refresh]++
+	if store != nil {
+		ks.store = store
+	}
+	ks.mu.Unlock()
+	if logger != nil {
+		ks.logger.Store(logger)
+	}
+	ks.updateRefresh()
+}
+
+// removeUser forgets a handler's refresh interval.
+func (ks *KeySet) removeUser(refresh time.Duration) {
+	ks.mu.Lock()
+	if ks.refreshes[refresh]--; ks.refreshes[refresh] <= 0 {
+		delete(ks.refreshes, refresh)
+	}
+	ks.mu.Unlock()
+	ks.updateRefresh()
+}
+
+func (ks *KeySet) updateRefresh() {
+	ks.mu.Lock()
+	shortest := time.Duration(0)
+	for d := range ks.refreshes {
+		if shortest == 0 || d < shortest {
+			shortest = d
+		}
+	}
+	ks.mu.Unlock()
+	if shortest == 0 || ks.refresh.Swap(int64(shortest)) == int64(shortest) {
+		return
+	}
+	select {
+	case ks.reschedule <- struct{}{}:
+	default:
+	}
+}
+
+func (ks *KeySet) storage() keyStore {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.store
 }
 
 // start fetches the key set, waiting at most wait for the first answer,
@@ -156,7 +219,7 @@ func (ks *KeySet) start(wait time.Duration) {
 	select {
 	case <-call.done:
 	case <-time.After(wait):
-		ks.logger.Warn("jwks: first fetch still running; start-up goes on without it",
+		ks.log().Warn("jwks: first fetch still running; start-up goes on without it",
 			zap.String("url", ks.url), zap.Duration("waited", wait))
 	}
 	if ks.table.Load() == nil {
@@ -171,18 +234,8 @@ func (ks *KeySet) Destruct() error {
 	if ks.started.Load() {
 		<-ks.stopped
 	}
+	ks.fetches.Wait()
 	return nil
-}
-
-// useRefresh lowers the refresh interval to d if d is shorter: handlers
-// that share a URL share one schedule, the most frequent any asked for.
-func (ks *KeySet) useRefresh(d time.Duration) {
-	for {
-		cur := ks.refresh.Load()
-		if int64(d) >= cur || ks.refresh.CompareAndSwap(cur, int64(d)) {
-			return
-		}
-	}
 }
 
 // RSAKey returns the key published under kid. A known kid never waits.
@@ -254,13 +307,17 @@ func (ks *KeySet) startFetchLocked() *fetchCall {
 	call := &fetchCall{done: make(chan struct{})}
 	ks.inflight = call
 	ks.lastAttempt = ks.clock.Now()
+	ks.fetches.Add(1)
 	go func() {
+		defer ks.fetches.Done()
 		call.err = ks.fetchAndSwap()
 		ks.mu.Lock()
 		ks.inflight = nil
-		if call.err != nil {
+		switch {
+		case ks.ctx.Err() != nil: // stopped, not a failure of the endpoint
+		case call.err != nil:
 			ks.lastError = call.err.Error()
-		} else {
+		default:
 			ks.lastError = ""
 		}
 		ks.mu.Unlock()
@@ -287,13 +344,15 @@ func (ks *KeySet) run() {
 		switch {
 		case t != nil && t.source == sourceFetch && failures == 0:
 			wait = time.Duration(ks.refresh.Load()) - ks.clock.Now().Sub(t.fetchedAt)
+		case t != nil && t.source == sourceFetch:
+			// A fetched set is in use and a fetch failed (perhaps one an
+			// unknown kid asked for): retry no sooner than the unknown-kid
+			// limit, so that such tokens cannot make the set fetch more
+			// often than that; and no later than the schedule.
+			wait = min(max(retryDelay(failures), jwksMinInterval), time.Duration(ks.refresh.Load()))
 		default:
+			// No set, or only the saved one: retry with backoff.
 			wait = retryDelay(failures)
-			if t != nil && t.source == sourceFetch {
-				// A set is in use: retrying sooner than the schedule
-				// helps only up to the schedule itself.
-				wait = min(wait, time.Duration(ks.refresh.Load()))
-			}
 		}
 		wait = max(wait, 0)
 		ks.mu.Lock()
@@ -303,6 +362,8 @@ func (ks *KeySet) run() {
 		select {
 		case <-ks.ctx.Done():
 			return
+		case <-ks.reschedule:
+			continue
 		case <-ks.wake:
 			// A fetch finished (perhaps one a request asked for): look
 			// at the schedule again.
@@ -365,9 +426,12 @@ func (ks *KeySet) fetchAndSwap() error {
 			return nil
 		}
 	}
-	jwksFetchesTotal.WithLabelValues(ks.url, "failed").Inc()
 	err = fmt.Errorf("jwks %s: %w", ks.url, err)
-	ks.logger.Warn("jwks: fetch failed; keeping the last good key set",
+	if ks.ctx.Err() != nil {
+		return err // stopped: not a failure of the endpoint
+	}
+	jwksFetchesTotal.WithLabelValues(ks.url, "failed").Inc()
+	ks.log().Warn("jwks: fetch failed; keeping the last good key set",
 		zap.String("url", ks.url), zap.Bool("have_keys", ks.table.Load() != nil), zap.Error(err))
 	return err
 }
@@ -402,7 +466,7 @@ func (ks *KeySet) download() ([]byte, error) {
 func (ks *KeySet) parse(body []byte) (map[string]*rsa.PublicKey, error) {
 	keys, skipped, err := parseJWKS(body)
 	for _, s := range skipped {
-		if ce := ks.logger.Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
+		if ce := ks.log().Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
 			ce.Write(zap.String("url", ks.url), zap.String("kid", s.kid), zap.String("reason", s.reason))
 		}
 	}
@@ -415,8 +479,16 @@ func (ks *KeySet) parse(body []byte) (map[string]*rsa.PublicKey, error) {
 	return keys, nil
 }
 
-// use puts a table in use and logs what changed.
+// use puts a table in use and logs what changed. A key that is unchanged
+// keeps its old object, so that cached tokens it verified stay valid.
 func (ks *KeySet) use(t *keyTable) {
+	if prev := ks.table.Load(); prev != nil {
+		for kid, key := range t.keys {
+			if old, ok := prev.keys[kid]; ok && old.Equal(key) {
+				t.keys[kid] = old
+			}
+		}
+	}
 	old := ks.table.Swap(t)
 	var before map[string]*rsa.PublicKey
 	if old != nil {
@@ -424,12 +496,12 @@ func (ks *KeySet) use(t *keyTable) {
 	}
 	added, removed := diffKIDs(before, t.keys)
 	if len(added) == 0 && len(removed) == 0 && old != nil && old.source == t.source {
-		if ce := ks.logger.Check(zapcore.DebugLevel, "jwks: key set unchanged"); ce != nil {
+		if ce := ks.log().Check(zapcore.DebugLevel, "jwks: key set unchanged"); ce != nil {
 			ce.Write(zap.String("url", ks.url), zap.Int("keys", len(t.keys)))
 		}
 		return
 	}
-	ks.logger.Info("jwks: key set in use",
+	ks.log().Info("jwks: key set in use",
 		zap.String("url", ks.url), zap.String("source", t.source),
 		zap.Time("fetched_at", t.fetchedAt), zap.Int("keys", len(t.keys)),
 		zap.Strings("added_kids", added), zap.Strings("removed_kids", removed))
@@ -466,7 +538,8 @@ func storageKey(url string) string {
 }
 
 func (ks *KeySet) save(body []byte) {
-	if ks.store == nil {
+	store := ks.storage()
+	if store == nil {
 		return
 	}
 	var compact bytes.Buffer
@@ -477,44 +550,45 @@ func (ks *KeySet) save(body []byte) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), jwksFetchTimeout)
+	ctx, cancel := context.WithTimeout(ks.ctx, jwksStorageTimeout)
 	defer cancel()
-	if err := ks.store.Store(ctx, storageKey(ks.url), data); err != nil {
-		ks.logger.Warn("jwks: could not save the key set", zap.String("url", ks.url), zap.Error(err))
+	if err := store.Store(ctx, storageKey(ks.url), data); err != nil {
+		ks.log().Warn("jwks: could not save the key set", zap.String("url", ks.url), zap.Error(err))
 	}
 }
 
 // loadSaved puts the saved key set in use if none is, and it is recent.
 func (ks *KeySet) loadSaved() {
-	if ks.store == nil {
+	store := ks.storage()
+	if store == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), jwksFetchTimeout)
+	ctx, cancel := context.WithTimeout(ks.ctx, jwksStorageTimeout)
 	defer cancel()
-	data, err := ks.store.Load(ctx, storageKey(ks.url))
+	data, err := store.Load(ctx, storageKey(ks.url))
 	if err != nil {
-		ks.logger.Debug("jwks: no saved key set", zap.String("url", ks.url), zap.Error(err))
+		ks.log().Debug("jwks: no saved key set", zap.String("url", ks.url), zap.Error(err))
 		return
 	}
 	var saved savedKeySet
 	if err := json.Unmarshal(data, &saved); err != nil || saved.URL != ks.url {
-		ks.logger.Warn("jwks: saved key set unreadable; ignored", zap.String("url", ks.url))
+		ks.log().Warn("jwks: saved key set unreadable; ignored", zap.String("url", ks.url))
 		return
 	}
 	age := ks.clock.Now().Sub(saved.FetchedAt)
 	if age > jwksSavedMaxAge {
-		ks.logger.Warn("jwks: saved key set too old; ignored",
+		ks.log().Warn("jwks: saved key set too old; ignored",
 			zap.String("url", ks.url), zap.Time("fetched_at", saved.FetchedAt))
 		return
 	}
 	keys, err := ks.parse(saved.JWKS)
 	if err != nil {
-		ks.logger.Warn("jwks: saved key set unusable; ignored", zap.String("url", ks.url), zap.Error(err))
+		ks.log().Warn("jwks: saved key set unusable; ignored", zap.String("url", ks.url), zap.Error(err))
 		return
 	}
 	t := &keyTable{keys: keys, fetchedAt: saved.FetchedAt, source: sourceStorage}
 	if ks.table.CompareAndSwap(nil, t) {
-		ks.logger.Warn("jwks: endpoint unreachable; using the saved key set until a fetch succeeds",
+		ks.log().Warn("jwks: endpoint unreachable; using the saved key set until a fetch succeeds",
 			zap.String("url", ks.url), zap.Time("fetched_at", saved.FetchedAt),
 			zap.Duration("age", age.Round(time.Second)), zap.Strings("kids", sortedKIDs(keys)))
 	}

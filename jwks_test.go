@@ -473,7 +473,13 @@ func TestKeySetDestructStopsFetching(t *testing.T) {
 	srv.set(500, "down")
 	clk := newFakeClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
+	// While down, the loop retries within seconds...
+	eventually(t, "a retry", func() bool {
+		clk.Advance(time.Second)
+		return srv.requests.Load() >= 2
+	})
 	ks.Destruct()
+	// ...and after Destruct never again.
 	n := srv.requests.Load()
 	for range 120 {
 		clk.Advance(time.Second)
@@ -495,5 +501,112 @@ func TestVerifierWithKeySet(t *testing.T) {
 	id, err := v.Verify(token)
 	if err != nil || id.TokenType != TokenTypeWorkOS {
 		t.Fatalf("id %+v err %v", id, err)
+	}
+}
+
+// TestKeySetFailedOnDemandFetchIsNotRetriedSooner: an unknown kid's fetch
+// that fails must not make the background loop retry within 30 s, or
+// random kids could make the set fetch more often than that.
+func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	clk.Advance(jwksMinInterval)
+	srv.set(500, "trouble")
+	ks.RSAKey("unknown")
+	if srv.requests.Load() != 2 {
+		t.Fatalf("%d fetches, want 2", srv.requests.Load())
+	}
+	for range 29 {
+		clk.Advance(time.Second)
+		ks.RSAKey(fmt.Sprint("more-", clk.Now().Unix()))
+		time.Sleep(time.Millisecond)
+	}
+	if n := srv.requests.Load(); n != 2 {
+		t.Fatalf("%d fetches within 30s of a failed on-demand fetch, want 2", n)
+	}
+	eventually(t, "a retry after 30s", func() bool {
+		clk.Advance(time.Second)
+		return srv.requests.Load() >= 3
+	})
+}
+
+// TestKeySetRefreshFollowsItsUsers: the schedule is the shortest
+// jwks_refresh of the handlers using the set, and follows them as they go.
+func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil) // one user at 1h
+	ks.addUser(time.Minute, nil, nil)
+	if got := time.Duration(ks.refresh.Load()); got != time.Minute {
+		t.Fatalf("refresh %v with users at 1h and 1m", got)
+	}
+	eventually(t, "a refresh after a minute", func() bool {
+		clk.Advance(5 * time.Second)
+		return srv.requests.Load() >= 2
+	})
+	ks.removeUser(time.Minute)
+	if got := time.Duration(ks.refresh.Load()); got != time.Hour {
+		t.Fatalf("refresh %v after the 1m user left", got)
+	}
+}
+
+func TestKeySetDestructDuringFetch(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.setGate(gate)
+	clk.Advance(jwksMinInterval)
+	go ks.RSAKey("unknown") // a fetch that hangs
+	eventually(t, "the fetch to start", func() bool { return srv.requests.Load() == 2 })
+	done := make(chan struct{})
+	go func() { ks.Destruct(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Destruct did not end the fetch in flight")
+	}
+	if st := ks.status(); st.LastError != "" {
+		t.Errorf("a fetch cut short by Destruct was recorded as a failure: %q", st.LastError)
+	}
+}
+
+// TestKeySetFirstFetchHangs: start-up waits only as long as it is told,
+// then uses the saved set.
+func TestKeySetFirstFetchHangs(t *testing.T) {
+	store := &memStore{}
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	first := startKeySet(t, srv.URL, clk, store)
+	first.Destruct()
+
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.setGate(gate)
+	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store})
+	t.Cleanup(func() { ks.Destruct() })
+	began := time.Now()
+	ks.start(200 * time.Millisecond)
+	if d := time.Since(began); d > 2*time.Second {
+		t.Fatalf("start took %v with a 200ms limit", d)
+	}
+	if _, err := ks.RSAKey("k1"); err != nil {
+		t.Fatalf("saved set not used while the first fetch hangs: %v", err)
+	}
+}
+
+// TestKeySetUnchangedKeysKeepTheirObjects: a refresh that changes nothing
+// keeps the key objects, so the cache's RS256 entries stay valid.
+func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	before := ks.CurrentKey("k1")
+	clk.Advance(jwksMinInterval)
+	ks.RSAKey("unknown") // a refresh
+	if ks.CurrentKey("k1") != before {
+		t.Fatal("an unchanged key got a new object on refresh")
 	}
 }

@@ -30,11 +30,13 @@ func acquireKeySet(ctx caddy.Context, url string, refresh time.Duration, logger 
 	}
 	ks := val.(*KeySet)
 	if loaded {
-		ks.useRefresh(refresh)
+		ks.addUser(refresh, ctx.Storage(), logger)
 	}
 	return ks, nil
 }
 
-func releaseKeySet(url string) {
-	_, _ = keySets.Delete(url)
+// releaseKeySet undoes one acquireKeySet; the last release stops the set.
+func releaseKeySet(ks *KeySet, refresh time.Duration) {
+	ks.removeUser(refresh)
+	_, _ = keySets.Delete(ks.url)
 }

@@ -98,8 +98,9 @@ type SoloAuth struct {
 	ReportOnly bool `json:"report_only,omitempty"`
 
 	verifier       *Verifier
-	keySet         *KeySet // nil without a JWKS
-	keySetURL      string
+	keySet         *KeySet // nil without a JWKS; kept after Cleanup, for requests still in flight
+	keySetRefresh  time.Duration
+	released       bool
 	requiredScopes []string
 	forbidden      response
 	logger         *zap.Logger
@@ -137,8 +138,8 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	if leeway < 0 {
 		return fmt.Errorf("leeway: must not be negative")
 	}
-	if m.JWKSRefresh < 0 {
-		return fmt.Errorf("jwks_refresh: must be positive")
+	if m.JWKSRefresh != 0 && time.Duration(m.JWKSRefresh) < jwksMinRefresh {
+		return fmt.Errorf("jwks_refresh: must be at least %v", jwksMinRefresh)
 	}
 
 	jwksURL, err := m.jwksURL(repl)
@@ -170,7 +171,7 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
-		m.keySet, m.keySetURL = ks, jwksURL
+		m.keySet, m.keySetRefresh = ks, refresh
 		m.verifier.RSAKeys = ks
 	}
 	return nil
@@ -253,11 +254,13 @@ func (m *SoloAuth) Validate() error {
 }
 
 // Cleanup releases the key set; the last handler to release a URL stops
-// its background fetching.
+// its background fetching. m.keySet stays set: on a reload, Caddy cleans
+// up the old config while its requests may still be finishing, and a
+// stopped key set still answers lookups.
 func (m *SoloAuth) Cleanup() error {
-	if m.keySet != nil {
-		releaseKeySet(m.keySetURL)
-		m.keySet = nil
+	if m.keySet != nil && !m.released {
+		m.released = true
+		releaseKeySet(m.keySet, m.keySetRefresh)
 	}
 	return nil
 }

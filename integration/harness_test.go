@@ -237,6 +237,9 @@ func (p *caddyProc) reload(t testing.TB, s spec) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("reload: %d %s", resp.StatusCode, body)
 		}
+		// The old server closes its idle connections; a request reusing
+		// one in that instant would fail for a reason no user sees.
+		client.CloseIdleConnections()
 		return
 	}
 	t.Fatalf("reload: %v", lastErr)

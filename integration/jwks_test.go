@@ -369,6 +369,35 @@ func TestJWKSSharedAcrossDirectivesAndReloads(t *testing.T) {
 	if n := e.requests.Load(); n != 1 {
 		t.Fatalf("%d fetches after reloads, want 1: the key set did not survive", n)
 	}
+
+	// A config that no longer uses the URL releases the key set.
+	c.reload(t, spec{Site: `	solo_auth {
+		secret ` + secret + `
+	}
+	respond "sdk only"`})
+	r := send(t, mustRequest(t, http.MethodGet, c.Admin+"/solo_auth/keys"))
+	if r.Body != "{\"key_sets\":[]}\n" {
+		t.Fatalf("key sets after the last user left: %s", r.Body)
+	}
+}
+
+// TestJWKSHangingAtStart: an endpoint that accepts and never answers holds
+// Caddy's start-up no more than a few seconds.
+func TestJWKSHangingAtStart(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	e := newJWKSEndpoint(t, wkPub1)
+	e.setMode("hang")
+	began := time.Now()
+	c := startCaddy(t, workosSpec(e.URL, ""))
+	if d := time.Since(began); d > 10*time.Second {
+		t.Errorf("start-up took %v with a hanging JWKS endpoint", d)
+	}
+	expectPass(t, c.get(t, "/", bearer(tu.HS256(secret, tu.SDKClaims("s")))), "sdk s org= sid= role= perms=")
+	expectRefusal(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), unavailable)
+	if !strings.Contains(c.Logs(), "first fetch still running") {
+		t.Errorf("no log line says start-up went on without the key set")
+	}
 }
 
 // TestJWKSSavedAcrossRestart: a restart during an outage of the endpoint
@@ -392,6 +421,10 @@ func TestJWKSSavedAcrossRestart(t *testing.T) {
 	expectRefusal(t, second.get(t, "/", bearer(workosToken(wkKey2, "key_2"))), invalidToken)
 	if !strings.Contains(second.Logs(), "using the saved key set") {
 		t.Errorf("no log line says the saved key set is in use")
+	}
+	keys := send(t, mustRequest(t, http.MethodGet, second.Admin+"/solo_auth/keys")).Body
+	if !strings.Contains(keys, `"source":"storage"`) || !strings.Contains(keys, `"kids":["key_1"]`) || !strings.Contains(keys, `"last_error":"jwks `) {
+		t.Errorf("admin API during the outage: %s", keys)
 	}
 	second.Stop()
 
