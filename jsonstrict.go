@@ -54,8 +54,10 @@ func decodeStrictObject(data []byte) (map[string]any, error) {
 
 // scanStrictObject checks data as decodeStrictObject does and calls member
 // for each top-level name, with the decoder positioned at its value; member
-// must consume the value (readString, skipValue or decodeValue).
-func scanStrictObject(data []byte, member func(name string, dec *jsontext.Decoder) error) error {
+// must consume the value (readString, skipValue or decodeValue). The name
+// is unquoted and valid only during the call (copy it to keep it), so that
+// the members nobody wants cost no allocation.
+func scanStrictObject(data []byte, member func(name []byte, dec *jsontext.Decoder) error) error {
 	dec := decoders.Get().(*jsontext.Decoder)
 	defer decoders.Put(dec)
 	dec.Reset(bytes.NewReader(data))
@@ -66,12 +68,17 @@ func scanStrictObject(data []byte, member func(name string, dec *jsontext.Decode
 	if tok.Kind() != '{' {
 		return errNotObject
 	}
+	var nameBuf [64]byte
 	for dec.PeekKind() != '}' {
-		tok, err := dec.ReadToken()
+		raw, err := dec.ReadValue() // the name, quoted
 		if err != nil {
 			return err
 		}
-		if err := member(tok.String(), dec); err != nil {
+		name, err := jsontext.AppendUnquote(nameBuf[:0], raw)
+		if err != nil {
+			return err
+		}
+		if err := member(name, dec); err != nil {
 			return err
 		}
 	}

@@ -6,13 +6,9 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"hash"
 	"io"
-	"math"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,10 +30,6 @@ const (
 	TokenTypeSDK    = "sdk"    // HS256, verified with a configured secret
 	TokenTypeWorkOS = "workos" // RS256, verified with a key from the JWKS
 )
-
-// Largest date accepted in exp, nbf and iat: 9999-12-31T23:59:59Z. A larger
-// one is not a date an issuer meant.
-const maxNumericDate = 253402300799
 
 // ErrorKind sorts a refusal into the response the client gets.
 type ErrorKind int
@@ -258,24 +250,15 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 // compactSegments checks that a token is exactly three unpadded, canonical
 // base64url segments, the header and the signature non-empty (an empty
 // signature is the shape of alg "none"), and returns the positions of its
-// two dots.
+// two dots. The alphabet itself is enforced where each segment is decoded
+// (all three are, before a token is accepted), except for CR and LF, which
+// Go's base64 decoder skips and which are refused here.
 func compactSegments(token string) (first, last int, ok bool) {
-	first, last, dots := -1, -1, 0
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		switch {
-		case c == '.':
-			dots++
-			if first < 0 {
-				first = i
-			}
-			last = i
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
-			return 0, 0, false
-		}
-	}
-	if dots != 2 || first == 0 || last == len(token)-1 {
+	first = strings.IndexByte(token, '.')
+	last = strings.LastIndexByte(token, '.')
+	if first <= 0 || last == first || last == len(token)-1 ||
+		strings.IndexByte(token[first+1:last], '.') >= 0 ||
+		strings.IndexByte(token, '\r') >= 0 || strings.IndexByte(token, '\n') >= 0 {
 		return 0, 0, false
 	}
 	for _, seg := range [...]string{token[:first], token[first+1 : last], token[last+1:]} {
@@ -336,8 +319,8 @@ func readHeader(seg string) (tokenHeader, error) {
 	if err != nil {
 		return h, err
 	}
-	err = scanStrictObject(raw, func(name string, dec *jsontext.Decoder) error {
-		switch name {
+	err = scanStrictObject(raw, func(name []byte, dec *jsontext.Decoder) error {
+		switch string(name) {
 		case "alg":
 			h.algSet = true
 			h.alg, h.algStr, err = readString(dec)
@@ -446,195 +429,4 @@ func (k *hmacKey) verify(signingInput string, sig []byte) bool {
 	_, _ = io.WriteString(mac, signingInput)
 	var sum [sha256.Size]byte
 	return hmac.Equal(mac.Sum(sum[:0]), sig)
-}
-
-// checkClaims decodes and validates the claims of a token whose signature
-// has been verified.
-func (v *Verifier) checkClaims(payload []byte) (*Identity, *VerifyError) {
-	claims, err := v.decisiveClaims(payload)
-	if err != nil {
-		return nil, invalid("malformed claims", err)
-	}
-	sub, _ := claims["sub"].(string)
-	if sub == "" {
-		return nil, invalid("sub missing or empty", nil)
-	}
-	fail := func(reason string) *VerifyError {
-		return &VerifyError{Kind: KindInvalid, Reason: reason, Subject: sub}
-	}
-	exp, present, ok := numericDate(claims, "exp")
-	if !present || !ok {
-		return nil, fail("exp missing or not a date")
-	}
-	nbf, nbfPresent, ok := numericDate(claims, "nbf")
-	if !ok {
-		return nil, fail("nbf not a date")
-	}
-	iat, iatPresent, ok := numericDate(claims, "iat")
-	if !ok {
-		return nil, fail("iat not a date")
-	}
-	scopes, ok := v.grantedScopes(claims)
-	if !ok {
-		return nil, fail("scope claim not an array of strings")
-	}
-	if reason := v.checkIssuer(claims); reason != "" {
-		return nil, fail(reason)
-	}
-	if reason := v.checkAudience(claims); reason != "" {
-		return nil, fail(reason)
-	}
-	t := v.now()
-	if t.After(exp.Add(v.Leeway)) {
-		return nil, &VerifyError{Kind: KindExpired, Reason: "expired", Subject: sub}
-	}
-	if nbfPresent && t.Add(v.Leeway).Before(nbf) {
-		return nil, fail("not yet valid (nbf)")
-	}
-	if iatPresent && t.Add(v.Leeway).Before(iat) {
-		return nil, fail("issued in the future (iat)")
-	}
-	return &Identity{Subject: sub, Scopes: scopes, ExpiresAt: exp, payload: payload}, nil
-}
-
-// decisiveClaims checks the whole claims set as decodeStrictObject does
-// but builds only the claims a decision reads; the others are checked and
-// skipped, and built later only if a placeholder asks (Identity.Claims).
-func (v *Verifier) decisiveClaims(payload []byte) (map[string]any, error) {
-	claims := make(map[string]any, 8)
-	err := scanStrictObject(payload, func(name string, dec *jsontext.Decoder) error {
-		if !v.decisive(name) {
-			return skipValue(dec)
-		}
-		val, err := decodeValue(dec)
-		claims[name] = val
-		return err
-	})
-	return claims, err
-}
-
-func (v *Verifier) decisive(name string) bool {
-	switch name {
-	case "sub", "exp", "nbf", "iat", "iss", "aud", PermissionsClaim:
-		return true
-	}
-	return slices.Contains(v.ScopeClaims, name)
-}
-
-// numericDate reads a NumericDate claim: a JSON number of seconds since
-// the epoch, fractions allowed, between 0 and the year 9999.
-func numericDate(claims map[string]any, name string) (t time.Time, present, ok bool) {
-	raw, present := claims[name]
-	if !present {
-		return time.Time{}, false, true
-	}
-	num, isNum := raw.(json.Number)
-	if !isNum {
-		return time.Time{}, true, false
-	}
-	f, err := strconv.ParseFloat(string(num), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return time.Time{}, true, false
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), true, true
-}
-
-func (v *Verifier) checkIssuer(claims map[string]any) string {
-	raw, present := claims["iss"]
-	if !present {
-		if len(v.Issuers) > 0 {
-			return "iss missing"
-		}
-		return ""
-	}
-	iss, ok := raw.(string)
-	if !ok {
-		return "iss not a string"
-	}
-	if len(v.Issuers) > 0 && !slices.Contains(v.Issuers, iss) {
-		return "iss not accepted"
-	}
-	return ""
-}
-
-func (v *Verifier) checkAudience(claims map[string]any) string {
-	raw, present := claims["aud"]
-	if !present {
-		if len(v.Audiences) > 0 {
-			return "aud missing"
-		}
-		return ""
-	}
-	auds, ok := stringOrStrings(raw)
-	if !ok {
-		return "aud not a string or an array of strings"
-	}
-	if len(v.Audiences) == 0 {
-		return ""
-	}
-	for _, aud := range auds {
-		if slices.Contains(v.Audiences, aud) {
-			return ""
-		}
-	}
-	return "aud not accepted"
-}
-
-func stringOrStrings(raw any) ([]string, bool) {
-	if s, ok := raw.(string); ok {
-		return []string{s}, true
-	}
-	return stringArray(raw)
-}
-
-// stringArray converts a decoded JSON array whose items are all strings.
-func stringArray(raw any) ([]string, bool) {
-	arr, ok := raw.([]any)
-	if !ok {
-		return nil, false
-	}
-	out := make([]string, len(arr))
-	for i, item := range arr {
-		if out[i], ok = item.(string); !ok {
-			return nil, false
-		}
-	}
-	return out, true
-}
-
-// grantedScopes collects the scopes a token grants from every scope claim.
-// The permissions claim must be an array of strings when present (the SOLO
-// API's shape); any other scope claim may also be a space-delimited string
-// (the OAuth "scope" shape).
-func (v *Verifier) grantedScopes(claims map[string]any) ([]string, bool) {
-	names := v.ScopeClaims
-	if len(names) == 0 {
-		names = defaultScopeClaims
-	}
-	if permissions, present := claims[PermissionsClaim]; present {
-		if _, ok := stringArray(permissions); !ok {
-			return nil, false
-		}
-	}
-	var scopes []string
-	for _, name := range names {
-		raw, present := claims[name]
-		if !present {
-			continue
-		}
-		granted, ok := scopeClaimValue(name, raw)
-		if !ok {
-			return nil, false
-		}
-		scopes = append(scopes, granted...)
-	}
-	return scopes, true
-}
-
-func scopeClaimValue(name string, raw any) ([]string, bool) {
-	if s, isString := raw.(string); isString && name != PermissionsClaim {
-		return strings.Fields(s), true
-	}
-	return stringArray(raw)
 }

@@ -1,0 +1,225 @@
+package soloauth
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Largest date accepted in exp, nbf and iat: 9999-12-31T23:59:59Z. A larger
+// one is not a date an issuer meant.
+const maxNumericDate = 253402300799
+
+// claimSet holds the claims a decision reads, each with whether it was
+// present and well-typed. The other claims are checked for well-formedness
+// and skipped; Identity.Claims decodes them when a placeholder asks.
+type claimSet struct {
+	sub           string
+	subOK         bool
+	exp, nbf, iat dateClaim
+	iss           string
+	issSet, issOK bool
+	aud           []string
+	audSet, audOK bool
+	scopes        []string
+	scopesOK      bool // every scope claim present had the right shape
+}
+
+type dateClaim struct {
+	set, ok bool
+	t       time.Time
+}
+
+// checkClaims decodes and validates the claims of a token whose signature
+// has been verified.
+func (v *Verifier) checkClaims(payload []byte) (*Identity, *VerifyError) {
+	c, err := v.readClaims(payload)
+	if err != nil {
+		return nil, invalid("malformed claims", err)
+	}
+	if !c.subOK || c.sub == "" {
+		return nil, invalid("sub missing or empty", nil)
+	}
+	fail := func(reason string) *VerifyError {
+		return &VerifyError{Kind: KindInvalid, Reason: reason, Subject: c.sub}
+	}
+	switch {
+	case !c.exp.set || !c.exp.ok:
+		return nil, fail("exp missing or not a date")
+	case c.nbf.set && !c.nbf.ok:
+		return nil, fail("nbf not a date")
+	case c.iat.set && !c.iat.ok:
+		return nil, fail("iat not a date")
+	case !c.scopesOK:
+		return nil, fail("scope claim not an array of strings")
+	}
+	if reason := v.checkIssuer(c); reason != "" {
+		return nil, fail(reason)
+	}
+	if reason := v.checkAudience(c); reason != "" {
+		return nil, fail(reason)
+	}
+	t := v.now()
+	if t.After(c.exp.t.Add(v.Leeway)) {
+		return nil, &VerifyError{Kind: KindExpired, Reason: "expired", Subject: c.sub}
+	}
+	if c.nbf.set && t.Add(v.Leeway).Before(c.nbf.t) {
+		return nil, fail("not yet valid (nbf)")
+	}
+	if c.iat.set && t.Add(v.Leeway).Before(c.iat.t) {
+		return nil, fail("issued in the future (iat)")
+	}
+	return &Identity{Subject: c.sub, Scopes: c.scopes, ExpiresAt: c.exp.t, payload: payload}, nil
+}
+
+func (v *Verifier) checkIssuer(c claimSet) string {
+	switch {
+	case !c.issSet && len(v.Issuers) > 0:
+		return "iss missing"
+	case !c.issSet:
+		return ""
+	case !c.issOK:
+		return "iss not a string"
+	case len(v.Issuers) > 0 && !slices.Contains(v.Issuers, c.iss):
+		return "iss not accepted"
+	}
+	return ""
+}
+
+func (v *Verifier) checkAudience(c claimSet) string {
+	switch {
+	case !c.audSet && len(v.Audiences) > 0:
+		return "aud missing"
+	case !c.audSet:
+		return ""
+	case !c.audOK:
+		return "aud not a string or an array of strings"
+	case len(v.Audiences) == 0:
+		return ""
+	}
+	for _, aud := range c.aud {
+		if slices.Contains(v.Audiences, aud) {
+			return ""
+		}
+	}
+	return "aud not accepted"
+}
+
+// readClaims decodes a claims set strictly (see decodeStrictObject),
+// keeping only what a decision reads.
+func (v *Verifier) readClaims(payload []byte) (claimSet, error) {
+	c := claimSet{scopesOK: true}
+	scopeClaims := v.ScopeClaims
+	if len(scopeClaims) == 0 {
+		scopeClaims = defaultScopeClaims
+	}
+	err := scanStrictObject(payload, func(name []byte, dec *jsontext.Decoder) error {
+		var err error
+		switch string(name) {
+		case "sub":
+			c.sub, c.subOK, err = readString(dec)
+		case "exp":
+			c.exp, err = readDate(dec)
+		case "nbf":
+			c.nbf, err = readDate(dec)
+		case "iat":
+			c.iat, err = readDate(dec)
+		case "iss":
+			c.issSet = true
+			c.iss, c.issOK, err = readString(dec)
+		case "aud":
+			c.audSet = true
+			c.aud, _, c.audOK, err = readStringOrStrings(dec)
+		default:
+			if string(name) == PermissionsClaim || slices.Contains(scopeClaims, string(name)) {
+				return c.readScopeClaim(string(name), dec, scopeClaims)
+			}
+			return skipValue(dec)
+		}
+		return err
+	})
+	return c, err
+}
+
+// readScopeClaim reads a claim that grants scopes. The permissions claim
+// must be an array of strings when present (the SOLO API's shape), whether
+// or not it is a configured scope claim; any other scope claim may also be
+// a space-delimited string (the OAuth "scope" shape).
+func (c *claimSet) readScopeClaim(name string, dec *jsontext.Decoder, scopeClaims []string) error {
+	granted, isArray, ok, err := readStringOrStrings(dec)
+	switch {
+	case !ok || (name == PermissionsClaim && !isArray):
+		c.scopesOK = false
+	case !isArray:
+		granted = strings.Fields(granted[0])
+	}
+	if ok && slices.Contains(scopeClaims, name) {
+		c.scopes = append(c.scopes, granted...)
+	}
+	return err
+}
+
+// readDate reads a NumericDate: a JSON number of seconds since the epoch,
+// fractions allowed, between 0 and the year 9999.
+func readDate(dec *jsontext.Decoder) (dateClaim, error) {
+	if dec.PeekKind() != '0' {
+		return dateClaim{set: true}, skipValue(dec)
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return dateClaim{set: true}, err
+	}
+	f, err := tok.Float()
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return dateClaim{set: true}, nil
+	}
+	sec, frac := math.Modf(f)
+	return dateClaim{set: true, ok: true, t: time.Unix(int64(sec), int64(frac*1e9))}, nil
+}
+
+// readStringOrStrings reads a string or an array of strings; ok is false
+// for any other value (which is consumed all the same).
+func readStringOrStrings(dec *jsontext.Decoder) (values []string, isArray, ok bool, err error) {
+	switch dec.PeekKind() {
+	case '"':
+		s, _, err := readString(dec)
+		return []string{s}, false, err == nil, err
+	case '[':
+		values, ok, err = readStrings(dec)
+		return values, true, ok, err
+	}
+	return nil, false, false, skipValue(dec)
+}
+
+// readStrings reads an array of strings; ok is false for any other value.
+func readStrings(dec *jsontext.Decoder) (values []string, ok bool, err error) {
+	if dec.PeekKind() != '[' {
+		return nil, false, skipValue(dec)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, false, err
+	}
+	ok = true
+	values = []string{}
+	for dec.PeekKind() != ']' {
+		if dec.PeekKind() != '"' {
+			ok = false
+			if err := skipValue(dec); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, false, err
+		}
+		values = append(values, tok.String())
+	}
+	if _, err := dec.ReadToken(); err != nil { // the closing ']'
+		return nil, false, err
+	}
+	return values, ok, nil
+}
