@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -157,16 +158,19 @@ func mintHS256(secret []byte, claims map[string]any) (string, error) {
 
 func inspectCommand() *cobra.Command {
 	var (
-		secret secretFlags
-		scopes []string
-		leeway time.Duration
+		secret   secretFlags
+		scopes   []string
+		leeway   time.Duration
+		jwksURL  string
+		clientID string
 	)
 	cmd := &cobra.Command{
-		Use:   "inspect [--scopes a,b] <token | ->",
+		Use:   "inspect [--scopes a,b] [--workos-client-id id | --jwks-url url] <token | ->",
 		Short: "Shows a token's header and claims and what solo_auth would decide for it",
 		Long: "Shows a token's header and claims (never its signature) and the response " +
 			"solo_auth would give it on a route requiring --scopes, verifying HS256 tokens " +
-			"with the secret from --secret-env or --secret-file. A token of '-' is read from standard input.",
+			"with the secret from --secret-env or --secret-file, and RS256 tokens with the keys fetched once " +
+			"from --jwks-url (or the URL of --workos-client-id). A token of '-' is read from standard input.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			token := args[0]
@@ -191,6 +195,19 @@ func inspectCommand() *cobra.Command {
 			} else {
 				fmt.Fprintf(out, "note: no secret (%v); HS256 tokens will be refused\n", err)
 			}
+			if clientID != "" && jwksURL == "" {
+				jwksURL = WorkOSJWKSBase + url.PathEscape(clientID)
+			}
+			if jwksURL != "" {
+				ks := newKeySet(keySetConfig{URL: jwksURL, Refresh: DefaultJWKSRefresh})
+				call := ks.fetch()
+				<-call.done
+				if call.err != nil {
+					fmt.Fprintf(out, "note: %v; RS256 tokens will be refused\n", call.err)
+				} else {
+					v.RSAKeys = ks
+				}
+			}
 			fmt.Fprintf(out, "decision: %s\n", decide(v, token, scopes))
 			return nil
 		},
@@ -198,6 +215,8 @@ func inspectCommand() *cobra.Command {
 	secret.register(cmd)
 	cmd.Flags().StringSliceVar(&scopes, "scopes", nil, "scopes the route requires, comma-separated")
 	cmd.Flags().DurationVar(&leeway, "leeway", DefaultLeeway, "clock skew allowed on exp, nbf and iat")
+	cmd.Flags().StringVar(&jwksURL, "jwks-url", "", "JWKS to verify RS256 tokens with, fetched once")
+	cmd.Flags().StringVar(&clientID, "workos-client-id", "", "WorkOS client ID whose JWKS verifies RS256 tokens")
 	return cmd
 }
 

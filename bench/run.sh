@@ -5,13 +5,14 @@
 # every request; then Caddy's resident memory after a flood of distinct
 # tokens. Prints each ratio. Installs wrk with apt if it is missing.
 #
-#   bench/run.sh                       # defaults below
+#   bench/run.sh                       # defaults below; about 10 minutes
 #   BENCH_DURATION=5s BENCH_ROUNDS=1 BENCH_FLOOD=100000 bench/run.sh
+#   BENCH_FLOOD=0 bench/run.sh         # ratios only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=${BENCH_DURATION:-10s}
-rounds=${BENCH_ROUNDS:-3}
+duration=${BENCH_DURATION:-5s}
+rounds=${BENCH_ROUNDS:-9}
 flood=${BENCH_FLOOD:-1000000}
 distinct=${BENCH_DISTINCT:-400000}
 out=bench/out
@@ -104,36 +105,51 @@ measure() {
 	echo "$rps $requests"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 : >"$out/wrk.log"
 report() { # label, wrk args...
 	local label=$1
 	shift
 	local plain=() solo=() max_requests=0
+	# Alternate which goes first, so that drift on a shared machine
+	# does not favour either.
 	for ((i = 0; i < rounds; i++)); do
-		read -r rps _ < <(measure plain "$@")
-		plain+=("$rps")
+		if ((i % 2 == 0)); then
+			read -r rps _ < <(measure plain "$@")
+			plain+=("$rps")
+		fi
 		read -r rps requests < <(measure solo "$@")
 		solo+=("$rps")
 		if ((requests > max_requests)); then max_requests=$requests; fi
+		if ((i % 2 == 1)); then
+			read -r rps _ < <(measure plain "$@")
+			plain+=("$rps")
+		fi
 	done
-	local p s
+	# The ratio is the median of each round's ratio: a round measures both
+	# within seconds, so the machine's drift between rounds cancels out.
+	local p s ratios=() r
 	p=$(printf '%s\n' "${plain[@]}" | median)
 	s=$(printf '%s\n' "${solo[@]}" | median)
-	printf '%-28s plain %9.0f req/s   solo_auth %9.0f req/s   ratio %.3f\n' "$label" "$p" "$s" "$(awk -v s="$s" -v p="$p" 'BEGIN {print s / p}')"
+	for ((r = 0; r < rounds; r++)); do
+		ratios+=("$(awk -v s="${solo[r]}" -v p="${plain[r]}" 'BEGIN {print s / p}')")
+	done
+	printf '%-24s plain %7.0f req/s  solo_auth %7.0f req/s  ratio %.3f (rounds %s)\n' "$label" "$p" "$s" \
+		"$(printf '%s\n' "${ratios[@]}" | median)" "$(printf '%.2f ' "${ratios[@]}")"
 	if [[ $label == distinct* ]] && ((max_requests > distinct)); then
 		echo "  warning: $max_requests requests in a round, more than the $distinct distinct tokens: some repeated" >&2
 	fi
 }
 
-echo "solo_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $duration x $rounds rounds (medians)"
+echo "solo_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $duration x $rounds rounds (medians; order alternated)"
 report "same HS256 token" bench/token.lua "$out/hs256.txt"
 report "same RS256 token" bench/token.lua "$out/rs256.txt"
 report "distinct HS256 tokens" bench/distinct.lua "$out/distinct.txt" 0 "$distinct"
 
 # Memory: resident set of Caddy with solo_auth before and after a flood of
 # distinct valid tokens.
+((flood > 0)) || exit 0
 start_caddy solo
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 before=$(rss)
