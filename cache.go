@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,6 +16,12 @@ const (
 	// the cache's memory stays bounded by entries × this.
 	maxCachedTokenSize = 4 << 10
 	cacheShards        = 16
+	// doorkeeperSlots remember the hashes of tokens verified once; a token
+	// is cached on its second verification. A token never seen again (a
+	// flood of distinct tokens) then costs the cache one word, not an
+	// entry that pushes out a useful one and that the garbage collector
+	// must trace.
+	doorkeeperSlots = 1 << 14
 )
 
 // tokenCache remembers tokens that verified, keyed by the token's exact
@@ -24,9 +31,10 @@ const (
 // verified it is still the one its kid names in the key set. Scopes are
 // not cached: each route checks its own on every request.
 type tokenCache struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [cacheShards]cacheShard
+	seed       maphash.Seed
+	perShard   int
+	shards     [cacheShards]cacheShard
+	doorkeeper [doorkeeperSlots]atomic.Uint64
 }
 
 type cacheShard struct {
@@ -48,17 +56,22 @@ func newTokenCache(entries int) *tokenCache {
 	return c
 }
 
-func (c *tokenCache) shard(token string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, token)%cacheShards]
+// hash is the token's key in the shards and the doorkeeper; 0 means the
+// token is too long to be cached.
+func (c *tokenCache) hash(token string) uint64 {
+	if len(token) > maxCachedTokenSize {
+		return 0
+	}
+	return maphash.String(c.seed, token) | 1
 }
 
 // get returns the identity of a cached token still valid at now. keys
 // tells whether an RS256 entry's key is still in use.
-func (c *tokenCache) get(token string, now time.Time, keys RSAKeySource) (*Identity, bool) {
-	if len(token) > maxCachedTokenSize {
+func (c *tokenCache) get(token string, h uint64, now time.Time, keys RSAKeySource) (*Identity, bool) {
+	if h == 0 {
 		return nil, false
 	}
-	s := c.shard(token)
+	s := &c.shards[h%cacheShards]
 	s.mu.RLock()
 	e, ok := s.entries[token]
 	s.mu.RUnlock()
@@ -74,35 +87,46 @@ func (c *tokenCache) get(token string, now time.Time, keys RSAKeySource) (*Ident
 	return e.id, true
 }
 
-// put remembers a verified token. A full shard first drops entries that
-// have expired, and failing that one at random (Go randomizes map order).
-func (c *tokenCache) put(token string, e cacheEntry, now time.Time) {
-	if len(token) > maxCachedTokenSize {
+// put remembers a verified token the second time it is verified (see
+// doorkeeperSlots). A full shard first drops entries that have expired
+// among a few it looks at, and failing that the first of them (Go
+// randomizes map order).
+func (c *tokenCache) put(token string, h uint64, e cacheEntry, now time.Time) {
+	if h == 0 {
 		return
 	}
-	s := c.shard(token)
+	slot := &c.doorkeeper[(h>>8)%doorkeeperSlots]
+	if slot.Load() != h {
+		slot.Store(h)
+		return
+	}
+	s := &c.shards[h%cacheShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.entries) >= c.perShard {
-		evicted := false
-		scanned := 0
-		for k, old := range s.entries {
-			if now.After(old.validUntil) {
-				delete(s.entries, k)
-				evicted = true
-			}
-			if scanned++; scanned >= 8 {
-				break
-			}
-		}
-		if !evicted {
-			for k := range s.entries {
-				delete(s.entries, k)
-				break
-			}
-		}
+		c.evictLocked(s, now)
 	}
 	s.entries[token] = e
+}
+
+func (c *tokenCache) evictLocked(s *cacheShard, now time.Time) {
+	var first string
+	scanned, evicted := 0, false
+	for k, old := range s.entries {
+		if scanned == 0 {
+			first = k
+		}
+		if now.After(old.validUntil) {
+			delete(s.entries, k)
+			evicted = true
+		}
+		if scanned++; scanned >= 8 {
+			break
+		}
+	}
+	if !evicted {
+		delete(s.entries, first)
+	}
 }
 
 // len is the number of entries, for tests and metrics.

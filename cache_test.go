@@ -37,7 +37,7 @@ func TestCacheNeverChangesAnAnswer(t *testing.T) {
 
 	t.Run("expired while cached", func(t *testing.T) {
 		tok := tu.HS256(secretA, tu.SDKClaims("a").With("exp", clk.t.Add(time.Minute).Unix()))
-		mustPass(t, cached, tok)
+		mustCache(t, cached, tok)
 		mustPass(t, cached, tok) // from the cache
 		clk.t = clk.t.Add(time.Minute + 31*time.Second)
 		mustRefuse(t, cached, tok, KindExpired)
@@ -45,7 +45,7 @@ func TestCacheNeverChangesAnAnswer(t *testing.T) {
 	})
 	t.Run("key removed while cached", func(t *testing.T) {
 		tok := tu.RS256(testRSAKey, "k1", tu.SDKClaims("w"))
-		mustPass(t, cached, tok)
+		mustCache(t, cached, tok)
 		delete(keys, "k1")
 		mustRefuse(t, cached, tok, KindInvalid)
 		keys["k1"] = &testRSAKey.PublicKey
@@ -53,14 +53,14 @@ func TestCacheNeverChangesAnAnswer(t *testing.T) {
 	})
 	t.Run("kid now names another key", func(t *testing.T) {
 		tok := tu.RS256(testRSAKey, "k1", tu.SDKClaims("w2"))
-		mustPass(t, cached, tok)
+		mustCache(t, cached, tok)
 		keys["k1"] = &rsaKey2.PublicKey
 		mustRefuse(t, cached, tok, KindInvalid)
 		keys["k1"] = &testRSAKey.PublicKey
 	})
 	t.Run("forged token sharing header and payload", func(t *testing.T) {
 		tok := tu.HS256(secretA, tu.SDKClaims("admin", "admin"))
-		mustPass(t, cached, tok)
+		mustCache(t, cached, tok)
 		forged := tok[:strings.LastIndexByte(tok, '.')+1] + strings.Repeat("A", 43)
 		mustRefuse(t, cached, forged, KindInvalid)
 		mustRefuse(t, cached, tok+"A", KindInvalid)
@@ -69,7 +69,7 @@ func TestCacheNeverChangesAnAnswer(t *testing.T) {
 	})
 	t.Run("another verifier (a reload with a new secret) has its own cache", func(t *testing.T) {
 		tok := tu.HS256(secretA, tu.SDKClaims("r"))
-		mustPass(t, cached, tok)
+		mustCache(t, cached, tok)
 		reloaded := &Verifier{Secrets: [][]byte{[]byte(secretB)}, Leeway: 30 * time.Second}
 		reloaded.EnableCache(100)
 		mustRefuse(t, reloaded, tok, KindInvalid)
@@ -80,6 +80,13 @@ func nonCanonicalSig(tok string) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	i := strings.IndexByte(alphabet, tok[len(tok)-1])
 	return tok[:len(tok)-1] + string(alphabet[i^1])
+}
+
+// mustCache verifies a token twice: the cache admits it on the second.
+func mustCache(t *testing.T, v *Verifier, tok string) {
+	t.Helper()
+	mustPass(t, v, tok)
+	mustPass(t, v, tok)
 }
 
 func mustPass(t *testing.T, v *Verifier, tok string) {
@@ -102,15 +109,41 @@ func TestCacheBounded(t *testing.T) {
 	c := newTokenCache(160)
 	now := time.Now()
 	id := &Identity{Subject: "s"}
-	for i := range 10000 {
-		c.put(fmt.Sprint("token-", i), cacheEntry{id: id, validUntil: now.Add(time.Hour)}, now)
+	put := func(tok string) { // twice: the doorkeeper admits a token on its second sighting
+		for range 2 {
+			c.put(tok, c.hash(tok), cacheEntry{id: id, validUntil: now.Add(time.Hour)}, now)
+		}
 	}
-	if n := c.len(); n > 160 {
+	for i := range 10000 {
+		put(fmt.Sprint("token-", i))
+	}
+	if n := c.len(); n > 160 || n == 0 {
 		t.Fatalf("%d entries, bound 160", n)
 	}
-	c.put(strings.Repeat("x", maxCachedTokenSize+1), cacheEntry{id: id, validUntil: now.Add(time.Hour)}, now)
-	if _, ok := c.get(strings.Repeat("x", maxCachedTokenSize+1), now, nil); ok {
+	long := strings.Repeat("x", maxCachedTokenSize+1)
+	put(long)
+	if _, ok := c.get(long, c.hash(long), now, nil); ok {
 		t.Fatal("a token over the size bound was cached")
+	}
+}
+
+// TestCacheAdmitsOnSecondSighting: a token verified once is not cached, so
+// a flood of distinct tokens leaves the cache as it was.
+func TestCacheAdmitsOnSecondSighting(t *testing.T) {
+	c := newTokenCache(1000)
+	now := time.Now()
+	e := cacheEntry{id: &Identity{Subject: "s"}, validUntil: now.Add(time.Hour)}
+	for i := range 5000 {
+		tok := fmt.Sprint("distinct-", i)
+		c.put(tok, c.hash(tok), e, now)
+	}
+	if n := c.len(); n != 0 {
+		t.Fatalf("%d distinct tokens seen once were cached", n)
+	}
+	c.put("twice", c.hash("twice"), e, now)
+	c.put("twice", c.hash("twice"), e, now)
+	if _, ok := c.get("twice", c.hash("twice"), now, nil); !ok {
+		t.Fatal("a token seen twice was not cached")
 	}
 }
 

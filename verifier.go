@@ -174,9 +174,11 @@ func invalid(reason string, err error) *VerifyError {
 // a token's claims is reported before its signature is known to be good.
 func (v *Verifier) Verify(token string) (*Identity, error) {
 	var now time.Time
+	var h uint64
 	if v.cache != nil {
 		now = v.now()
-		id, hit := v.cache.get(token, now, v.RSAKeys)
+		h = v.cache.hash(token)
+		id, hit := v.cache.get(token, h, now, v.RSAKeys)
 		if v.ObserveCache != nil {
 			v.ObserveCache(hit)
 		}
@@ -196,7 +198,7 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	id.TokenType = tokenType
 	id.KeyID = kid
 	if v.cache != nil {
-		v.cache.put(token, cacheEntry{id: id, validUntil: id.ExpiresAt.Add(v.Leeway), key: key}, now)
+		v.cache.put(token, h, cacheEntry{id: id, validUntil: id.ExpiresAt.Add(v.Leeway), key: key}, now)
 	}
 	return id, nil
 }

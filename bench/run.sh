@@ -95,15 +95,22 @@ measure() {
 	if [[ $name == solo ]]; then # the RS256 key set is loaded
 		curl -s -o /dev/null -H "Authorization: Bearer $(cat "$out/rs256.txt")" "$url"
 	fi
-	local result
+	local result cpu_before cpu_after
+	cpu_before=$(cpu_ticks)
 	result=$(wrk -t1 -c32 -d"$duration" --latency -s "$script" "$url" -- "$@" 2>&1)
+	cpu_after=$(cpu_ticks)
 	stop_caddy
 	echo "$result" >>"$out/wrk.log"
 	local requests rps
 	requests=$(awk '/requests in/ {print $1}' <<<"$result")
 	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$result")
-	echo "$rps $requests"
+	# Caddy's own CPU time per request, in microseconds: steadier than
+	# throughput on a shared machine, since wrk's share does not enter it.
+	echo "$rps $requests $(awk -v t=$((cpu_after - cpu_before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {print t / hz * 1e6 / n}')"
 }
+
+# cpu_ticks is Caddy's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -111,20 +118,20 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 report() { # label, wrk args...
 	local label=$1
 	shift
-	local plain=() solo=() max_requests=0
+	local plain=() solo=() plain_cpu=() solo_cpu=() max_requests=0 cpu
 	# Alternate which goes first, so that drift on a shared machine
 	# does not favour either.
 	for ((i = 0; i < rounds; i++)); do
 		if ((i % 2 == 0)); then
-			read -r rps _ < <(measure plain "$@")
-			plain+=("$rps")
+			read -r rps _ cpu < <(measure plain "$@")
+			plain+=("$rps") plain_cpu+=("$cpu")
 		fi
-		read -r rps requests < <(measure solo "$@")
-		solo+=("$rps")
+		read -r rps requests cpu < <(measure solo "$@")
+		solo+=("$rps") solo_cpu+=("$cpu")
 		if ((requests > max_requests)); then max_requests=$requests; fi
 		if ((i % 2 == 1)); then
-			read -r rps _ < <(measure plain "$@")
-			plain+=("$rps")
+			read -r rps _ cpu < <(measure plain "$@")
+			plain+=("$rps") plain_cpu+=("$cpu")
 		fi
 	done
 	# The ratio is the median of each round's ratio: a round measures both
@@ -137,6 +144,10 @@ report() { # label, wrk args...
 	done
 	printf '%-24s plain %7.0f req/s  solo_auth %7.0f req/s  ratio %.3f (rounds %s)\n' "$label" "$p" "$s" \
 		"$(printf '%s\n' "${ratios[@]}" | median)" "$(printf '%.2f ' "${ratios[@]}")"
+	local pc sc
+	pc=$(printf '%s\n' "${plain_cpu[@]}" | median)
+	sc=$(printf '%s\n' "${solo_cpu[@]}" | median)
+	printf '%-24s Caddy CPU per request: plain %.1f us, solo_auth %.1f us (+%.1f us)\n' "" "$pc" "$sc" "$(awk -v a="$sc" -v b="$pc" 'BEGIN {print a - b}')"
 	if [[ $label == distinct* ]] && ((max_requests > distinct)); then
 		echo "  warning: $max_requests requests in a round, more than the $distinct distinct tokens: some repeated" >&2
 	fi
