@@ -226,19 +226,7 @@ http://127.0.0.1:`+itoa(int64(port))+` {
 	if err := os.WriteFile(jsonPath, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(caddyBin, "run", "--config", jsonPath)
-	cmd.Env = append(os.Environ(), "SOLO_SDK_SECRET="+secret, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &caddyProc{t: t, cmd: cmd, out: &logs, exited: make(chan struct{}), URL: "http://127.0.0.1:" + itoa(int64(port))}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(p.Stop)
-	if err := p.waitReady(port); err != nil {
-		t.Fatal(err)
-	}
+	p := runConfigFile(t, jsonPath, "", port, "SOLO_SDK_SECRET="+secret)
 	admin := tu.HS256(secret, tu.SDKClaims("j", "admin").With("iss", "https://auth.solo.one"))
 	expectPass(t, p.get(t, "/admin/x", bearer(admin)), "ok j")
 	expectRefusal(t, p.get(t, "/admin/x", bearer(tu.HS256(secret, tu.SDKClaims("j", "admin")))), invalidToken)

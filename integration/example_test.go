@@ -37,19 +37,7 @@ func TestCaddyfileExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	const demoSecret = "demo-secret-not-for-production-0123456789"
-	cmd := exec.Command(caddyBin, "run", "--config", path, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "SOLO_SDK_SECRET="+demoSecret, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &caddyProc{t: t, cmd: cmd, out: logs, exited: make(chan struct{}), URL: fmt.Sprintf("http://127.0.0.1:%d", gw)}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(p.Stop)
-	if err := p.waitReady(gw); err != nil {
-		t.Fatal(err)
-	}
+	p := runConfigFile(t, path, "caddyfile", gw, "SOLO_SDK_SECRET="+demoSecret)
 
 	// The token the quick start mints with `caddy solo-auth token`.
 	mint := exec.Command(caddyBin, "solo-auth", "token",

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -243,6 +245,60 @@ func (p *caddyProc) reload(t testing.TB, s spec) {
 		return
 	}
 	t.Fatalf("reload: %v", lastErr)
+}
+
+// runConfigFile starts Caddy on a config file of its own (a Caddyfile, or
+// JSON when adapter is ""), serving on port, with env added, and waits
+// until it serves.
+func runConfigFile(t *testing.T, path, adapter string, port int, env ...string) *caddyProc {
+	t.Helper()
+	dir := t.TempDir()
+	args := []string{"run", "--config", path}
+	if adapter != "" {
+		args = append(args, "--adapter", adapter)
+	}
+	cmd := exec.Command(caddyBin, args...)
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Env = append(cmd.Env, env...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &caddyProc{t: t, cmd: cmd, out: logs, exited: make(chan struct{}), URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.Stop)
+	if err := p.waitReady(port); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// recordingBackend is a backend on loopback that answers "backend" and
+// keeps the headers of every request it gets.
+type recordingBackend struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []http.Header
+}
+
+func newRecordingBackend(t *testing.T) *recordingBackend {
+	b := &recordingBackend{}
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.seen = append(b.seen, r.Header.Clone())
+		b.mu.Unlock()
+		w.Write([]byte("backend"))
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+// requests returns the headers of the requests received so far.
+func (b *recordingBackend) requests() []http.Header {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.seen)
 }
 
 // Logs is everything Caddy has written so far.

@@ -2,23 +2,13 @@ package integration
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
 func TestReportOnly(t *testing.T) {
-	var mu sync.Mutex
-	var seen []http.Header
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Clone())
-		mu.Unlock()
-		w.Write([]byte("backend"))
-	}))
-	defer backend.Close()
+	backend := newRecordingBackend(t)
 	c := startCaddy(t, spec{
 		Site: `	solo_auth admin {
 		secret ` + secret + `
@@ -43,9 +33,7 @@ func TestReportOnly(t *testing.T) {
 	for i, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			expectPass(t, c.get(t, "/", tt.headers...), "backend")
-			mu.Lock()
-			defer mu.Unlock()
-			h := seen[i]
+			h := backend.requests()[i]
 			if got := h.Get("X-Solo-Subject"); got != tt.subject {
 				t.Errorf("backend saw X-Solo-Subject %q, want %q", got, tt.subject)
 			}

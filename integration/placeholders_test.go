@@ -2,12 +2,9 @@ package integration
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,16 +52,7 @@ func TestPlaceholdersInMatchers(t *testing.T) {
 // TestPlaceholdersThroughReverseProxy checks the main use: identity
 // headers sent to a backend, overwriting whatever the client sent.
 func TestPlaceholdersThroughReverseProxy(t *testing.T) {
-	var mu sync.Mutex
-	var seen []http.Header
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Clone())
-		mu.Unlock()
-		w.Write([]byte("backend"))
-	}))
-	defer backend.Close()
-
+	backend := newRecordingBackend(t)
 	c := startCaddy(t, spec{
 		Site: `	solo_auth /api/admin/* admin
 	solo_auth {
@@ -86,8 +74,7 @@ func TestPlaceholdersThroughReverseProxy(t *testing.T) {
 	r := c.get(t, "/api/thing", bearer(tu.HS256(secret, soloClaims())),
 		"X-Solo-Subject: admin-impersonated", "X-Solo-Org: evil-org")
 	expectPass(t, r, "backend")
-	mu.Lock()
-	defer mu.Unlock()
+	seen := backend.requests()
 	if len(seen) != 1 {
 		t.Fatalf("backend got %d requests", len(seen))
 	}
@@ -111,7 +98,7 @@ func TestPlaceholdersThroughReverseProxy(t *testing.T) {
 	// A refused request never reaches the backend.
 	expectRefusal(t, c.get(t, "/api/admin/x", bearer(tu.HS256(secret, soloClaims()))), forbidden("admin"))
 	expectRefusal(t, c.get(t, "/api/thing"), notAuthenticated)
-	if len(seen) != 1 {
+	if seen = backend.requests(); len(seen) != 1 {
 		t.Errorf("refused requests reached the backend: %d requests", len(seen))
 	}
 }
