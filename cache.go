@@ -129,7 +129,7 @@ func (c *tokenCache) evictLocked(s *cacheShard, now time.Time) {
 	}
 }
 
-// len is the number of entries, for tests and metrics.
+// len is the number of entries, for tests.
 func (c *tokenCache) len() int {
 	n := 0
 	for i := range c.shards {

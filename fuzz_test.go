@@ -14,7 +14,8 @@ import (
 )
 
 // fuzzVerifier has one secret and one RSA key; the fuzz properties check
-// acceptance against them independently of go-jose.
+// acceptance against them with go-jose, independently of the verifier's
+// own signature check.
 func fuzzVerifier() *Verifier {
 	return &Verifier{
 		Secrets: [][]byte{[]byte(secretA)},

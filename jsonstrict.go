@@ -23,14 +23,15 @@ var (
 // decoders are reused: a jsontext.Decoder carries buffers worth keeping.
 var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
 
-// decodeStrictObject decodes a JWS header or JWT claims set. Unlike
-// encoding/json it refuses what a token verifier must not guess about:
-// invalid UTF-8 (which encoding/json silently replaces), a name that
-// appears twice in any object (where parsers disagree on which one wins),
-// nesting deeper than maxJSONDepth, and anything after the top-level
-// object. jsontext (the JSON v2 tokenizer) refuses the first two by
-// default. Numbers are kept as json.Number so that dates and large
-// integers are checked, not rounded.
+// decodeStrictObject decodes a whole JSON object, for the claims a
+// placeholder asks for (Identity.Claims); the verifier itself reads only
+// what it needs with scanStrictObject. Both refuse what a token verifier
+// must not guess about: invalid UTF-8 (which encoding/json silently
+// replaces), a name that appears twice in any object (where parsers
+// disagree on which one wins), nesting deeper than maxJSONDepth, and
+// anything after the top-level object. jsontext (the JSON v2 tokenizer)
+// refuses the first two by default. Numbers are kept as json.Number, so
+// that a placeholder shows them as the token wrote them.
 func decodeStrictObject(data []byte) (map[string]any, error) {
 	dec := decoders.Get().(*jsontext.Decoder)
 	defer decoders.Put(dec)

@@ -21,7 +21,8 @@ const (
 // The collectors live for the process, so that counts survive config
 // reloads; each config's registry (what the admin /metrics endpoint
 // serves) gets them registered. Labels are low-cardinality by design: no
-// subject, token, kid or URL path.
+// subject, token, kid or request path (the JWKS metrics carry the JWKS URL,
+// one per key set).
 var (
 	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy",

@@ -36,7 +36,8 @@ const (
 // SoloAuth authenticates each request with a bearer token: an SDK token
 // (HS256, shared secret) or a WorkOS token (RS256, key from the WorkOS
 // JWKS). A request without a valid token, or without every required scope,
-// gets a 401 or 403 with a JSON body and never reaches later handlers. On
+// gets a 401 or 403 (503 for a WorkOS token while no key set has loaded)
+// with a JSON body and never reaches later handlers. On
 // success, the identity is available as placeholders: {http.auth.user.id},
 // {solo.sub}, {solo.token_type}, {solo.permissions}, {solo.workflow_id},
 // {solo.stakeholder_name}, {solo.stakeholder_type} and {solo.claim.<name>}.

@@ -228,14 +228,14 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 	signingInput := token[:last]
 	sig, err := base64.RawURLEncoding.DecodeString(token[last+1:])
 	if err != nil {
-		return nil, "", kid, nil, invalid("malformed signature", err)
+		return nil, "", kid, nil, &VerifyError{Kind: KindInvalid, Reason: "malformed signature", KeyID: kid,
+			TokenType: tokenTypeOf(alg), Err: err}
 	}
-	switch alg {
-	case string(jose.HS256):
-		tokenType = TokenTypeSDK
+	tokenType = tokenTypeOf(alg)
+	switch tokenType {
+	case TokenTypeSDK:
 		verr = v.verifyHS256(signingInput, sig)
-	case string(jose.RS256):
-		tokenType = TokenTypeWorkOS
+	case TokenTypeWorkOS:
 		key, verr = v.verifyRS256(signingInput, sig, kid)
 	}
 	if verr != nil {
@@ -247,6 +247,14 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 		return nil, "", kid, nil, &VerifyError{Kind: KindInvalid, Reason: "malformed payload", KeyID: kid, TokenType: tokenType, Err: err}
 	}
 	return payload, tokenType, kid, key, nil
+}
+
+// tokenTypeOf names the kind of token an accepted alg signs.
+func tokenTypeOf(alg string) string {
+	if alg == string(jose.RS256) {
+		return TokenTypeWorkOS
+	}
+	return TokenTypeSDK
 }
 
 // compactSegments checks that a token is exactly three unpadded, canonical
