@@ -432,3 +432,48 @@ func TestJWKSSavedAcrossRestart(t *testing.T) {
 	third := startCaddy(t, workosSpec(e.URL, ""))
 	expectRefusal(t, third.get(t, "/", tok), unavailable)
 }
+
+// TestJWKSHygiene: keys that must not be used are skipped one by one over
+// real HTTP: a kid on two keys, a 1024-bit key, a key for encryption, an
+// RS384 key, and a symmetric key whose bytes sign an HS256 token (key_ops
+// is covered by the unit tests); the good key beside them still verifies.
+func TestJWKSHygiene(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	octSecret := "symmetric-key-in-the-jwks-0123456789"
+	e := newJWKSEndpoint(t,
+		wkPub1,
+		jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "dup", Algorithm: "RS256", Use: "sig"},
+		jose.JSONWebKey{Key: &wkKey1.PublicKey, KeyID: "dup", Algorithm: "RS256", Use: "sig"},
+		jose.JSONWebKey{Key: &small.PublicKey, KeyID: "small", Algorithm: "RS256", Use: "sig"},
+		jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "enc", Use: "enc"},
+		jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "rs384", Algorithm: "RS384"},
+		jose.JSONWebKey{Key: []byte(octSecret), KeyID: "oct", Algorithm: "HS256", Use: "sig"},
+	)
+	c := startCaddy(t, spec{Site: `	solo_auth {
+		jwks_url ` + e.URL + `
+	}
+	respond "ok {solo.sub}"`})
+	expectPass(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), "ok user_01HWORKOS")
+	for name, token := range map[string]string{
+		"kid on two keys":   workosToken(wkKey2, "dup"),
+		"1024-bit key":      workosToken(small, "small"),
+		"use enc":           workosToken(wkKey2, "enc"),
+		"alg RS384":         workosToken(wkKey2, "rs384"),
+		"oct key as HS256":  tu.Sign(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(octSecret)}, tu.SDKClaims("m"), map[jose.HeaderKey]any{"kid": "oct"}),
+		"oct key as a kid":  workosToken(wkKey2, "oct"),
+		"good kid, bad key": workosToken(wkKey2, "key_1"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			expectRefusal(t, c.get(t, "/", bearer(token)), invalidToken)
+		})
+	}
+	keys := send(t, mustRequest(t, http.MethodGet, c.Admin+"/solo_auth/keys")).Body
+	if !strings.Contains(keys, `"kids":["key_1"]`) {
+		t.Errorf("keys in use: %s", keys)
+	}
+}
