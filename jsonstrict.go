@@ -33,22 +33,14 @@ var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewR
 // refuses the first two by default. Numbers are kept as json.Number, so
 // that a placeholder shows them as the token wrote them.
 func decodeStrictObject(data []byte) (map[string]any, error) {
-	dec := decoders.Get().(*jsontext.Decoder)
-	defer decoders.Put(dec)
-	dec.Reset(bytes.NewReader(data))
-	tok, err := dec.ReadToken()
+	obj := make(map[string]any)
+	err := scanStrictObject(data, func(name []byte, dec *jsontext.Decoder) error {
+		val, err := decodeValue(dec)
+		obj[string(name)] = val
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	if tok.Kind() != '{' {
-		return nil, errNotObject
-	}
-	obj, err := decodeObjectBody(dec)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
 	}
 	return obj, nil
 }
