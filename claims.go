@@ -1,8 +1,10 @@
 package soloauth
 
 import (
+	"bytes"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,7 +74,7 @@ func (v *Verifier) checkClaims(payload []byte) (*Identity, *VerifyError) {
 	if c.iat.set && t.Add(v.Leeway).Before(c.iat.t) {
 		return nil, fail("issued in the future (iat)")
 	}
-	return &Identity{Subject: c.sub, Scopes: c.scopes, ExpiresAt: c.exp.t, payload: payload}, nil
+	return &Identity{Subject: c.sub, Scopes: c.scopes, ExpiresAt: c.exp.t}, nil
 }
 
 func (v *Verifier) checkIssuer(c claimSet) string {
@@ -108,14 +110,51 @@ func (v *Verifier) checkAudience(c claimSet) string {
 	return "aud not accepted"
 }
 
-// readClaims decodes a claims set strictly (see decodeStrictObject),
-// keeping only what a decision reads.
+// readClaims decodes a claims set strictly, keeping only what a decision
+// reads: on the fast path (flatObject) if the payload is in its
+// subset, else on the strict jsontext path. Both give the same claimSet.
 func (v *Verifier) readClaims(payload []byte) (claimSet, error) {
-	c := claimSet{scopesOK: true}
 	scopeClaims := v.ScopeClaims
 	if len(scopeClaims) == 0 {
 		scopeClaims = defaultScopeClaims
 	}
+	if c, ok := readClaimsFast(payload, scopeClaims); ok {
+		return c, nil
+	}
+	return readClaimsStrict(bytes.Clone(payload), scopeClaims) // the clone leaves payload's buffer on the stack
+}
+
+func readClaimsFast(payload []byte, scopeClaims []string) (claimSet, bool) {
+	c := claimSet{scopesOK: true}
+	o := newFlatObject(payload)
+	for name, val, more := o.next(); more; name, val, more = o.next() {
+		switch string(name) {
+		case "sub":
+			c.sub, c.subOK = val.text()
+		case "exp":
+			c.exp = val.date()
+		case "nbf":
+			c.nbf = val.date()
+		case "iat":
+			c.iat = val.date()
+		case "iss":
+			c.issSet = true
+			c.iss, c.issOK = val.text()
+		case "aud":
+			c.audSet = true
+			c.aud, _, c.audOK = val.textOrTexts()
+		default:
+			if isScopeClaim(name, scopeClaims) {
+				granted, isArray, ok := val.textOrTexts()
+				c.addScopes(string(name), granted, isArray, ok, scopeClaims)
+			}
+		}
+	}
+	return c, o.ok()
+}
+
+func readClaimsStrict(payload []byte, scopeClaims []string) (claimSet, error) {
+	c := claimSet{scopesOK: true}
 	err := scanStrictObject(payload, func(name []byte, dec *jsontext.Decoder) error {
 		var err error
 		switch string(name) {
@@ -134,22 +173,37 @@ func (v *Verifier) readClaims(payload []byte) (claimSet, error) {
 			c.audSet = true
 			c.aud, _, c.audOK, err = readStringOrStrings(dec)
 		default:
-			if string(name) == PermissionsClaim || slices.Contains(scopeClaims, string(name)) {
-				return c.readScopeClaim(string(name), dec, scopeClaims)
+			if !isScopeClaim(name, scopeClaims) {
+				return skipValue(dec)
 			}
-			return skipValue(dec)
+			var granted []string
+			var isArray, ok bool
+			granted, isArray, ok, err = readStringOrStrings(dec)
+			c.addScopes(string(name), granted, isArray, ok, scopeClaims)
 		}
 		return err
 	})
 	return c, err
 }
 
-// readScopeClaim reads a claim that grants scopes. The permissions claim
+// isScopeClaim: the permissions claim is always read, to check its shape.
+func isScopeClaim(name []byte, scopeClaims []string) bool {
+	if string(name) == PermissionsClaim {
+		return true
+	}
+	for _, claim := range scopeClaims { // not slices.Contains: string(name) would allocate
+		if string(name) == claim {
+			return true
+		}
+	}
+	return false
+}
+
+// addScopes takes in a claim that grants scopes. The permissions claim
 // must be an array of strings when present (the SOLO API's shape), whether
 // or not it is a configured scope claim; any other scope claim may also be
 // a space-delimited string (the OAuth "scope" shape).
-func (c *claimSet) readScopeClaim(name string, dec *jsontext.Decoder, scopeClaims []string) error {
-	granted, isArray, ok, err := readStringOrStrings(dec)
+func (c *claimSet) addScopes(name string, granted []string, isArray, ok bool, scopeClaims []string) {
 	switch {
 	case !ok || (name == PermissionsClaim && !isArray):
 		c.scopesOK = false
@@ -157,9 +211,12 @@ func (c *claimSet) readScopeClaim(name string, dec *jsontext.Decoder, scopeClaim
 		granted = strings.Fields(granted[0])
 	}
 	if ok && slices.Contains(scopeClaims, name) {
-		c.scopes = append(c.scopes, granted...)
+		if c.scopes == nil {
+			c.scopes = granted // nothing else holds it
+		} else {
+			c.scopes = append(c.scopes, granted...)
+		}
 	}
-	return err
 }
 
 // readDate reads a NumericDate: a JSON number of seconds since the epoch,
@@ -172,12 +229,25 @@ func readDate(dec *jsontext.Decoder) (dateClaim, error) {
 	if err != nil {
 		return dateClaim{set: true}, err
 	}
-	f, err := tok.Float()
+	return numericDate(tok.Float()), nil
+}
+
+// date is readDate on the fast path; jsontext's Token.Float is
+// strconv.ParseFloat of the number as written, as this is.
+func (v flatValue) date() dateClaim {
+	if v.kind != '0' {
+		return dateClaim{set: true}
+	}
+	return numericDate(strconv.ParseFloat(string(v.raw), 64))
+}
+
+// numericDate is the date of a parsed number, if it is one we accept.
+func numericDate(f float64, err error) dateClaim {
 	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return dateClaim{set: true}, nil
+		return dateClaim{set: true}
 	}
 	sec, frac := math.Modf(f)
-	return dateClaim{set: true, ok: true, t: time.Unix(int64(sec), int64(frac*1e9))}, nil
+	return dateClaim{set: true, ok: true, t: time.Unix(int64(sec), int64(frac*1e9))}
 }
 
 // readStringOrStrings reads a string or an array of strings; ok is false

@@ -1,6 +1,7 @@
 package soloauth
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/hmac"
 	"crypto/rsa"
@@ -8,10 +9,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"hash"
-	"io"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-json-experiment/json/jsontext"
@@ -146,7 +147,7 @@ type Identity struct {
 	// ExpiresAt is the token's exp.
 	ExpiresAt time.Time
 
-	payload    []byte // the verified claims set, as JSON
+	payloadSeg string // the verified claims set: the token's second segment
 	claimsOnce sync.Once
 	claims     map[string]any
 }
@@ -157,7 +158,9 @@ type Identity struct {
 func (id *Identity) Claims() map[string]any {
 	id.claimsOnce.Do(func() {
 		// The payload passed the same strict checks when it was verified.
-		id.claims, _ = decodeStrictObject(id.payload)
+		if payload, err := base64.RawURLEncoding.DecodeString(id.payloadSeg); err == nil {
+			id.claims, _ = decodeStrictObject(payload)
+		}
 		if id.claims == nil {
 			id.claims = map[string]any{}
 		}
@@ -186,7 +189,8 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 			return id, nil
 		}
 	}
-	payload, tokenType, kid, key, verr := v.verifySignature(token)
+	var payloadBuf [1024]byte
+	payload, tokenType, kid, key, verr := v.verifySignature(token, payloadBuf[:])
 	if verr != nil {
 		return nil, verr
 	}
@@ -197,6 +201,7 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	}
 	id.TokenType = tokenType
 	id.KeyID = kid
+	id.payloadSeg = token[strings.IndexByte(token, '.')+1 : strings.LastIndexByte(token, '.')]
 	if v.cache != nil {
 		v.cache.put(token, h, cacheEntry{id: id, validUntil: id.ExpiresAt.Add(v.Leeway), key: key}, now)
 	}
@@ -205,8 +210,9 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 
 // verifySignature is the JWS layer: it returns the payload of a token
 // whose signature a configured key made, with the token type, the kid and,
-// for RS256, the key that verified it.
-func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid string, key *rsa.PublicKey, _ *VerifyError) {
+// for RS256, the key that verified it. The payload is decoded into buf if
+// it fits, and is only valid as long as buf.
+func (v *Verifier) verifySignature(token string, buf []byte) (payload []byte, tokenType, kid string, key *rsa.PublicKey, _ *VerifyError) {
 	if len(token) > MaxTokenSize {
 		return nil, "", "", nil, invalid("token too large", nil)
 	}
@@ -226,7 +232,8 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 	// §5.2); the shape check made them canonical, so this is the one
 	// encoding of what was signed.
 	signingInput := token[:last]
-	sig, err := base64.RawURLEncoding.DecodeString(token[last+1:])
+	var sigBuf [512]byte
+	sig, err := decodeSegment(sigBuf[:], token[last+1:])
 	if err != nil {
 		return nil, "", kid, nil, &VerifyError{Kind: KindInvalid, Reason: "malformed signature", KeyID: kid,
 			TokenType: tokenTypeOf(alg), Err: err}
@@ -242,11 +249,21 @@ func (v *Verifier) verifySignature(token string) (payload []byte, tokenType, kid
 		verr.KeyID, verr.TokenType = kid, tokenType
 		return nil, "", kid, nil, verr
 	}
-	payload, err = base64.RawURLEncoding.DecodeString(token[first+1 : last])
+	payload, err = decodeSegment(buf, token[first+1:last])
 	if err != nil {
 		return nil, "", kid, nil, &VerifyError{Kind: KindInvalid, Reason: "malformed payload", KeyID: kid, TokenType: tokenType, Err: err}
 	}
 	return payload, tokenType, kid, key, nil
+}
+
+// decodeSegment decodes a base64url segment into buf, or into a new slice
+// if it does not fit: the verifier decodes into buffers on its stack.
+func decodeSegment(buf []byte, seg string) ([]byte, error) {
+	if n := base64.RawURLEncoding.DecodedLen(len(seg)); n > len(buf) {
+		buf = make([]byte, n)
+	}
+	n, err := base64.RawURLEncoding.Decode(buf, []byte(seg))
+	return buf[:n], err
 }
 
 // tokenTypeOf names the kind of token an accepted alg signs.
@@ -320,16 +337,60 @@ type tokenHeader struct {
 	hasCrit, hasB64 bool
 }
 
-// readHeader decodes the protected header strictly (see
-// decodeStrictObject) into the members the policy looks at, skipping the
-// others' values without building them.
+// readHeader decodes the protected header strictly into the members the
+// policy looks at: on the fast path (flatObject) if it is in its
+// subset, else on the strict jsontext path, which skips the other
+// members' values without building them.
 func readHeader(seg string) (tokenHeader, error) {
-	var h tokenHeader
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	var buf [256]byte
+	raw, err := decodeSegment(buf[:], seg)
 	if err != nil {
-		return h, err
+		return tokenHeader{}, err
 	}
-	err = scanStrictObject(raw, func(name []byte, dec *jsontext.Decoder) error {
+	if h, ok := readHeaderFast(raw); ok {
+		return h, nil
+	}
+	return readHeaderStrict(bytes.Clone(raw)) // the clone leaves buf on the stack
+}
+
+func readHeaderFast(raw []byte) (tokenHeader, bool) {
+	var h tokenHeader
+	o := newFlatObject(raw)
+	for name, val, more := o.next(); more; name, val, more = o.next() {
+		switch string(name) {
+		case "alg":
+			h.algSet = true
+			h.alg, h.algStr = val.alg()
+		case "kid":
+			h.kidSet = true
+			h.kid, h.kidStr = val.text()
+		case "crit":
+			h.hasCrit = true
+		case "b64":
+			h.hasB64 = true
+		}
+	}
+	return h, o.ok()
+}
+
+// alg is text for the alg header, without allocating for the two
+// accepted values.
+func (v flatValue) alg() (string, bool) {
+	if v.kind == '"' {
+		switch string(v.raw) {
+		case string(jose.HS256):
+			return string(jose.HS256), true
+		case string(jose.RS256):
+			return string(jose.RS256), true
+		}
+	}
+	return v.text()
+}
+
+func readHeaderStrict(raw []byte) (tokenHeader, error) {
+	var h tokenHeader
+	err := scanStrictObject(raw, func(name []byte, dec *jsontext.Decoder) error {
+		var err error
 		switch string(name) {
 		case "alg":
 			h.algSet = true
@@ -412,7 +473,7 @@ func (v *Verifier) verifyRS256(signingInput string, sig []byte, kid string) (*rs
 	case err != nil:
 		return nil, invalid("unknown kid", err)
 	}
-	digest := sha256.Sum256([]byte(signingInput))
+	digest := sha256.Sum256(stringBytes(signingInput))
 	if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig) != nil {
 		return nil, invalid("bad signature", nil)
 	}
@@ -422,21 +483,32 @@ func (v *Verifier) verifyRS256(signingInput string, sig []byte, kid string) (*rs
 // hmacKey is one secret's HMAC-SHA256, with keyed states kept for reuse:
 // keying HMAC costs as much as hashing a short token.
 type hmacKey struct {
-	pool sync.Pool
+	pool sync.Pool // of *hmacState
+}
+
+type hmacState struct {
+	mac hash.Hash
+	sum [sha256.Size]byte // here rather than on the stack, where it would escape through mac
 }
 
 func newHMACKey(secret []byte) *hmacKey {
 	k := &hmacKey{}
 	key := append([]byte(nil), secret...)
-	k.pool.New = func() any { return hmac.New(sha256.New, key) }
+	k.pool.New = func() any { return &hmacState{mac: hmac.New(sha256.New, key)} }
 	return k
 }
 
 func (k *hmacKey) verify(signingInput string, sig []byte) bool {
-	mac := k.pool.Get().(hash.Hash)
-	defer k.pool.Put(mac)
-	mac.Reset()
-	_, _ = io.WriteString(mac, signingInput)
-	var sum [sha256.Size]byte
-	return hmac.Equal(mac.Sum(sum[:0]), sig)
+	st := k.pool.Get().(*hmacState)
+	defer k.pool.Put(st)
+	st.mac.Reset()
+	st.mac.Write(stringBytes(signingInput))
+	return hmac.Equal(st.mac.Sum(st.sum[:0]), sig)
+}
+
+// stringBytes is s as a byte slice, without the copy that []byte(s)
+// makes: a token's signing input is hundreds of bytes, hashed once. Only
+// for functions that neither keep nor modify it, as hashes do not.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
