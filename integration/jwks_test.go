@@ -28,6 +28,9 @@ type jwksEndpoint struct {
 	mu   sync.Mutex
 	mode string // "ok", "500", "garbage", "huge", "hang"
 	keys []jose.JSONWebKey
+	// raw keys are served after keys, as written: JWK members that
+	// go-jose cannot write, such as key_ops.
+	raw  []json.RawMessage
 	gate chan struct{} // closed to release hanging requests
 }
 
@@ -53,7 +56,7 @@ func (e *jwksEndpoint) serve(l net.Listener) {
 func (e *jwksEndpoint) handle(w http.ResponseWriter, r *http.Request) {
 	e.requests.Add(1)
 	e.mu.Lock()
-	mode, keys, gate := e.mode, e.keys, e.gate
+	mode, keys, raw, gate := e.mode, e.keys, e.raw, e.gate
 	e.mu.Unlock()
 	switch mode {
 	case "500":
@@ -68,8 +71,37 @@ func (e *jwksEndpoint) handle(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 	default:
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: keys})
+		set := struct {
+			Keys []any `json:"keys"`
+		}{}
+		for _, k := range keys {
+			set.Keys = append(set.Keys, k)
+		}
+		for _, k := range raw {
+			set.Keys = append(set.Keys, k)
+		}
+		json.NewEncoder(w).Encode(set)
 	}
+}
+
+// jwkWith is key as JSON with members added or replaced.
+func jwkWith(t *testing.T, key jose.JSONWebKey, members map[string]any) json.RawMessage {
+	t.Helper()
+	data, err := json.Marshal(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(data, &obj); err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range members {
+		obj[name] = value
+	}
+	if data, err = json.Marshal(obj); err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func (e *jwksEndpoint) setMode(mode string) {
@@ -435,8 +467,9 @@ func TestJWKSSavedAcrossRestart(t *testing.T) {
 
 // TestJWKSHygiene: keys that must not be used are skipped one by one over
 // real HTTP: a kid on two keys, a 1024-bit key, a key for encryption, an
-// RS384 key, and a symmetric key whose bytes sign an HS256 token (key_ops
-// is covered by the unit tests); the good key beside them still verifies.
+// RS384 key, a key whose key_ops do not include verify, and a symmetric
+// key whose bytes sign an HS256 token; the good keys beside them still
+// verify.
 func TestJWKSHygiene(t *testing.T) {
 	t.Parallel()
 	workosKeys()
@@ -454,26 +487,34 @@ func TestJWKSHygiene(t *testing.T) {
 		jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "rs384", Algorithm: "RS384"},
 		jose.JSONWebKey{Key: []byte(octSecret), KeyID: "oct", Algorithm: "HS256", Use: "sig"},
 	)
+	e.raw = []json.RawMessage{
+		jwkWith(t, jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "ops-encrypt", Algorithm: "RS256"},
+			map[string]any{"key_ops": []string{"encrypt", "wrapKey"}}),
+		jwkWith(t, jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "ops-verify", Algorithm: "RS256"},
+			map[string]any{"key_ops": []string{"verify"}}),
+	}
 	c := startCaddy(t, spec{Site: `	solo_auth {
 		jwks_url ` + e.URL + `
 	}
 	respond "ok {solo.sub}"`})
 	expectPass(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), "ok user_01HWORKOS")
+	expectPass(t, c.get(t, "/", bearer(workosToken(wkKey2, "ops-verify"))), "ok user_01HWORKOS")
 	for name, token := range map[string]string{
-		"kid on two keys":   workosToken(wkKey2, "dup"),
-		"1024-bit key":      workosToken(small, "small"),
-		"use enc":           workosToken(wkKey2, "enc"),
-		"alg RS384":         workosToken(wkKey2, "rs384"),
-		"oct key as HS256":  tu.Sign(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(octSecret)}, tu.SDKClaims("m"), map[jose.HeaderKey]any{"kid": "oct"}),
-		"oct key as a kid":  workosToken(wkKey2, "oct"),
-		"good kid, bad key": workosToken(wkKey2, "key_1"),
+		"key_ops without verify": workosToken(wkKey2, "ops-encrypt"),
+		"kid on two keys":        workosToken(wkKey2, "dup"),
+		"1024-bit key":           workosToken(small, "small"),
+		"use enc":                workosToken(wkKey2, "enc"),
+		"alg RS384":              workosToken(wkKey2, "rs384"),
+		"oct key as HS256":       tu.Sign(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(octSecret)}, tu.SDKClaims("m"), map[jose.HeaderKey]any{"kid": "oct"}),
+		"oct key as a kid":       workosToken(wkKey2, "oct"),
+		"good kid, bad key":      workosToken(wkKey2, "key_1"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			expectRefusal(t, c.get(t, "/", bearer(token)), invalidToken)
 		})
 	}
 	keys := send(t, mustRequest(t, http.MethodGet, c.Admin+"/solo_auth/keys")).Body
-	if !strings.Contains(keys, `"kids":["key_1"]`) {
+	if !strings.Contains(keys, `"kids":["key_1","ops-verify"]`) {
 		t.Errorf("keys in use: %s", keys)
 	}
 }
