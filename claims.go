@@ -212,7 +212,7 @@ func (c *claimSet) addScopes(name string, granted []string, isArray, ok bool, sc
 	}
 	if ok && slices.Contains(scopeClaims, name) {
 		if c.scopes == nil {
-			c.scopes = granted // nothing else holds it
+			c.scopes = slices.Clip(granted) // nothing else holds it; clipped, so that appending to a shared identity's scopes copies
 		} else {
 			c.scopes = append(c.scopes, granted...)
 		}

@@ -305,9 +305,13 @@ func (v flatValue) texts() (values []string, ok bool) {
 		s.consume(',')
 		s.skipSpace()
 		start := s.i
-		if item, _ := s.scalar(); item.kind == '"' {
+		item, valid := s.scalar()
+		switch {
+		case !valid: // cannot happen: value checked the array
+			return nil, false
+		case item.kind == '"':
 			values = append(values, all[start+1:s.i-1])
-		} else {
+		default:
 			ok = false
 		}
 	}

@@ -100,29 +100,62 @@ func FuzzFlatScan(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	scopeClaimSets := [][]string{defaultScopeClaims, {"scope", "scp"}}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if h, ok := readHeaderFast(data); ok {
-			strict, err := readHeaderStrict(bytes.Clone(data))
-			if err != nil {
-				t.Fatalf("fast path took %q, which jsontext refuses: %v", data, err)
-			}
-			if h != strict {
-				t.Fatalf("header of %q: fast %+v, strict %+v", data, h, strict)
-			}
+	f.Fuzz(expectFlatAgrees)
+}
+
+// expectFlatAgrees: wherever the fast path takes data, jsontext accepts it
+// and reads the same header and the same claims from it.
+func expectFlatAgrees(t *testing.T, data []byte) {
+	t.Helper()
+	if h, ok := readHeaderFast(data); ok {
+		strict, err := readHeaderStrict(bytes.Clone(data))
+		if err != nil {
+			t.Fatalf("fast path took %q, which jsontext refuses: %v", data, err)
 		}
-		for _, scopeClaims := range scopeClaimSets {
-			c, ok := readClaimsFast(data, scopeClaims)
-			if !ok {
-				continue
-			}
-			strict, err := readClaimsStrict(bytes.Clone(data), scopeClaims)
-			if err != nil {
-				t.Fatalf("fast path took %q, which jsontext refuses: %v", data, err)
-			}
-			if !reflect.DeepEqual(c, strict) {
-				t.Fatalf("claims of %q with scope claims %v:\nfast   %+v\nstrict %+v", data, scopeClaims, c, strict)
-			}
+		if h != strict {
+			t.Fatalf("header of %q: fast %+v, strict %+v", data, h, strict)
 		}
-	})
+	}
+	for _, scopeClaims := range [][]string{defaultScopeClaims, {"scope", "scp"}} {
+		c, ok := readClaimsFast(data, scopeClaims)
+		if !ok {
+			continue
+		}
+		strict, err := readClaimsStrict(bytes.Clone(data), scopeClaims)
+		if err != nil {
+			t.Fatalf("fast path took %q, which jsontext refuses: %v", data, err)
+		}
+		if !reflect.DeepEqual(c, strict) {
+			t.Fatalf("claims of %q with scope claims %v:\nfast   %+v\nstrict %+v", data, scopeClaims, c, strict)
+		}
+	}
+}
+
+// TestFlatAgreesWithStrict runs the fuzz property over the corners of
+// JSON's grammar and of UTF-8, and over every two-byte sequence inside a
+// string, a name and a number, so that CI checks the agreement on more
+// than the seeds. (testdata/fuzz/FuzzFlatScan holds a fuzzing run's
+// corpus, which go test runs too.)
+func TestFlatAgreesWithStrict(t *testing.T) {
+	for _, data := range []string{
+		`{"exp":-0}`, `{"exp":1E5}`, `{"exp":1e-0}`, `{"exp":0e0}`, `{"exp":01}`, `{"exp":00}`, `{"exp":1e400}`,
+		`{"exp":-1e400}`, `{"exp":1e-400}`, `{"exp":4.9e-324}`, `{"exp":253402300799.9999999}`,
+		`{"exp":253402300800}`, `{"exp":123456789012345678901234567890}`, `{"iat":true,"nbf":null,"exp":"1"}`,
+		"{\"sub\":\"\x7f\"}", "{\"sub\":\"\uFFFD\"}", "{\"sub\":\"\uFFFE\"}", "{\"sub\":\"\uFEFF\"}",
+		"{\"sub\":\"\U0010FFFF\"}", "{\"sub\":\"\xf4\x90\x80\x80\"}", "{\"sub\":\"\xc0\xaf\"}",
+		"{\"sub\":\"\xed\xb0\x80\"}", "{\"sub\":\"\u2028\"}", "{\"sub\":\"\xf0\x9f\x92\"}",
+		`{"sub":""}`, `{"":""}`, `{"aud":["a,b"],"permissions":["a,b","c"]}`, `{"aud":["a",1,null]}`,
+		`{"permissions":[]}`, `{"permissions":"a b"}`, `{"scope":"a  b ","scp":["c"],"permissions":["d"]}`,
+		"\ufeff{}", "{}\ufeff", "\f{}", "{}\x00", `{"a":1}{"a":1}`, `{"sub":"a","sub":"a"}`,
+		`{"alg":"HS256","alg":"RS256"}`, `{"alg":"RS256","kid":""}`, `{"alg":"none","crit":null,"b64":true}`,
+	} {
+		expectFlatAgrees(t, []byte(data))
+	}
+	for _, template := range []string{`{"sub":"%s"}`, `{"%s":"v"}`, `{"exp":1%s}`} {
+		prefix, suffix, _ := strings.Cut(template, "%s")
+		for pair := range 1 << 16 {
+			data := []byte(prefix + string([]byte{byte(pair >> 8), byte(pair)}) + suffix)
+			expectFlatAgrees(t, data)
+		}
+	}
 }
