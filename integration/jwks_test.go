@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,10 @@ import (
 
 // jwksEndpoint is a JWKS server on loopback that the test controls.
 type jwksEndpoint struct {
-	URL      string
+	URL string
+	// path is the endpoint's own: once it is down, its port may go to
+	// another test's endpoint, which must not answer for it.
+	path     string
 	listener net.Listener
 	server   *http.Server
 	requests atomic.Int64
@@ -36,12 +40,13 @@ type jwksEndpoint struct {
 
 func newJWKSEndpoint(t *testing.T, keys ...jose.JSONWebKey) *jwksEndpoint {
 	t.Helper()
-	e := &jwksEndpoint{mode: "ok", keys: keys, gate: make(chan struct{})}
+	e := &jwksEndpoint{mode: "ok", keys: keys, gate: make(chan struct{}),
+		path: "/sso/jwks/client_test_" + strconv.FormatInt(endpointCount.Add(1), 10)}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.URL = "http://" + l.Addr().String() + "/sso/jwks/client_test"
+	e.URL = "http://" + l.Addr().String() + e.path
 	e.serve(l)
 	t.Cleanup(e.down)
 	return e
@@ -53,7 +58,13 @@ func (e *jwksEndpoint) serve(l net.Listener) {
 	go e.server.Serve(l)
 }
 
+var endpointCount atomic.Int64
+
 func (e *jwksEndpoint) handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != e.path {
+		http.NotFound(w, r)
+		return
+	}
 	e.requests.Add(1)
 	e.mu.Lock()
 	mode, keys, raw, gate := e.mode, e.keys, e.raw, e.gate
