@@ -147,7 +147,7 @@ type Identity struct {
 	// ExpiresAt is the token's exp.
 	ExpiresAt time.Time
 
-	payloadSeg string // the verified claims set: the token's second segment
+	token      string // verified; Claims decodes its payload segment
 	claimsOnce sync.Once
 	claims     map[string]any
 }
@@ -158,7 +158,8 @@ type Identity struct {
 func (id *Identity) Claims() map[string]any {
 	id.claimsOnce.Do(func() {
 		// The payload passed the same strict checks when it was verified.
-		if payload, err := base64.RawURLEncoding.DecodeString(id.payloadSeg); err == nil {
+		payloadSeg := id.token[strings.IndexByte(id.token, '.')+1 : strings.LastIndexByte(id.token, '.')]
+		if payload, err := base64.RawURLEncoding.DecodeString(payloadSeg); err == nil {
 			id.claims, _ = decodeStrictObject(payload)
 		}
 		if id.claims == nil {
@@ -201,7 +202,7 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	}
 	id.TokenType = tokenType
 	id.KeyID = kid
-	id.payloadSeg = token[strings.IndexByte(token, '.')+1 : strings.LastIndexByte(token, '.')]
+	id.token = token // the cache keeps it anyway; the claims are decoded from it only if asked
 	if v.cache != nil {
 		v.cache.put(token, h, cacheEntry{id: id, validUntil: id.ExpiresAt.Add(v.Leeway), key: key}, now)
 	}
