@@ -30,9 +30,6 @@ import (
 const (
 	jwksMaxBody      = 1 << 20
 	jwksFetchTimeout = 10 * time.Second
-	// jwksMinInterval is the least time between two fetches that tokens
-	// with unknown kids can cause, per URL, whatever the traffic.
-	jwksMinInterval = 30 * time.Second
 	// jwksSavedMaxAge is how old a saved key set may be and still be used
 	// at start-up while the endpoint cannot be reached.
 	jwksSavedMaxAge = 7 * 24 * time.Hour
@@ -48,6 +45,12 @@ const (
 	// jwksMinRSABits is the smallest RSA key that is used.
 	jwksMinRSABits = 2048
 )
+
+// jwksMinInterval is the least time between two fetches that tokens with
+// unknown kids can cause, per URL, whatever the traffic. A variable only so
+// that the integration tests' Caddy (built with the soloauth_testhooks
+// tag) can shorten it; nothing else changes it.
+var jwksMinInterval = 30 * time.Second
 
 // Where a key set in use came from.
 const (
