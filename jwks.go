@@ -243,8 +243,9 @@ func (ks *KeySet) Destruct() error {
 
 // RSAKey returns the key published under kid. A known kid never waits.
 // An unknown kid triggers a fetch unless one ran in the last 30 seconds,
-// waits for it (or for the fetch already running), and looks again.
-func (ks *KeySet) RSAKey(kid string) (*rsa.PublicKey, error) {
+// waits for it (or for the fetch already running) while ctx lasts, and
+// looks again.
+func (ks *KeySet) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	t := ks.table.Load()
 	if t == nil {
 		return nil, ErrKeysUnavailable
@@ -256,7 +257,12 @@ func (ks *KeySet) RSAKey(kid string) (*rsa.PublicKey, error) {
 	if call == nil {
 		return nil, ErrUnknownKeyID
 	}
-	<-call.done
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		// The client is gone; the fetch goes on for the next request.
+		return nil, ErrUnknownKeyID
+	}
 	if key, ok := ks.table.Load().keys[kid]; ok {
 		return key, nil
 	}

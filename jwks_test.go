@@ -246,13 +246,13 @@ func TestKeySetKnownAndUnknownKID(t *testing.T) {
 		t.Fatalf("%d fetches at start, want 1", srv.requests.Load())
 	}
 	for range 100 {
-		if _, err := ks.RSAKey("k1"); err != nil {
+		if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Unknown kids right after a fetch: refused at once, no fetch.
 	for i := range 100 {
-		if _, err := ks.RSAKey(fmt.Sprint("random-", i)); !errors.Is(err, ErrUnknownKeyID) {
+		if _, err := ks.RSAKey(context.Background(), fmt.Sprint("random-", i)); !errors.Is(err, ErrUnknownKeyID) {
 			t.Fatalf("err %v", err)
 		}
 	}
@@ -277,7 +277,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := ks.RSAKey(fmt.Sprint("flood-", i)); errors.Is(err, ErrUnknownKeyID) {
+			if _, err := ks.RSAKey(context.Background(), fmt.Sprint("flood-", i)); errors.Is(err, ErrUnknownKeyID) {
 				unknown.Add(1)
 			}
 		}()
@@ -285,7 +285,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 	eventually(t, "the merged fetch to start", func() bool { return srv.requests.Load() == 2 })
 	// A known kid does not wait behind the fetch in flight.
 	done := make(chan error, 1)
-	go func() { _, err := ks.RSAKey("k1"); done <- err }()
+	go func() { _, err := ks.RSAKey(context.Background(), "k1"); done <- err }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -305,7 +305,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 	// And within 30s of that fetch, more unknown kids cause none.
 	clk.Advance(jwksMinInterval - time.Second)
 	for i := range 50 {
-		ks.RSAKey(fmt.Sprint("again-", i))
+		ks.RSAKey(context.Background(), fmt.Sprint("again-", i))
 	}
 	if n := srv.requests.Load(); n != 2 {
 		t.Fatalf("%d fetches, want 2", n)
@@ -317,15 +317,15 @@ func TestKeySetRotationOnDemand(t *testing.T) {
 	clk := newFakeClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
-	if _, err := ks.RSAKey("k2"); !errors.Is(err, ErrUnknownKeyID) {
+	if _, err := ks.RSAKey(context.Background(), "k2"); !errors.Is(err, ErrUnknownKeyID) {
 		t.Fatalf("k2 found before a refresh could run: %v", err)
 	}
 	clk.Advance(jwksMinInterval)
-	key, err := ks.RSAKey("k2")
+	key, err := ks.RSAKey(context.Background(), "k2")
 	if err != nil || !key.Equal(&rsaKey2.PublicKey) {
 		t.Fatalf("k2 after rotation: %v", err)
 	}
-	if _, err := ks.RSAKey("k1"); !errors.Is(err, ErrUnknownKeyID) {
+	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrUnknownKeyID) {
 		t.Fatalf("k1 still usable after it left the set: %v", err)
 	}
 }
@@ -357,13 +357,13 @@ func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
 				srv.setGate(gate)
 			}
 			clk.Advance(jwksMinInterval)
-			if _, err := ks.RSAKey("unknown"); !errors.Is(err, ErrUnknownKeyID) {
+			if _, err := ks.RSAKey(context.Background(), "unknown"); !errors.Is(err, ErrUnknownKeyID) {
 				t.Fatalf("err %v", err)
 			}
 			if srv.requests.Load() != 2 {
 				t.Fatalf("%d fetches, want 2", srv.requests.Load())
 			}
-			if _, err := ks.RSAKey("k1"); err != nil {
+			if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
 				t.Fatalf("last good key lost after a failed refresh: %v", err)
 			}
 			if st := ks.status(); st.LastError == "" || st.Source != sourceFetch {
@@ -380,7 +380,7 @@ func TestKeySetOutageAtStart(t *testing.T) {
 	srv.set(503, "down")
 	clk := newFakeClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	if _, err := ks.RSAKey("k1"); !errors.Is(err, ErrKeysUnavailable) {
+	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrKeysUnavailable) {
 		t.Fatalf("err %v, want ErrKeysUnavailable", err)
 	}
 	if ra := ks.RetryAfter(); ra < 1 || ra > 60 {
@@ -400,7 +400,7 @@ func TestKeySetOutageAtStart(t *testing.T) {
 	srv.set(200, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
 	eventually(t, "recovery", func() bool {
 		clk.Advance(time.Second)
-		_, err := ks.RSAKey("k1")
+		_, err := ks.RSAKey(context.Background(), "k1")
 		return err == nil
 	})
 }
@@ -437,7 +437,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
 	clk := newFakeClock()
 	first := startKeySet(t, srv.URL, clk, store)
-	if _, err := first.RSAKey("k1"); err != nil {
+	if _, err := first.RSAKey(context.Background(), "k1"); err != nil {
 		t.Fatal(err)
 	}
 	first.Destruct()
@@ -445,7 +445,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 	srv.set(500, "outage")
 	clk.Advance(6 * 24 * time.Hour)
 	second := startKeySet(t, srv.URL, clk, store)
-	if _, err := second.RSAKey("k1"); err != nil {
+	if _, err := second.RSAKey(context.Background(), "k1"); err != nil {
 		t.Fatalf("saved key not used during an outage: %v", err)
 	}
 	if st := second.status(); st.Source != sourceStorage {
@@ -463,7 +463,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 	srv.set(500, "outage")
 	clk.Advance(8 * 24 * time.Hour)
 	third := startKeySet(t, srv.URL, clk, store)
-	if _, err := third.RSAKey("k2"); !errors.Is(err, ErrKeysUnavailable) {
+	if _, err := third.RSAKey(context.Background(), "k2"); !errors.Is(err, ErrKeysUnavailable) {
 		t.Fatalf("a key set saved 8 days ago was used: %v", err)
 	}
 }
@@ -513,13 +513,13 @@ func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
 	ks := startKeySet(t, srv.URL, clk, nil)
 	clk.Advance(jwksMinInterval)
 	srv.set(500, "trouble")
-	ks.RSAKey("unknown")
+	ks.RSAKey(context.Background(), "unknown")
 	if srv.requests.Load() != 2 {
 		t.Fatalf("%d fetches, want 2", srv.requests.Load())
 	}
 	for range 29 {
 		clk.Advance(time.Second)
-		ks.RSAKey(fmt.Sprint("more-", clk.Now().Unix()))
+		ks.RSAKey(context.Background(), fmt.Sprint("more-", clk.Now().Unix()))
 		time.Sleep(time.Millisecond)
 	}
 	if n := srv.requests.Load(); n != 2 {
@@ -559,7 +559,7 @@ func TestKeySetDestructDuringFetch(t *testing.T) {
 	defer close(gate)
 	srv.setGate(gate)
 	clk.Advance(jwksMinInterval)
-	go ks.RSAKey("unknown") // a fetch that hangs
+	go ks.RSAKey(context.Background(), "unknown") // a fetch that hangs
 	eventually(t, "the fetch to start", func() bool { return srv.requests.Load() == 2 })
 	done := make(chan struct{})
 	go func() { ks.Destruct(); close(done) }()
@@ -592,7 +592,7 @@ func TestKeySetFirstFetchHangs(t *testing.T) {
 	if d := time.Since(began); d > 2*time.Second {
 		t.Fatalf("start took %v with a 200ms limit", d)
 	}
-	if _, err := ks.RSAKey("k1"); err != nil {
+	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
 		t.Fatalf("saved set not used while the first fetch hangs: %v", err)
 	}
 }
@@ -605,8 +605,37 @@ func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
 	ks := startKeySet(t, srv.URL, clk, nil)
 	before := ks.CurrentKey("k1")
 	clk.Advance(jwksMinInterval)
-	ks.RSAKey("unknown") // a refresh
+	ks.RSAKey(context.Background(), "unknown") // a refresh
 	if ks.CurrentKey("k1") != before {
 		t.Fatal("an unchanged key got a new object on refresh")
+	}
+}
+
+// TestKeySetUnknownKIDWaitEndsWithTheRequest: a client that hangs up
+// while its unknown kid waits for a fetch frees its goroutine at once,
+// and the fetch goes on for the requests after it.
+func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.setGate(gate)
+	clk.Advance(jwksMinInterval)
+	ctx, hangUp := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := ks.RSAKey(ctx, "unknown"); done <- err }()
+	eventually(t, "the fetch to start", func() bool { return srv.requests.Load() == 2 })
+	hangUp()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrUnknownKeyID) {
+			t.Fatalf("err %v, want ErrUnknownKeyID", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait outlived the request's context")
+	}
+	if srv.requests.Load() != 2 {
+		t.Fatal("hanging up started another fetch")
 	}
 }

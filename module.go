@@ -289,7 +289,7 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		verr = &VerifyError{Kind: KindInvalid, Reason: "more than one Authorization header"}
 	default:
 		var err error
-		id, err = m.verifier.Verify(token)
+		id, err = m.verifier.VerifyContext(r.Context(), token)
 		if err != nil {
 			var ok bool
 			if verr, ok = err.(*VerifyError); !ok {

@@ -1,6 +1,7 @@
 package soloauth
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -120,7 +121,7 @@ func TestWycheproofJWS(t *testing.T) {
 		v, configErr := verifierForKeys(t, []map[string]any{key})
 		accepted := false
 		if !configErr {
-			_, _, _, _, verr := v.verifySignature(c.JWS, nil)
+			_, _, _, _, verr := v.verifySignature(context.Background(), c.JWS, nil)
 			accepted = verr == nil
 		}
 		want := c.Expected == "accept"
@@ -156,7 +157,7 @@ func TestWycheproofJWK(t *testing.T) {
 		v, configErr := verifierForKeys(t, c.Keys.Keys)
 		accepted := false
 		if !configErr {
-			_, _, _, _, verr := v.verifySignature(c.JWS, nil)
+			_, _, _, _, verr := v.verifySignature(context.Background(), c.JWS, nil)
 			accepted = verr == nil
 		}
 		want := c.Expected == "accept"
@@ -188,7 +189,7 @@ func TestRFCExamples(t *testing.T) {
 		if configErr {
 			t.Fatal("64-byte secret refused")
 		}
-		if _, _, _, _, verr := v.verifySignature(e.JWS, nil); verr != nil {
+		if _, _, _, _, verr := v.verifySignature(context.Background(), e.JWS, nil); verr != nil {
 			t.Fatalf("signature refused: %v", verr)
 		}
 		// As a JWT: no sub, so never accepted, and expired since 2011.
@@ -202,7 +203,7 @@ func TestRFCExamples(t *testing.T) {
 		withKID := publishedJWK(e.JWKPublic)
 		withKID["kid"] = "a2"
 		v, _ := verifierForKeys(t, []map[string]any{withKID})
-		_, _, _, _, verr := v.verifySignature(e.JWS, nil)
+		_, _, _, _, verr := v.verifySignature(context.Background(), e.JWS, nil)
 		if verr == nil || !strings.Contains(verr.Reason, "without kid") {
 			t.Fatalf("got %v, want refusal for the missing kid", verr)
 		}
@@ -210,7 +211,7 @@ func TestRFCExamples(t *testing.T) {
 	t.Run("RFC 7520 4.1 RS256", func(t *testing.T) {
 		e := ex["RFC7520_4_1_RS256_Figure13"]
 		v, _ := verifierForKeys(t, []map[string]any{e.JWKPublic})
-		payload, typ, _, _, verr := v.verifySignature(e.JWS, nil)
+		payload, typ, _, _, verr := v.verifySignature(context.Background(), e.JWS, nil)
 		if verr != nil || typ != TokenTypeWorkOS {
 			t.Fatalf("signature refused: %v", verr)
 		}
@@ -224,7 +225,7 @@ func TestRFCExamples(t *testing.T) {
 		if configErr {
 			t.Fatal("32-byte secret refused")
 		}
-		if _, _, _, _, verr := v.verifySignature(e.JWS, nil); verr != nil {
+		if _, _, _, _, verr := v.verifySignature(context.Background(), e.JWS, nil); verr != nil {
 			t.Fatalf("signature refused: %v", verr)
 		}
 		if _, err := v.Verify(e.JWS); err == nil {

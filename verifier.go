@@ -2,6 +2,7 @@ package soloauth
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/hmac"
 	"crypto/rsa"
@@ -83,8 +84,8 @@ var (
 // It never returns a key for a kid it does not hold.
 type RSAKeySource interface {
 	// RSAKey returns the key of kid, and may fetch the key set to find
-	// an unknown kid.
-	RSAKey(kid string) (*rsa.PublicKey, error)
+	// an unknown kid; it stops waiting for that fetch when ctx is done.
+	RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error)
 	// CurrentKey returns the key of kid in the set now in use, or nil;
 	// it never fetches.
 	CurrentKey(kid string) *rsa.PublicKey
@@ -177,6 +178,12 @@ func invalid(reason string, err error) *VerifyError {
 // fixed: size, shape, header, signature, then claims, so that nothing about
 // a token's claims is reported before its signature is known to be good.
 func (v *Verifier) Verify(token string) (*Identity, error) {
+	return v.VerifyContext(context.Background(), token)
+}
+
+// VerifyContext is Verify for a request: a wait for the key set, on an
+// RS256 token with an unknown kid, ends when ctx does.
+func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Identity, error) {
 	var now time.Time
 	var h uint64
 	if v.cache != nil {
@@ -191,7 +198,7 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 		}
 	}
 	var payloadBuf [1024]byte
-	payload, tokenType, kid, key, verr := v.verifySignature(token, payloadBuf[:])
+	payload, tokenType, kid, key, verr := v.verifySignature(ctx, token, payloadBuf[:])
 	if verr != nil {
 		return nil, verr
 	}
@@ -213,7 +220,7 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 // whose signature a configured key made, with the token type, the kid and,
 // for RS256, the key that verified it. The payload is decoded into buf if
 // it fits, and is only valid as long as buf.
-func (v *Verifier) verifySignature(token string, buf []byte) (payload []byte, tokenType, kid string, key *rsa.PublicKey, _ *VerifyError) {
+func (v *Verifier) verifySignature(ctx context.Context, token string, buf []byte) (payload []byte, tokenType, kid string, key *rsa.PublicKey, _ *VerifyError) {
 	if len(token) > MaxTokenSize {
 		return nil, "", "", nil, invalid("token too large", nil)
 	}
@@ -244,7 +251,7 @@ func (v *Verifier) verifySignature(token string, buf []byte) (payload []byte, to
 	case TokenTypeSDK:
 		verr = v.verifyHS256(signingInput, sig)
 	case TokenTypeWorkOS:
-		key, verr = v.verifyRS256(signingInput, sig, kid)
+		key, verr = v.verifyRS256(ctx, signingInput, sig, kid)
 	}
 	if verr != nil {
 		verr.KeyID, verr.TokenType = kid, tokenType
@@ -460,14 +467,14 @@ func (v *Verifier) verifyHS256(signingInput string, sig []byte) *VerifyError {
 
 // verifyRS256 checks an RSASSA-PKCS1-v1_5 SHA-256 signature with the key
 // that the key set publishes under kid, and only that key.
-func (v *Verifier) verifyRS256(signingInput string, sig []byte, kid string) (*rsa.PublicKey, *VerifyError) {
+func (v *Verifier) verifyRS256(ctx context.Context, signingInput string, sig []byte, kid string) (*rsa.PublicKey, *VerifyError) {
 	if v.RSAKeys == nil {
 		return nil, invalid("RS256 token but no JWKS configured", nil)
 	}
 	if kid == "" {
 		return nil, invalid("RS256 token without kid", nil)
 	}
-	key, err := v.RSAKeys.RSAKey(kid)
+	key, err := v.RSAKeys.RSAKey(ctx, kid)
 	switch {
 	case errors.Is(err, ErrKeysUnavailable):
 		return nil, &VerifyError{Kind: KindUnavailable, Reason: "key set unavailable", Err: err}

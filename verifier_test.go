@@ -1,6 +1,7 @@
 package soloauth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -21,7 +22,7 @@ const (
 
 type staticKeys map[string]*rsa.PublicKey
 
-func (s staticKeys) RSAKey(kid string) (*rsa.PublicKey, error) {
+func (s staticKeys) RSAKey(_ context.Context, kid string) (*rsa.PublicKey, error) {
 	if k, ok := s[kid]; ok {
 		return k, nil
 	}
@@ -32,7 +33,7 @@ func (s staticKeys) CurrentKey(kid string) *rsa.PublicKey { return s[kid] }
 
 type unavailableKeys struct{}
 
-func (unavailableKeys) RSAKey(string) (*rsa.PublicKey, error) { return nil, ErrKeysUnavailable }
+func (unavailableKeys) RSAKey(context.Context, string) (*rsa.PublicKey, error) { return nil, ErrKeysUnavailable }
 func (unavailableKeys) CurrentKey(string) *rsa.PublicKey      { return nil }
 
 var testRSAKey = func() *rsa.PrivateKey {
