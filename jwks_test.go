@@ -617,7 +617,10 @@ func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
 func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
 	clk := newFakeClock()
-	ks := startKeySet(t, srv.URL, clk, nil)
+	// A client that waits as long as a real one would.
+	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{}})
+	ks.start(2 * time.Second)
+	t.Cleanup(func() { ks.Destruct() })
 	gate := make(chan struct{})
 	defer close(gate)
 	srv.setGate(gate)

@@ -33,8 +33,10 @@ func (s staticKeys) CurrentKey(kid string) *rsa.PublicKey { return s[kid] }
 
 type unavailableKeys struct{}
 
-func (unavailableKeys) RSAKey(context.Context, string) (*rsa.PublicKey, error) { return nil, ErrKeysUnavailable }
-func (unavailableKeys) CurrentKey(string) *rsa.PublicKey      { return nil }
+func (unavailableKeys) RSAKey(context.Context, string) (*rsa.PublicKey, error) {
+	return nil, ErrKeysUnavailable
+}
+func (unavailableKeys) CurrentKey(string) *rsa.PublicKey { return nil }
 
 var testRSAKey = func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
