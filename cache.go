@@ -44,7 +44,7 @@ type cacheShard struct {
 
 type cacheEntry struct {
 	id         *Identity
-	validUntil time.Time      // exp + leeway
+	validUntil time.Time      // exp + leeway; expired from that instant on
 	key        *rsa.PublicKey // RS256: the key that verified it
 }
 
@@ -78,7 +78,7 @@ func (c *tokenCache) get(token string, h uint64, now time.Time, keys RSAKeySourc
 	if !ok {
 		return nil, false
 	}
-	if now.After(e.validUntil) || (e.key != nil && (keys == nil || keys.CurrentKey(e.id.KeyID) != e.key)) {
+	if !now.Before(e.validUntil) || (e.key != nil && (keys == nil || keys.CurrentKey(e.id.KeyID) != e.key)) {
 		s.mu.Lock()
 		delete(s.entries, token)
 		s.mu.Unlock()
@@ -116,7 +116,7 @@ func (c *tokenCache) evictLocked(s *cacheShard, now time.Time) {
 		if scanned == 0 {
 			first = k
 		}
-		if now.After(old.validUntil) {
+		if !now.Before(old.validUntil) {
 			delete(s.entries, k)
 			evicted = true
 		}

@@ -65,7 +65,7 @@ func (v *Verifier) checkClaims(payload []byte) (*Identity, *VerifyError) {
 		return nil, fail(reason)
 	}
 	t := v.now()
-	if t.After(c.exp.t.Add(v.Leeway)) {
+	if !t.Before(c.exp.t.Add(v.Leeway)) { // RFC 7519 §4.1.4: valid only before exp
 		return nil, &VerifyError{Kind: KindExpired, Reason: "expired", Subject: c.sub}
 	}
 	if c.nbf.set && t.Add(v.Leeway).Before(c.nbf.t) {

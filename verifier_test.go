@@ -231,3 +231,49 @@ func jsonNum(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestExpiryBoundary: RFC 7519 §4.1.4, the current time must be before
+// exp (plus leeway); at exactly exp + leeway the token has expired, cached
+// or not.
+func TestExpiryBoundary(t *testing.T) {
+	exp := time.Unix(1_900_000_000, 0)
+	tests := []struct {
+		name    string
+		leeway  time.Duration
+		now     time.Time
+		expired bool
+	}{
+		{"one second before exp, no leeway", 0, exp.Add(-time.Second), false},
+		{"a nanosecond before exp, no leeway", 0, exp.Add(-time.Nanosecond), false},
+		{"at exp, no leeway", 0, exp, true},
+		{"within the leeway", 30 * time.Second, exp.Add(30*time.Second - time.Nanosecond), false},
+		{"at exp plus leeway", 30 * time.Second, exp.Add(30 * time.Second), true},
+	}
+	token := tu.HS256(secretA, tu.SDKClaims("alice").With("exp", exp.Unix()))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, cached := range []bool{false, true} {
+				now := tt.now
+				v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, Leeway: tt.leeway, Now: func() time.Time { return now }}
+				if cached {
+					v.EnableCache(10)
+					now = exp.Add(-time.Hour)
+					for range 2 { // cached on its second verification
+						if _, err := v.Verify(token); err != nil {
+							t.Fatal(err)
+						}
+					}
+					now = tt.now
+				}
+				_, err := v.Verify(token)
+				var verr *VerifyError
+				switch {
+				case tt.expired && !(errors.As(err, &verr) && verr.Kind == KindExpired):
+					t.Errorf("cached=%v: got %v, want expired", cached, err)
+				case !tt.expired && err != nil:
+					t.Errorf("cached=%v: refused: %v", cached, err)
+				}
+			}
+		})
+	}
+}
