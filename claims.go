@@ -2,9 +2,7 @@ package soloauth
 
 import (
 	"bytes"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -110,9 +108,81 @@ func (v *Verifier) checkAudience(c claimSet) string {
 	return "aud not accepted"
 }
 
+// The claims a decision reads, each declared once, here: its name
+// (decisionClaim), the shape its value is read in (shape) and where it is
+// kept (store). Both readers, the fast one and the strict one, ask
+// decisionClaim about each member and hand store what they read, so adding
+// a claim is an edit to this block alone; neither reader changes.
+type claimID uint8
+
+const (
+	notADecisionClaim claimID = iota
+	claimSub
+	claimExp
+	claimNbf
+	claimIat
+	claimIss
+	claimAud
+	claimScopes // permissions, or another configured scope claim
+)
+
+// decisionClaim names the claim a member is, if a decision reads it.
+func decisionClaim(name []byte, scopeClaims []string) claimID {
+	switch string(name) {
+	case "sub":
+		return claimSub
+	case "exp":
+		return claimExp
+	case "nbf":
+		return claimNbf
+	case "iat":
+		return claimIat
+	case "iss":
+		return claimIss
+	case "aud":
+		return claimAud
+	}
+	if isScopeClaim(name, scopeClaims) {
+		return claimScopes
+	}
+	return notADecisionClaim
+}
+
+func (id claimID) shape() valueShape {
+	switch id {
+	case claimExp, claimNbf, claimIat:
+		return shapeDate
+	case claimAud, claimScopes:
+		return shapeTextOrTexts
+	}
+	return shapeText
+}
+
+// store keeps a claim's value, as either reader read it.
+func (c *claimSet) store(id claimID, name []byte, v memberValue, scopeClaims []string) {
+	switch id {
+	case claimSub:
+		c.sub, c.subOK = v.text, v.ok
+	case claimExp:
+		c.exp = v.date
+	case claimNbf:
+		c.nbf = v.date
+	case claimIat:
+		c.iat = v.date
+	case claimIss:
+		c.issSet = true
+		c.iss, c.issOK = v.text, v.ok
+	case claimAud:
+		c.audSet = true
+		c.aud, c.audOK = v.texts, v.ok
+	case claimScopes:
+		c.addScopes(string(name), v.texts, v.isArray, v.ok, scopeClaims)
+	}
+}
+
 // readClaims decodes a claims set strictly, keeping only what a decision
-// reads: on the fast path (flatObject) if the payload is in its
-// subset, else on the strict jsontext path. Both give the same claimSet.
+// reads: on the fast path (flatObject) if the payload is in its subset,
+// else on the strict jsontext path. Both give the same claimSet.
 func (v *Verifier) readClaims(payload []byte) (claimSet, error) {
 	scopeClaims := v.ScopeClaims
 	if len(scopeClaims) == 0 {
@@ -128,26 +198,8 @@ func readClaimsFast(payload []byte, scopeClaims []string) (claimSet, bool) {
 	c := claimSet{scopesOK: true}
 	o := newFlatObject(payload)
 	for name, val, more := o.next(); more; name, val, more = o.next() {
-		switch string(name) {
-		case "sub":
-			c.sub, c.subOK = val.text()
-		case "exp":
-			c.exp = val.date()
-		case "nbf":
-			c.nbf = val.date()
-		case "iat":
-			c.iat = val.date()
-		case "iss":
-			c.issSet = true
-			c.iss, c.issOK = val.text()
-		case "aud":
-			c.audSet = true
-			c.aud, _, c.audOK = val.textOrTexts()
-		default:
-			if isScopeClaim(name, scopeClaims) {
-				granted, isArray, ok := val.textOrTexts()
-				c.addScopes(string(name), granted, isArray, ok, scopeClaims)
-			}
+		if id := decisionClaim(name, scopeClaims); id != notADecisionClaim {
+			c.store(id, name, val.read(id.shape()), scopeClaims)
 		}
 	}
 	return c, o.ok()
@@ -156,31 +208,12 @@ func readClaimsFast(payload []byte, scopeClaims []string) (claimSet, bool) {
 func readClaimsStrict(payload []byte, scopeClaims []string) (claimSet, error) {
 	c := claimSet{scopesOK: true}
 	err := scanStrictObject(payload, func(name []byte, dec *jsontext.Decoder) error {
-		var err error
-		switch string(name) {
-		case "sub":
-			c.sub, c.subOK, err = readString(dec)
-		case "exp":
-			c.exp, err = readDate(dec)
-		case "nbf":
-			c.nbf, err = readDate(dec)
-		case "iat":
-			c.iat, err = readDate(dec)
-		case "iss":
-			c.issSet = true
-			c.iss, c.issOK, err = readString(dec)
-		case "aud":
-			c.audSet = true
-			c.aud, _, c.audOK, err = readStringOrStrings(dec)
-		default:
-			if !isScopeClaim(name, scopeClaims) {
-				return skipValue(dec)
-			}
-			var granted []string
-			var isArray, ok bool
-			granted, isArray, ok, err = readStringOrStrings(dec)
-			c.addScopes(string(name), granted, isArray, ok, scopeClaims)
+		id := decisionClaim(name, scopeClaims)
+		if id == notADecisionClaim {
+			return skipValue(dec)
 		}
+		v, err := readMember(dec, id.shape())
+		c.store(id, name, v, scopeClaims)
 		return err
 	})
 	return c, err
@@ -217,79 +250,4 @@ func (c *claimSet) addScopes(name string, granted []string, isArray, ok bool, sc
 			c.scopes = append(c.scopes, granted...)
 		}
 	}
-}
-
-// readDate reads a NumericDate: a JSON number of seconds since the epoch,
-// fractions allowed, between 0 and the year 9999.
-func readDate(dec *jsontext.Decoder) (dateClaim, error) {
-	if dec.PeekKind() != '0' {
-		return dateClaim{set: true}, skipValue(dec)
-	}
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return dateClaim{set: true}, err
-	}
-	return numericDate(tok.Float()), nil
-}
-
-// date is readDate on the fast path; jsontext's Token.Float is
-// strconv.ParseFloat of the number as written, as this is.
-func (v flatValue) date() dateClaim {
-	if v.kind != '0' {
-		return dateClaim{set: true}
-	}
-	return numericDate(strconv.ParseFloat(string(v.raw), 64))
-}
-
-// numericDate is the date of a parsed number, if it is one we accept.
-func numericDate(f float64, err error) dateClaim {
-	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return dateClaim{set: true}
-	}
-	sec, frac := math.Modf(f)
-	return dateClaim{set: true, ok: true, t: time.Unix(int64(sec), int64(frac*1e9))}
-}
-
-// readStringOrStrings reads a string or an array of strings; ok is false
-// for any other value (which is consumed all the same).
-func readStringOrStrings(dec *jsontext.Decoder) (values []string, isArray, ok bool, err error) {
-	switch dec.PeekKind() {
-	case '"':
-		s, _, err := readString(dec)
-		return []string{s}, false, err == nil, err
-	case '[':
-		values, ok, err = readStrings(dec)
-		return values, true, ok, err
-	}
-	return nil, false, false, skipValue(dec)
-}
-
-// readStrings reads an array of strings; ok is false for any other value.
-func readStrings(dec *jsontext.Decoder) (values []string, ok bool, err error) {
-	if dec.PeekKind() != '[' {
-		return nil, false, skipValue(dec)
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return nil, false, err
-	}
-	ok = true
-	values = []string{}
-	for dec.PeekKind() != ']' {
-		if dec.PeekKind() != '"' {
-			ok = false
-			if err := skipValue(dec); err != nil {
-				return nil, false, err
-			}
-			continue
-		}
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return nil, false, err
-		}
-		values = append(values, tok.String())
-	}
-	if _, err := dec.ReadToken(); err != nil { // the closing ']'
-		return nil, false, err
-	}
-	return values, ok, nil
 }

@@ -267,10 +267,17 @@ func (s *flatScanner) consume(c byte) bool {
 	return false
 }
 
-// text returns the value if it is a string.
+// text returns the value if it is a string. The two algs we accept come
+// without an allocation: every token's header has one.
 func (v flatValue) text() (string, bool) {
 	if v.kind != '"' {
 		return "", false
+	}
+	switch string(v.raw) {
+	case "HS256":
+		return "HS256", true
+	case "RS256":
+		return "RS256", true
 	}
 	return string(v.raw), true
 }
