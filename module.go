@@ -7,16 +7,13 @@ package soloauth
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 func init() {
@@ -98,8 +95,9 @@ type SoloAuth struct {
 	// Default: false.
 	ReportOnly bool `json:"report_only,omitempty"`
 
-	verifier       *Verifier
-	keySet         *KeySet // nil without a JWKS; kept after Cleanup, for requests still in flight
+	verifier       *Verifier // shared by the directives of one key configuration (verifiers.go)
+	verifierKey    string    // its key in the pool; empty once released
+	keySet         *KeySet   // nil without a JWKS; kept after Cleanup, for requests still in flight
 	keySetRefresh  time.Duration
 	released       bool
 	requiredScopes []string
@@ -151,15 +149,6 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("no key source: set `secret` for SDK tokens or `workos_client_id` (or `jwks_url`) for WorkOS tokens")
 	}
 
-	m.verifier = &Verifier{
-		Secrets:     secrets,
-		Issuers:     replaceAll(repl, m.Issuers),
-		Audiences:   replaceAll(repl, m.Audiences),
-		Leeway:      leeway,
-		ScopeClaims: m.ScopeClaims,
-	}
-	m.verifier.EnableCache(DefaultCacheEntries)
-	m.verifier.ObserveCache = observeCache
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -173,7 +162,17 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 			return err
 		}
 		m.keySet, m.keySetRefresh = ks, refresh
-		m.verifier.RSAKeys = ks
+	}
+	m.verifier, m.verifierKey, err = acquireVerifier(keyConfig{
+		secrets:     secrets,
+		jwksURL:     jwksURL,
+		issuers:     replaceAll(repl, m.Issuers),
+		audiences:   replaceAll(repl, m.Audiences),
+		scopeClaims: m.ScopeClaims,
+		leeway:      leeway,
+	}, m.keySet)
+	if err != nil {
+		return fmt.Errorf("verifier: %w", err)
 	}
 	return nil
 }
@@ -254,94 +253,21 @@ func (m *SoloAuth) Validate() error {
 	return nil
 }
 
-// Cleanup releases the key set; the last handler to release a URL stops
-// its background fetching. m.keySet stays set: on a reload, Caddy cleans
-// up the old config while its requests may still be finishing, and a
-// stopped key set still answers lookups.
+// Cleanup releases the verifier and the key set; the last handler to
+// release a URL stops its background fetching. m.verifier and m.keySet
+// stay set: on a reload, Caddy cleans up the old config while its
+// requests may still be finishing, and a stopped key set still answers
+// lookups.
 func (m *SoloAuth) Cleanup() error {
+	if m.verifierKey != "" {
+		releaseVerifier(m.verifierKey)
+		m.verifierKey = ""
+	}
 	if m.keySet != nil && !m.released {
 		m.released = true
 		releaseKeySet(m.keySet, m.keySetRefresh)
 	}
 	return nil
-}
-
-// ServeHTTP authenticates the request, then calls next or answers with
-// the refusal.
-func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	state := authState(r, repl)
-	if m.AllowCORSPreflight && isCORSPreflight(r) {
-		// No identity: the placeholders stay empty.
-		return next.ServeHTTP(w, r)
-	}
-
-	token, problem := bearerToken(r.Header)
-	var id *Identity
-	var refusal *response
-	var verr *VerifyError
-	switch problem {
-	case tokenMissing:
-		refusal = &respMissing
-		verr = &VerifyError{Kind: KindInvalid, Reason: "no bearer token"}
-	case tokenAmbiguous:
-		refusal = &respInvalid
-		verr = &VerifyError{Kind: KindInvalid, Reason: "more than one Authorization header"}
-	default:
-		var err error
-		id, err = m.verifier.VerifyContext(r.Context(), token)
-		if err != nil {
-			var ok bool
-			if verr, ok = err.(*VerifyError); !ok {
-				verr = &VerifyError{Kind: KindInvalid, Reason: "verification failed", Err: err}
-			}
-			refusal = responseFor(verr.Kind)
-		} else if missing := missingScopes(m.requiredScopes, id.Scopes); missing != nil {
-			refusal = &m.forbidden
-			verr = &VerifyError{Kind: KindInvalid, Reason: "missing scopes: " + strings.Join(missing, " "),
-				KeyID: id.KeyID, Subject: id.Subject, TokenType: id.TokenType}
-		}
-	}
-
-	if refusal == nil {
-		countRequest(outcomeOK, id.TokenType)
-		state.authenticated(id)
-		return next.ServeHTTP(w, r)
-	}
-	countRequest(outcomeOf(refusal), verr.TokenType)
-	m.logRefusal(refusal, verr)
-	if m.ReportOnly {
-		state.reportOnlyRefused(refusal.detail, verr.Reason)
-		return next.ServeHTTP(w, r)
-	}
-	if refusal == &respUnavailable && m.keySet != nil {
-		w.Header().Set("Retry-After", strconv.Itoa(m.keySet.RetryAfter()))
-	}
-	refusal.write(w)
-	return nil
-}
-
-// logRefusal logs why a request was refused, never the token: the request
-// URI is left to the access log, since clients put tokens in query strings.
-func (m *SoloAuth) logRefusal(refusal *response, verr *VerifyError) {
-	ce := m.logger.Check(zapcore.DebugLevel, "request refused")
-	if ce == nil {
-		return
-	}
-	ce.Write(
-		zap.Int("status", refusal.status),
-		zap.String("detail", refusal.detail),
-		zap.String("reason", verr.Reason),
-		zap.String("kid", verr.KeyID),
-		zap.String("sub", verr.Subject),
-		zap.Bool("report_only", m.ReportOnly),
-	)
-}
-
-func isCORSPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions &&
-		r.Header.Get("Origin") != "" &&
-		r.Header.Get("Access-Control-Request-Method") != ""
 }
 
 // Interface guards

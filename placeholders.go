@@ -1,6 +1,7 @@
 package soloauth
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -32,6 +33,14 @@ type requestAuth struct {
 	id     *Identity
 	detail string // report_only: the response it would have had
 	reason string
+
+	// The request's last verification, which the next solo_auth
+	// handler reuses if it has the same verifier and finds the same
+	// token: a global option and a route's line verify once.
+	verifiedBy    *Verifier
+	verifiedToken string
+	verifiedID    *Identity
+	verifiedErr   error
 }
 
 // varsKey holds the request's requestAuth among Caddy's request vars.
@@ -50,6 +59,17 @@ func authState(r *http.Request, repl *caddy.Replacer) *requestAuth {
 	caddyhttp.SetVar(r.Context(), varsKey, st)
 	repl.Map(st.placeholder)
 	return st
+}
+
+// verify is v.VerifyContext(token), once per request for each verifier
+// and token.
+func (st *requestAuth) verify(ctx context.Context, v *Verifier, token string) (*Identity, error) {
+	if st.verifiedBy == v && st.verifiedToken == token {
+		return st.verifiedID, st.verifiedErr
+	}
+	id, err := v.VerifyContext(ctx, token)
+	st.verifiedBy, st.verifiedToken, st.verifiedID, st.verifiedErr = v, token, id, err
+	return id, err
 }
 
 func (st *requestAuth) authenticated(id *Identity) {

@@ -3,7 +3,6 @@ package soloauth
 import (
 	"net/http"
 	"strconv"
-	"strings"
 )
 
 // response is a refusal, built once and written as it is: the bodies and
@@ -55,36 +54,4 @@ func (r *response) write(w http.ResponseWriter) {
 	}
 	w.WriteHeader(r.status)
 	_, _ = w.Write(r.body)
-}
-
-type tokenProblem int
-
-const (
-	tokenPresent   tokenProblem = iota
-	tokenMissing                // no header, another scheme, or an empty token
-	tokenAmbiguous              // more than one Authorization header
-)
-
-// bearerToken reads the token of `Authorization: Bearer <token>`, with the
-// scheme matched case-insensitively (RFC 7235 §2.1). The token is returned
-// as sent, surrounding spaces aside: the verifier refuses anything that is
-// not a compact JWS, so nothing is cleaned up here.
-func bearerToken(h http.Header) (string, tokenProblem) {
-	values := h["Authorization"]
-	switch len(values) {
-	case 0:
-		return "", tokenMissing
-	case 1:
-	default:
-		return "", tokenAmbiguous
-	}
-	scheme, rest, _ := strings.Cut(values[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", tokenMissing
-	}
-	token := strings.Trim(rest, " ")
-	if token == "" {
-		return "", tokenMissing
-	}
-	return token, tokenPresent
 }

@@ -1,0 +1,170 @@
+package soloauth
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+// testHandler is a handler as Provision leaves it, without a Caddy
+// context: scopes required, a verifier of its own.
+func testHandler(v *Verifier, keySet *KeySet, scopes ...string) *SoloAuth {
+	m := &SoloAuth{logger: zap.NewNop(), verifier: v, keySet: keySet}
+	m.requiredScopes = mergeScopes(scopes)
+	m.forbidden = forbiddenResponse(m.requiredScopes)
+	return m
+}
+
+// serve runs one request through handlers in order, as Caddy's route
+// would, ending in a handler that answers "passed {solo.sub}".
+func serve(t *testing.T, r *http.Request, handlers ...*SoloAuth) *httptest.ResponseRecorder {
+	t.Helper()
+	w := httptest.NewRecorder()
+	repl := caddy.NewReplacer()
+	r = caddyhttp.PrepareRequest(r, repl, w, &caddyhttp.Server{})
+	var next caddyhttp.Handler = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		_, err := w.Write([]byte(repl.ReplaceAll("passed {solo.sub}", "")))
+		return err
+	})
+	for i := len(handlers) - 1; i >= 0; i-- {
+		m, inner := handlers[i], next
+		next = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return m.ServeHTTP(w, r, inner) })
+	}
+	if err := next.ServeHTTP(w, r); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestHandlerRequestTable is the contract's request table ("Requests"),
+// row by row, on the handler alone: exact status, body and headers.
+func TestHandlerRequestTable(t *testing.T) {
+	const (
+		notAuthenticated = `{"detail":"Not authenticated"}`
+		invalidToken     = `{"detail":"Invalid token"}`
+		invalidChallenge = `Bearer error="invalid_token"`
+	)
+	now := time.Now()
+	v := &Verifier{
+		Secrets:   [][]byte{[]byte(secretA)},
+		RSAKeys:   staticKeys{"k1": &testRSAKey.PublicKey},
+		Issuers:   []string{"https://issuer"},
+		Audiences: []string{"api"},
+		Leeway:    30 * time.Second,
+	}
+	good := tu.SDKClaims("alice", "read", "write").With("iss", "https://issuer", "aud", "api")
+	hs := func(c tu.Claims) string { return "Bearer " + tu.HS256(secretA, c) }
+	rows := []struct {
+		name          string
+		authorization []string // nil: no header
+		status        int
+		body          string
+		challenge     string
+	}{
+		{"no Authorization header", nil, 401, notAuthenticated, "Bearer"},
+		{"empty token", []string{"Bearer "}, 401, notAuthenticated, "Bearer"},
+		{"another scheme", []string{"Basic YTpi"}, 401, notAuthenticated, "Bearer"},
+		{"malformed", []string{"Bearer not.a.token"}, 401, invalidToken, invalidChallenge},
+		{"bad signature", []string{"Bearer " + tu.HS256("another-secret-that-is-32-bytes-long!", good)}, 401, invalidToken, invalidChallenge},
+		{"alg not accepted", []string{"Bearer " + tu.Sign(jose.SigningKey{Algorithm: jose.HS384, Key: []byte(secretA + secretA)}, good, nil)}, 401, invalidToken, invalidChallenge},
+		{"unknown kid", []string{"Bearer " + tu.RS256(testRSAKey, "k9", good)}, 401, invalidToken, invalidChallenge},
+		{"iss not accepted", []string{hs(good.With("iss", "https://other"))}, 401, invalidToken, invalidChallenge},
+		{"aud not accepted", []string{hs(good.With("aud", "web"))}, 401, invalidToken, invalidChallenge},
+		{"nbf in the future", []string{hs(good.With("nbf", now.Add(time.Hour).Unix()))}, 401, invalidToken, invalidChallenge},
+		{"iat in the future", []string{hs(good.With("iat", now.Add(time.Hour).Unix()))}, 401, invalidToken, invalidChallenge},
+		{"missing exp", []string{hs(good.With("exp", nil))}, 401, invalidToken, invalidChallenge},
+		{"missing sub", []string{hs(good.With("sub", nil))}, 401, invalidToken, invalidChallenge},
+		{"permissions not an array of strings", []string{hs(good.With("permissions", "read write"))}, 401, invalidToken, invalidChallenge},
+		{"two Authorization headers", []string{hs(good), hs(good)}, 401, invalidToken, invalidChallenge},
+		{"expired", []string{hs(good.With("exp", now.Add(-time.Hour).Unix()))}, 401, `{"detail":"Token has expired"}`,
+			`Bearer error="invalid_token", error_description="The token has expired"`},
+		{"forged and expired", []string{"Bearer " + tu.HS256("another-secret-that-is-32-bytes-long!", good.With("exp", now.Add(-time.Hour).Unix()))},
+			401, invalidToken, invalidChallenge},
+		{"scope missing", []string{hs(good.With("permissions", []string{"read"}))}, 403, `{"detail":"Not enough permissions"}`,
+			`Bearer error="insufficient_scope", scope="read write"`},
+		{"valid, scheme in lower case", []string{"bearer " + tu.HS256(secretA, good)}, 200, "passed alice", ""},
+		{"valid RS256", []string{"Bearer " + tu.RS256(testRSAKey, "k1", good)}, 200, "passed alice", ""},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			if row.authorization != nil {
+				r.Header["Authorization"] = row.authorization
+			}
+			w := serve(t, r, testHandler(v, nil, "read", "write"))
+			expectResponse(t, w, row.status, row.body, row.challenge)
+		})
+	}
+}
+
+func expectResponse(t *testing.T, w *httptest.ResponseRecorder, status int, body, challenge string) {
+	t.Helper()
+	if w.Code != status || w.Body.String() != body {
+		t.Fatalf("got %d %q, want %d %q", w.Code, w.Body.String(), status, body)
+	}
+	if got := w.Header().Get("WWW-Authenticate"); got != challenge {
+		t.Errorf("WWW-Authenticate %q, want %q", got, challenge)
+	}
+	if status != http.StatusOK {
+		if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		if strings.Contains(w.Body.String(), ".") {
+			t.Errorf("body %q may echo a token", w.Body.String())
+		}
+	}
+}
+
+// TestHandlerUnavailable: a WorkOS token while no key set has loaded is a
+// 503 with Retry-After and no challenge; an SDK token still passes.
+func TestHandlerUnavailable(t *testing.T) {
+	keySet := newKeySet(keySetConfig{URL: "http://127.0.0.1:1/jwks", Clock: newFakeClock()}) // never started
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: unavailableKeys{}}
+	m := testHandler(v, keySet)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tu.RS256(testRSAKey, "k1", tu.SDKClaims("w")))
+	w := serve(t, r, m)
+	expectResponse(t, w, 503, `{"detail":"Authentication service unavailable"}`, "")
+	if ra := w.Header().Get("Retry-After"); ra != "1" {
+		t.Errorf("Retry-After %q, want 1 (the next attempt is due)", ra)
+	}
+	r = httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tu.HS256(secretA, tu.SDKClaims("sdk")))
+	expectResponse(t, serve(t, r, m), 200, "passed sdk", "")
+}
+
+// TestHandlersOfOneVerifierVerifyOnce: a request through a global
+// option's line and a route's line of the same key configuration is
+// verified once; each line still checks its own scopes.
+func TestHandlersOfOneVerifierVerifyOnce(t *testing.T) {
+	verifications := 0
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, ObserveCache: func(bool) { verifications++ }}
+	v.EnableCache(10)
+	global, route := testHandler(v, nil), testHandler(v, nil, "admin")
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tu.HS256(secretA, tu.SDKClaims("alice", "admin")))
+	expectResponse(t, serve(t, r, global, route), 200, "passed alice", "")
+	if verifications != 1 {
+		t.Errorf("verified %d times, want once", verifications)
+	}
+
+	r = httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tu.HS256(secretA, tu.SDKClaims("bob", "read")))
+	expectResponse(t, serve(t, r, global, route), 403, `{"detail":"Not enough permissions"}`,
+		`Bearer error="insufficient_scope", scope="admin"`)
+
+	other := testHandler(&Verifier{Secrets: [][]byte{[]byte(secretB)}}, nil)
+	r = httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tu.HS256(secretA, tu.SDKClaims("carol")))
+	expectResponse(t, serve(t, r, global, other), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
+}
