@@ -2,12 +2,16 @@
 # Measures solo_auth against the same Caddy without it, in one run, on
 # loopback: requests per second with wrk (one thread, 32 connections) for
 # the same HS256 token, the same RS256 token, and a distinct HS256 token on
-# every request; then Caddy's resident memory after a flood of distinct
-# tokens. Prints each ratio. Installs wrk with apt if it is missing.
+# every request; then twenty solo_auth lines of one key configuration
+# against one line, on a stream from a pool of 12,000 tokens (throughput
+# and resident memory); then Caddy's resident memory after a flood of
+# distinct tokens. Prints each ratio. Installs wrk with apt if it is
+# missing.
 #
 #   bench/run.sh                       # defaults below; about 10 minutes
 #   BENCH_DURATION=5s BENCH_ROUNDS=1 BENCH_FLOOD=100000 bench/run.sh
 #   BENCH_FLOOD=0 bench/run.sh         # ratios only
+#   BENCH_ONLY=lines BENCH_FLOOD=0 bench/run.sh  # scenarios named: hs256 rs256 distinct lines
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +19,8 @@ duration=${BENCH_DURATION:-5s}
 rounds=${BENCH_ROUNDS:-9}
 flood=${BENCH_FLOOD:-1000000}
 distinct=${BENCH_DISTINCT:-400000}
+pool=${BENCH_POOL:-12000}
+only=${BENCH_ONLY:-hs256 rs256 distinct lines}
 out=bench/out
 mkdir -p "$out"
 
@@ -70,11 +76,18 @@ http://127.0.0.1:$jwks_port {
 	file_server
 }
 CF
+# The same site with twenty lines of one key configuration, every one of
+# which runs on every request.
+{
+	sed -n '1,/^http:\/\/127.0.0.1:'"$port"' {$/p' "$out/solo.Caddyfile"
+	for _ in $(seq 20); do printf '\tsolo_auth templates:read\n'; done
+	sed -n '/^http:\/\/127.0.0.1:'"$port"' {$/,$p' "$out/solo.Caddyfile" | sed 1,2d
+} >"$out/solo20.Caddyfile"
 
 pid=
-start_caddy() { # name
+start_caddy() { # config name: plain, solo or solo20 (the solo binary)
 	XDG_DATA_HOME=$PWD/$out/data XDG_CONFIG_HOME=$PWD/$out/config \
-		"$out/caddy-$1" run --config "$out/$1.Caddyfile" --adapter caddyfile >"$out/$1.log" 2>&1 &
+		"$out/caddy-${1%20}" run --config "$out/$1.Caddyfile" --adapter caddyfile >"$out/$1.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
 		curl -s -o /dev/null "$url" && return 0
@@ -94,13 +107,15 @@ measure() {
 	local name=$1 script=$2
 	shift 2
 	start_caddy "$name"
-	if [[ $name == solo ]]; then # the RS256 key set is loaded
+	if [[ $name == solo* ]]; then # the RS256 key set is loaded
 		curl -s -o /dev/null -H "Authorization: Bearer $(cat "$out/rs256.txt")" "$url"
 	fi
 	local result cpu_before cpu_after
 	cpu_before=$(cpu_ticks)
 	result=$(wrk -t1 -c32 -d"$duration" --latency -s "$script" "$url" -- "$@" 2>&1)
 	cpu_after=$(cpu_ticks)
+	local rss_kib
+	rss_kib=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 	stop_caddy
 	echo "$result" >>"$out/wrk.log"
 	local requests rps
@@ -108,7 +123,7 @@ measure() {
 	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$result")
 	# Caddy's own CPU time per request, in microseconds: steadier than
 	# throughput on a shared machine, since wrk's share does not enter it.
-	echo "$rps $requests $(awk -v t=$((cpu_after - cpu_before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {print t / hz * 1e6 / n}')"
+	echo "$rps $requests $(awk -v t=$((cpu_after - cpu_before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {print t / hz * 1e6 / n}') $rss_kib"
 }
 
 # cpu_ticks is Caddy's user + system CPU time so far, in clock ticks.
@@ -117,23 +132,25 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 : >"$out/wrk.log"
-report() { # label, wrk args...
-	local label=$1
+# report <label> <wrk args...>: solo_auth against plain Caddy; BASE and
+# CAND name other configs to compare (CAND=solo20 BASE=solo).
+report() {
+	local label=$1 base=${BASE:-plain} cand=${CAND:-solo}
 	shift
-	local plain=() solo=() plain_cpu=() solo_cpu=() max_requests=0 cpu
+	local plain=() solo=() plain_cpu=() solo_cpu=() plain_rss=() solo_rss=() max_requests=0 cpu rss
 	# Alternate which goes first, so that drift on a shared machine
 	# does not favour either.
 	for ((i = 0; i < rounds; i++)); do
 		if ((i % 2 == 0)); then
-			read -r rps _ cpu < <(measure plain "$@")
-			plain+=("$rps") plain_cpu+=("$cpu")
+			read -r rps _ cpu rss < <(measure "$base" "$@")
+			plain+=("$rps") plain_cpu+=("$cpu") plain_rss+=("$rss")
 		fi
-		read -r rps requests cpu < <(measure solo "$@")
-		solo+=("$rps") solo_cpu+=("$cpu")
+		read -r rps requests cpu rss < <(measure "$cand" "$@")
+		solo+=("$rps") solo_cpu+=("$cpu") solo_rss+=("$rss")
 		if ((requests > max_requests)); then max_requests=$requests; fi
 		if ((i % 2 == 1)); then
-			read -r rps _ cpu < <(measure plain "$@")
-			plain+=("$rps") plain_cpu+=("$cpu")
+			read -r rps _ cpu rss < <(measure "$base" "$@")
+			plain+=("$rps") plain_cpu+=("$cpu") plain_rss+=("$rss")
 		fi
 	done
 	# The ratio is the median of each round's ratio: a round measures both
@@ -144,21 +161,25 @@ report() { # label, wrk args...
 	for ((r = 0; r < rounds; r++)); do
 		ratios+=("$(awk -v s="${solo[r]}" -v p="${plain[r]}" 'BEGIN {print s / p}')")
 	done
-	printf '%-24s plain %7.0f req/s  solo_auth %7.0f req/s  ratio %.3f (rounds %s)\n' "$label" "$p" "$s" \
+	printf '%-24s %s %7.0f req/s  %s %7.0f req/s  ratio %.3f (rounds %s)\n' "$label" "$base" "$p" "$cand" "$s" \
 		"$(printf '%s\n' "${ratios[@]}" | median)" "$(printf '%.2f ' "${ratios[@]}")"
 	local pc sc
 	pc=$(printf '%s\n' "${plain_cpu[@]}" | median)
 	sc=$(printf '%s\n' "${solo_cpu[@]}" | median)
-	printf '%-24s Caddy CPU per request: plain %.1f us, solo_auth %.1f us (+%.1f us)\n' "" "$pc" "$sc" "$(awk -v a="$sc" -v b="$pc" 'BEGIN {print a - b}')"
+	printf '%-24s Caddy CPU per request: %s %.1f us, %s %.1f us (+%.1f us)\n' "" "$base" "$pc" "$cand" "$sc" "$(awk -v a="$sc" -v b="$pc" 'BEGIN {print a - b}')"
+	printf '%-24s RSS at the end of a round: %s %d MiB, %s %d MiB\n' "" "$base" \
+		$(($(printf '%s\n' "${plain_rss[@]}" | median) / 1024)) "$cand" $(($(printf '%s\n' "${solo_rss[@]}" | median) / 1024))
 	if [[ $label == distinct* ]] && ((max_requests > distinct)); then
 		echo "  warning: $max_requests requests in a round, more than the $distinct distinct tokens: some repeated" >&2
 	fi
 }
 
 echo "solo_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $duration x $rounds rounds (medians; order alternated)"
-report "same HS256 token" bench/token.lua "$out/hs256.txt"
-report "same RS256 token" bench/token.lua "$out/rs256.txt"
-report "distinct HS256 tokens" bench/distinct.lua "$out/distinct.txt" 0 "$distinct"
+want() { [[ " $only " == *" $1 "* ]]; }
+want hs256 && report "same HS256 token" bench/token.lua "$out/hs256.txt"
+want rs256 && report "same RS256 token" bench/token.lua "$out/rs256.txt"
+want distinct && report "distinct HS256 tokens" bench/distinct.lua "$out/distinct.txt" 0 "$distinct"
+want lines && BASE=solo CAND=solo20 report "20 lines vs 1, $pool pool" bench/distinct.lua "$out/distinct.txt" 0 "$pool"
 
 # Memory: resident set of Caddy with solo_auth before and after a flood of
 # distinct valid tokens.
