@@ -42,7 +42,7 @@ func TestCaddyfileExample(t *testing.T) {
 	// The token the quick start mints with `caddy solo-auth token`.
 	mint := exec.Command(caddyBin, "solo-auth", "token",
 		"--sub", "user_123", "--permissions", "templates:read,identity:prefill", "--workflow-id", "wf_1")
-	mint.Env = append(os.Environ(), "SOLO_SDK_SECRET="+demoSecret)
+	mint.Env = append(caddyEnviron(), "SOLO_SDK_SECRET="+demoSecret)
 	out, err := mint.Output()
 	if err != nil {
 		t.Fatal(err)

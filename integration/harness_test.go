@@ -36,7 +36,10 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	caddyBin = filepath.Join(dir, "caddy")
-	args := []string{"build", "-o", caddyBin}
+	// The test hooks (testhooks.go) let a test shorten timings that a
+	// production build fixes, such as the unknown-kid window; they are
+	// set per Caddy through its environment (spec.Env).
+	args := []string{"build", "-tags", "soloauth_testhooks", "-o", caddyBin}
 	if raceEnabled {
 		// The plugin's concurrency is exercised under the race
 		// detector in the real server too, not only in unit tests.
@@ -50,6 +53,26 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// windowEnv is the test hook's variable for the unknown-kid window.
+const windowEnv = "SOLO_AUTH_TEST_JWKS_MIN_INTERVAL"
+
+// caddyEnviron is this process's environment for a Caddy, without the
+// test hooks' variables: a Caddy gets a hook only from its own spec, so
+// that a variable left in a developer's shell cannot change what the
+// tests that rely on the production timings see.
+func caddyEnviron() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, windowEnv+"=")
+	})
+}
+
+// withWindow is s with the unknown-kid window (30 s in production) set
+// to d through the test hook.
+func withWindow(s spec, d time.Duration) spec {
+	s.Env = append(slices.Clip(s.Env), windowEnv+"="+d.String())
+	return s
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -154,7 +177,7 @@ func launch(t testing.TB, s spec) (*caddyProc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(caddyBin, "run", "--config", cfgPath, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(caddyEnviron(),
 		"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
 	cmd.Env = append(cmd.Env, s.Env...)
 	out := &syncBuffer{}
@@ -258,7 +281,7 @@ func runConfigFile(t *testing.T, path, adapter string, port int, env ...string) 
 		args = append(args, "--adapter", adapter)
 	}
 	cmd := exec.Command(caddyBin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Env = append(caddyEnviron(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	cmd.Env = append(cmd.Env, env...)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -316,7 +339,7 @@ func runCaddyExpectFailure(t *testing.T, s spec) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, caddyBin, "run", "--config", cfgPath, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Env = append(caddyEnviron(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	cmd.Env = append(cmd.Env, s.Env...)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
