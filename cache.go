@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// Bounds of the verified-token cache, per handler.
+// Bounds of the verified-token cache, per key configuration (one cache
+// per pooled verifier, verifierpool.go).
 const (
-	// DefaultCacheEntries bounds the tokens remembered by one handler.
+	// DefaultCacheEntries bounds the tokens remembered by one verifier.
 	DefaultCacheEntries = 10000
 	// maxCachedTokenSize: longer tokens are verified every time, so that
 	// the cache's memory stays bounded by entries × this.

@@ -112,7 +112,9 @@ func (v *Verifier) checkAudience(c claimSet) string {
 // (decisionClaim), the shape its value is read in (shape) and where it is
 // kept (store). Both readers, the fast one and the strict one, ask
 // decisionClaim about each member and hand store what they read, so adding
-// a claim is an edit to this block alone; neither reader changes.
+// a claim is an edit here (an ID, its name, its shape, a field of claimSet
+// to keep it in) and to checkClaims, which judges it; neither reader
+// changes.
 type claimID uint8
 
 const (

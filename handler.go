@@ -1,6 +1,7 @@
 package soloauth
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -64,6 +65,17 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	refusal.write(w)
 	return nil
+}
+
+// verify is v.VerifyContext(token), once per request for each verifier
+// and token.
+func (st *requestAuth) verify(ctx context.Context, v *Verifier, token string) (*Identity, error) {
+	if st.verifiedBy == v && st.verifiedToken == token {
+		return st.verifiedID, st.verifiedErr
+	}
+	id, err := v.VerifyContext(ctx, token)
+	st.verifiedBy, st.verifiedToken, st.verifiedID, st.verifiedErr = v, token, id, err
+	return id, err
 }
 
 // logRefusal logs why a request was refused, never the token: the request

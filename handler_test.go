@@ -16,7 +16,8 @@ import (
 )
 
 // testHandler is a handler as Provision leaves it, without a Caddy
-// context: scopes required, a verifier of its own.
+// context: the verifier it was given (shared, if the caller passes one
+// verifier to several handlers) and the scopes it requires.
 func testHandler(v *Verifier, keySet *KeySet, scopes ...string) *SoloAuth {
 	m := &SoloAuth{logger: zap.NewNop(), verifier: v, keySet: keySet}
 	m.requiredScopes = mergeScopes(scopes)

@@ -10,8 +10,9 @@ import (
 
 // Reading one member's value in the shape its claim or header member is
 // declared with (claims.go, jws.go), on either JSON path: flatValue.read
-// on the fast path, readMember on the strict one. The two must give the
-// same memberValue for any input the fast path accepts (FuzzFlatScan).
+// on the fast path, readMember on the strict one. The two must agree on
+// any input the fast path accepts: FuzzFlatScan and TestFlatAgreesWithStrict
+// check that both give the same tokenHeader and claimSet.
 
 // valueShape is how a member's value is read.
 type valueShape uint8

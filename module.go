@@ -95,7 +95,7 @@ type SoloAuth struct {
 	// Default: false.
 	ReportOnly bool `json:"report_only,omitempty"`
 
-	verifier       *Verifier // shared by the directives of one key configuration (verifiers.go)
+	verifier       *Verifier // shared by the directives of one key configuration (verifierpool.go)
 	verifierKey    string    // its key in the pool; empty once released
 	keySet         *KeySet   // nil without a JWKS; kept after Cleanup, for requests still in flight
 	keySetRefresh  time.Duration
@@ -113,7 +113,9 @@ func (SoloAuth) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves placeholders in the settings and builds the verifier.
+// Provision resolves placeholders in the settings, checks them, and takes
+// the key set of its URL and the verifier of its key configuration from
+// their pools.
 func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	m.logger = ctx.Logger()
 	repl := caddy.NewReplacer()

@@ -1,7 +1,6 @@
 package soloauth
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -59,17 +58,6 @@ func authState(r *http.Request, repl *caddy.Replacer) *requestAuth {
 	caddyhttp.SetVar(r.Context(), varsKey, st)
 	repl.Map(st.placeholder)
 	return st
-}
-
-// verify is v.VerifyContext(token), once per request for each verifier
-// and token.
-func (st *requestAuth) verify(ctx context.Context, v *Verifier, token string) (*Identity, error) {
-	if st.verifiedBy == v && st.verifiedToken == token {
-		return st.verifiedID, st.verifiedErr
-	}
-	id, err := v.VerifyContext(ctx, token)
-	st.verifiedBy, st.verifiedToken, st.verifiedID, st.verifiedErr = v, token, id, err
-	return id, err
 }
 
 func (st *requestAuth) authenticated(id *Identity) {

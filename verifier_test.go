@@ -263,9 +263,17 @@ func TestExpiryBoundary(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
+					if v.cache.len() != 1 {
+						t.Fatal("the token was not cached")
+					}
 					now = tt.now
 				}
+				hit := false
+				v.ObserveCache = func(h bool) { hit = h }
 				_, err := v.Verify(token)
+				if cached && !tt.expired && !hit {
+					t.Errorf("a valid cached token was verified again")
+				}
 				var verr *VerifyError
 				switch {
 				case tt.expired && !(errors.As(err, &verr) && verr.Kind == KindExpired):

@@ -1,8 +1,11 @@
 package soloauth
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // TestVerifierSharedPerKeyConfig: directives of one key configuration get
@@ -63,5 +66,53 @@ func TestVerifierSharedPerKeyConfig(t *testing.T) {
 		if _, ok := verifiers.References(vKey); ok {
 			t.Errorf("%s: still pooled after its last release", name)
 		}
+	}
+}
+
+// TestProvisionSharesAndCleanupReleases: handlers of one key
+// configuration, across a reload that provisions the new config before
+// cleaning up the old one, hold one pooled verifier; Cleanup gives back
+// exactly what Provision took, however often it runs, and a Provision
+// that fails takes nothing.
+func TestProvisionSharesAndCleanupReleases(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	provision := func(m *SoloAuth) *SoloAuth {
+		t.Helper()
+		if err := m.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	refs := func(m *SoloAuth) int {
+		n, _ := verifiers.References(m.verifierKey)
+		return n
+	}
+	oldA := provision(&SoloAuth{Secrets: []string{secretA}, Scopes: []string{"admin"}})
+	oldB := provision(&SoloAuth{Secrets: []string{secretA}})
+	if oldA.verifier != oldB.verifier || refs(oldA) != 2 {
+		t.Fatalf("two lines of one key configuration: shared=%v refs=%d", oldA.verifier == oldB.verifier, refs(oldA))
+	}
+	key := oldA.verifierKey
+
+	reloaded := provision(&SoloAuth{Secrets: []string{secretA}, Scopes: []string{"read"}})
+	if reloaded.verifier != oldA.verifier || refs(reloaded) != 3 {
+		t.Fatal("the reloaded config did not take the running verifier")
+	}
+	failed := &SoloAuth{Secrets: []string{secretA}, Leeway: new(caddy.Duration(-1))}
+	if err := failed.Provision(ctx); err == nil {
+		t.Fatal("a negative leeway was accepted")
+	}
+	_ = failed.Cleanup()
+	for range 2 {
+		_ = oldA.Cleanup()
+		_ = oldB.Cleanup()
+	}
+	if n, _ := verifiers.References(key); n != 1 {
+		t.Fatalf("%d references after the old config's cleanup, want 1", n)
+	}
+	_ = reloaded.Cleanup()
+	if _, pooled := verifiers.References(key); pooled {
+		t.Fatal("the verifier stayed pooled after its last handler's cleanup")
 	}
 }
