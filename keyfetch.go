@@ -1,0 +1,214 @@
+package soloauth
+
+import (
+	"context"
+	"crypto/rsa"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// fetchUnlessRecent joins the fetch in flight, or starts one if none has
+// started in the last jwksMinInterval; nil means neither.
+func (ks *KeySet) fetchUnlessRecent() *fetchCall {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.inflight != nil {
+		return ks.inflight
+	}
+	if !ks.lastAttempt.IsZero() && ks.clock.Now().Sub(ks.lastAttempt) < jwksMinInterval {
+		return nil
+	}
+	return ks.startFetchLocked()
+}
+
+// fetch joins the fetch in flight or starts one.
+func (ks *KeySet) fetch() *fetchCall {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.inflight != nil {
+		return ks.inflight
+	}
+	return ks.startFetchLocked()
+}
+
+func (ks *KeySet) startFetchLocked() *fetchCall {
+	call := &fetchCall{done: make(chan struct{})}
+	ks.inflight = call
+	ks.lastAttempt = ks.clock.Now()
+	ks.fetches.Add(1)
+	go func() {
+		defer ks.fetches.Done()
+		call.err = ks.fetchAndSwap()
+		ks.mu.Lock()
+		ks.inflight = nil
+		switch {
+		case ks.ctx.Err() != nil: // stopped, not a failure of the endpoint
+		case call.err != nil:
+			ks.lastError = call.err.Error()
+		default:
+			ks.lastError = ""
+		}
+		ks.mu.Unlock()
+		// Wake the background loop to reschedule, before done is closed,
+		// so that the loop, if it was the one waiting on done, finds
+		// this wake-up and drains it.
+		select {
+		case ks.wake <- struct{}{}:
+		default:
+		}
+		close(call.done)
+	}()
+	return call
+}
+
+// run is the background loop: scheduled refreshes while a fetched set is
+// in use, retries with capped, jittered backoff while none is.
+func (ks *KeySet) run() {
+	defer close(ks.stopped)
+	failures := 0
+	for {
+		var wait time.Duration
+		t := ks.table.Load()
+		switch {
+		case t != nil && t.source == sourceFetch && failures == 0:
+			wait = time.Duration(ks.refresh.Load()) - ks.clock.Now().Sub(t.fetchedAt)
+		case t != nil && t.source == sourceFetch:
+			// A fetched set is in use and a fetch failed (perhaps one an
+			// unknown kid asked for): retry no sooner than the unknown-kid
+			// limit, so that such tokens cannot make the set fetch more
+			// often than that; and no later than the schedule.
+			wait = min(max(retryDelay(failures), jwksMinInterval), time.Duration(ks.refresh.Load()))
+		default:
+			// No set, or only the saved one: retry with backoff.
+			wait = retryDelay(failures)
+		}
+		wait = max(wait, 0)
+		ks.mu.Lock()
+		ks.nextAttempt = ks.clock.Now().Add(wait)
+		ks.mu.Unlock()
+
+		select {
+		case <-ks.ctx.Done():
+			return
+		case <-ks.reschedule:
+			continue
+		case <-ks.wake:
+			// A fetch finished (perhaps one a request asked for): look
+			// at the schedule again.
+			if ks.lastFetchFailed() {
+				failures++
+			} else {
+				failures = 0
+			}
+			continue
+		case <-ks.clock.After(wait):
+		}
+		call := ks.fetch()
+		select {
+		case <-ks.ctx.Done():
+			return
+		case <-call.done:
+		}
+		// Drain the wake-up this fetch sent, then count it.
+		select {
+		case <-ks.wake:
+		default:
+		}
+		if call.err != nil {
+			failures++
+		} else {
+			failures = 0
+		}
+	}
+}
+
+func (ks *KeySet) lastFetchFailed() bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.lastError != ""
+}
+
+// retryDelay is the wait after n failed fetches: 1s, 2s, 4s ... up to a
+// minute, each ±20% so that a fleet of gateways does not retry in step.
+func retryDelay(failures int) time.Duration {
+	d := jwksRetryFirst
+	for i := 1; i < failures && d < jwksRetryCap; i++ {
+		d *= 2
+	}
+	d = min(d, jwksRetryCap)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+// fetchAndSwap fetches the key set once and, if it is good, puts it in use
+// and saves it. A failed fetch changes nothing but the last error.
+func (ks *KeySet) fetchAndSwap() error {
+	body, err := ks.download()
+	if err == nil {
+		var keys map[string]*rsa.PublicKey
+		keys, err = ks.parse(body)
+		if err == nil {
+			ks.use(&keyTable{keys: keys, fetchedAt: ks.clock.Now(), source: sourceFetch})
+			ks.save(body)
+			jwksFetchesTotal.WithLabelValues(ks.url, "ok").Inc()
+			return nil
+		}
+	}
+	err = fmt.Errorf("jwks %s: %w", ks.url, err)
+	if ks.ctx.Err() != nil {
+		return err // stopped: not a failure of the endpoint
+	}
+	jwksFetchesTotal.WithLabelValues(ks.url, "failed").Inc()
+	ks.log().Warn("jwks: fetch failed; keeping the last good key set",
+		zap.String("url", ks.url), zap.Bool("have_keys", ks.table.Load() != nil), zap.Error(err))
+	return err
+}
+
+func (ks *KeySet) download() ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ks.ctx, jwksFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := ks.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, jwksMaxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading body: %w", err)
+	}
+	if len(body) > jwksMaxBody {
+		return nil, fmt.Errorf("body over %d bytes", jwksMaxBody)
+	}
+	return body, nil
+}
+
+func (ks *KeySet) parse(body []byte) (map[string]*rsa.PublicKey, error) {
+	keys, skipped, err := parseJWKS(body)
+	for _, s := range skipped {
+		if ce := ks.log().Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
+			ce.Write(zap.String("url", ks.url), zap.String("kid", s.kid), zap.String("reason", s.reason))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no usable key (%d skipped)", len(skipped))
+	}
+	return keys, nil
+}

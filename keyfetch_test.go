@@ -1,0 +1,192 @@
+package soloauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestKeySetUnknownKIDFlood sends a few hundred random kids at once after
+// the rate limit has passed: exactly one fetch, however many callers.
+func TestKeySetUnknownKIDFlood(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	clk.Advance(jwksMinInterval)
+
+	gate := make(chan struct{})
+	srv.setGate(gate)
+	var wg sync.WaitGroup
+	var unknown atomic.Int64
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := ks.RSAKey(context.Background(), fmt.Sprint("flood-", i)); errors.Is(err, ErrUnknownKeyID) {
+				unknown.Add(1)
+			}
+		}()
+	}
+	eventually(t, "the merged fetch to start", func() bool { return srv.requests.Load() == 2 })
+	// A known kid does not wait behind the fetch in flight.
+	done := make(chan error, 1)
+	go func() { _, err := ks.RSAKey(context.Background(), "k1"); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a known kid waited behind a refresh")
+	}
+	close(gate)
+	wg.Wait()
+	if n := srv.requests.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (start + one merged refresh)", n)
+	}
+	if unknown.Load() != 300 {
+		t.Fatalf("%d of 300 unknown kids refused", unknown.Load())
+	}
+	// And within 30s of that fetch, more unknown kids cause none.
+	clk.Advance(jwksMinInterval - time.Second)
+	for i := range 50 {
+		ks.RSAKey(context.Background(), fmt.Sprint("again-", i))
+	}
+	if n := srv.requests.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+}
+
+func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
+	good := jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil))
+	bad := []struct {
+		name   string
+		status int
+		body   string
+		hang   bool
+	}{
+		{"status 500", 500, good, false},
+		{"status 404", 404, good, false},
+		{"garbage", 200, "<html>not json</html>", false},
+		{"over 1 MiB", 200, `{"keys":[],"pad":"` + strings.Repeat("x", 2<<20) + `"}`, false},
+		{"no usable key", 200, jwksOf(`{"kty":"oct","kid":"x","k":"AAAA"}`), false},
+		{"hanging", 200, good, true},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newJWKSServer(t, good)
+			clk := newFakeClock()
+			ks := startKeySet(t, srv.URL, clk, nil)
+			srv.set(tt.status, tt.body)
+			if tt.hang {
+				gate := make(chan struct{})
+				defer close(gate)
+				srv.setGate(gate)
+			}
+			clk.Advance(jwksMinInterval)
+			if _, err := ks.RSAKey(context.Background(), "unknown"); !errors.Is(err, ErrUnknownKeyID) {
+				t.Fatalf("err %v", err)
+			}
+			if srv.requests.Load() != 2 {
+				t.Fatalf("%d fetches, want 2", srv.requests.Load())
+			}
+			if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+				t.Fatalf("last good key lost after a failed refresh: %v", err)
+			}
+			if st := ks.status(); st.LastError == "" || st.Source != sourceFetch {
+				t.Fatalf("status %+v", st)
+			}
+		})
+	}
+}
+
+// TestKeySetOutageAtStart: the endpoint is down, so keys are unavailable;
+// the background loop retries with backoff and recovers when it is up.
+func TestKeySetOutageAtStart(t *testing.T) {
+	srv := newJWKSServer(t, "")
+	srv.set(503, "down")
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("err %v, want ErrKeysUnavailable", err)
+	}
+	if ra := ks.RetryAfter(); ra < 1 || ra > 60 {
+		t.Fatalf("Retry-After %d", ra)
+	}
+	// Retries back off: over 10 fake minutes, far fewer attempts than
+	// one a second, and at least one a minute.
+	for range 600 {
+		clk.Advance(time.Second)
+		time.Sleep(100 * time.Microsecond)
+	}
+	eventually(t, "no fetch in flight", func() bool { ks.mu.Lock(); defer ks.mu.Unlock(); return ks.inflight == nil })
+	n := srv.requests.Load()
+	if n < 10 || n > 40 {
+		t.Fatalf("%d fetches in 10 minutes of outage, want backoff to 1/min (10..40)", n)
+	}
+	srv.set(200, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	eventually(t, "recovery", func() bool {
+		clk.Advance(time.Second)
+		_, err := ks.RSAKey(context.Background(), "k1")
+		return err == nil
+	})
+}
+
+func TestRetryDelay(t *testing.T) {
+	for failures, want := range map[int]time.Duration{0: time.Second, 1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 7: 60 * time.Second, 50: 60 * time.Second} {
+		for range 20 {
+			d := retryDelay(failures)
+			if d < want*8/10 || d > want*12/10 {
+				t.Fatalf("retryDelay(%d) = %v, want %v ±20%%", failures, d, want)
+			}
+		}
+	}
+}
+
+func TestKeySetScheduledRefresh(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	clk.Advance(59 * time.Minute)
+	time.Sleep(20 * time.Millisecond)
+	if srv.requests.Load() != 1 {
+		t.Fatalf("refreshed before jwks_refresh")
+	}
+	eventually(t, "the scheduled refresh", func() bool {
+		clk.Advance(10 * time.Second)
+		return ks.status().KIDs[0] == "k2"
+	})
+}
+
+// TestKeySetFailedOnDemandFetchIsNotRetriedSooner: an unknown kid's fetch
+// that fails must not make the background loop retry within 30 s, or
+// random kids could make the set fetch more often than that.
+func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	clk.Advance(jwksMinInterval)
+	srv.set(500, "trouble")
+	ks.RSAKey(context.Background(), "unknown")
+	if srv.requests.Load() != 2 {
+		t.Fatalf("%d fetches, want 2", srv.requests.Load())
+	}
+	for range 29 {
+		clk.Advance(time.Second)
+		ks.RSAKey(context.Background(), fmt.Sprint("more-", clk.Now().Unix()))
+		time.Sleep(time.Millisecond)
+	}
+	if n := srv.requests.Load(); n != 2 {
+		t.Fatalf("%d fetches within 30s of a failed on-demand fetch, want 2", n)
+	}
+	eventually(t, "a retry after 30s", func() bool {
+		clk.Advance(time.Second)
+		return srv.requests.Load() >= 3
+	})
+}

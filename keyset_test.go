@@ -1,0 +1,296 @@
+package soloauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	c.waiters = kept
+}
+
+// jwksServer is a JWKS endpoint on loopback whose answers the test sets.
+type jwksServer struct {
+	*httptest.Server
+	requests atomic.Int64
+	mu       sync.Mutex
+	status   int
+	body     string
+	gate     chan struct{} // if set, each request waits for it
+}
+
+func newJWKSServer(t *testing.T, body string) *jwksServer {
+	s := &jwksServer{status: 200, body: body}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		s.mu.Lock()
+		status, body, gate := s.status, s.body, s.gate
+		s.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) set(status int, body string) {
+	s.mu.Lock()
+	s.status, s.body = status, body
+	s.mu.Unlock()
+}
+
+func (s *jwksServer) setGate(g chan struct{}) {
+	s.mu.Lock()
+	s.gate = g
+	s.mu.Unlock()
+}
+
+// eventually polls cond in real time; the key set's work runs in its own
+// goroutines even when its clock is fake.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func startKeySet(t *testing.T, url string, clk clock, store keyStore) *KeySet {
+	t.Helper()
+	var ks *KeySet
+	cfg := keySetConfig{URL: url, Refresh: time.Hour, Clock: clk, Client: &http.Client{Timeout: 300 * time.Millisecond}}
+	if store != nil {
+		cfg.Store = store
+	}
+	ks = newKeySet(cfg)
+	ks.start(2 * time.Second)
+	t.Cleanup(func() { ks.Destruct() })
+	return ks
+}
+
+func TestKeySetKnownAndUnknownKID(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	if srv.requests.Load() != 1 {
+		t.Fatalf("%d fetches at start, want 1", srv.requests.Load())
+	}
+	for range 100 {
+		if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Unknown kids right after a fetch: refused at once, no fetch.
+	for i := range 100 {
+		if _, err := ks.RSAKey(context.Background(), fmt.Sprint("random-", i)); !errors.Is(err, ErrUnknownKeyID) {
+			t.Fatalf("err %v", err)
+		}
+	}
+	if n := srv.requests.Load(); n != 1 {
+		t.Fatalf("%d fetches, want 1: an unknown kid fetched within 30s of the last fetch", n)
+	}
+}
+
+func TestKeySetRotationOnDemand(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	if _, err := ks.RSAKey(context.Background(), "k2"); !errors.Is(err, ErrUnknownKeyID) {
+		t.Fatalf("k2 found before a refresh could run: %v", err)
+	}
+	clk.Advance(jwksMinInterval)
+	key, err := ks.RSAKey(context.Background(), "k2")
+	if err != nil || !key.Equal(&rsaKey2.PublicKey) {
+		t.Fatalf("k2 after rotation: %v", err)
+	}
+	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrUnknownKeyID) {
+		t.Fatalf("k1 still usable after it left the set: %v", err)
+	}
+}
+
+func TestKeySetDestructStopsFetching(t *testing.T) {
+	srv := newJWKSServer(t, "")
+	srv.set(500, "down")
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	// While down, the loop retries within seconds...
+	eventually(t, "a retry", func() bool {
+		clk.Advance(time.Second)
+		return srv.requests.Load() >= 2
+	})
+	ks.Destruct()
+	// ...and after Destruct never again.
+	n := srv.requests.Load()
+	for range 120 {
+		clk.Advance(time.Second)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if srv.requests.Load() != n {
+		t.Fatalf("fetching went on after Destruct")
+	}
+}
+
+func TestVerifierWithKeySet(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	ks := startKeySet(t, srv.URL, newFakeClock(), nil)
+	v := &Verifier{RSAKeys: ks}
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: testRSAKey},
+		(&jose.SignerOptions{}).WithHeader("kid", "k1"))
+	jws, _ := signer.Sign([]byte(fmt.Sprintf(`{"sub":"u","exp":%d}`, time.Now().Add(time.Hour).Unix())))
+	token, _ := jws.CompactSerialize()
+	id, err := v.Verify(token)
+	if err != nil || id.TokenType != TokenTypeWorkOS {
+		t.Fatalf("id %+v err %v", id, err)
+	}
+}
+
+// TestKeySetRefreshFollowsItsUsers: the schedule is the shortest
+// jwks_refresh of the handlers using the set, and follows them as they go.
+func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil) // one user at 1h
+	ks.addUser(time.Minute, nil, nil)
+	if got := time.Duration(ks.refresh.Load()); got != time.Minute {
+		t.Fatalf("refresh %v with users at 1h and 1m", got)
+	}
+	eventually(t, "a refresh after a minute", func() bool {
+		clk.Advance(5 * time.Second)
+		return srv.requests.Load() >= 2
+	})
+	ks.removeUser(time.Minute)
+	if got := time.Duration(ks.refresh.Load()); got != time.Hour {
+		t.Fatalf("refresh %v after the 1m user left", got)
+	}
+}
+
+func TestKeySetDestructDuringFetch(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.setGate(gate)
+	clk.Advance(jwksMinInterval)
+	go ks.RSAKey(context.Background(), "unknown") // a fetch that hangs
+	eventually(t, "the fetch to start", func() bool { return srv.requests.Load() == 2 })
+	done := make(chan struct{})
+	go func() { ks.Destruct(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Destruct did not end the fetch in flight")
+	}
+	if st := ks.status(); st.LastError != "" {
+		t.Errorf("a fetch cut short by Destruct was recorded as a failure: %q", st.LastError)
+	}
+}
+
+// TestKeySetUnchangedKeysKeepTheirObjects: a refresh that changes nothing
+// keeps the key objects, so the cache's RS256 entries stay valid.
+func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	before := ks.CurrentKey("k1")
+	clk.Advance(jwksMinInterval)
+	ks.RSAKey(context.Background(), "unknown") // a refresh
+	if ks.CurrentKey("k1") != before {
+		t.Fatal("an unchanged key got a new object on refresh")
+	}
+}
+
+// TestKeySetUnknownKIDWaitEndsWithTheRequest: a client that hangs up
+// while its unknown kid waits for a fetch frees its goroutine at once,
+// and the fetch goes on for the requests after it.
+func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	// A client that waits as long as a real one would.
+	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{}})
+	ks.start(2 * time.Second)
+	t.Cleanup(func() { ks.Destruct() })
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.setGate(gate)
+	clk.Advance(jwksMinInterval)
+	ctx, hangUp := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := ks.RSAKey(ctx, "unknown"); done <- err }()
+	eventually(t, "the fetch to start", func() bool { return srv.requests.Load() == 2 })
+	hangUp()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrUnknownKeyID) {
+			t.Fatalf("err %v, want ErrUnknownKeyID", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait outlived the request's context")
+	}
+	if srv.requests.Load() != 2 {
+		t.Fatal("hanging up started another fetch")
+	}
+}
