@@ -1,16 +1,19 @@
 package soloauth
 
 import (
+	"bytes"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // jwksMinRSABits is the smallest RSA key that is used.
@@ -35,16 +38,13 @@ type skippedKey struct {
 // RSA public keys of at least 2048 bits, with a kid that no other key in
 // the set shares, `use` sig or absent, `alg` RS256 or absent, and
 // `key_ops`, if present, allowing verify. Each key is decoded on its own,
-// so one key go-jose cannot read does not reject the others.
+// so one key go-jose cannot read does not reject the others. Member names
+// are matched exactly, as go-jose matches them (RFC 7517 names are case
+// sensitive; encoding/json would not be).
 func parseJWKS(body []byte) (map[string]*rsa.PublicKey, []skippedKey, error) {
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &set); err != nil {
+	rawKeys, err := readJWKSet(body)
+	if err != nil {
 		return nil, nil, fmt.Errorf("not a JWK set: %w", err)
-	}
-	if set.Keys == nil {
-		return nil, nil, errors.New("not a JWK set: no \"keys\" array")
 	}
 	type candidate struct {
 		kid string
@@ -55,19 +55,18 @@ func parseJWKS(body []byte) (map[string]*rsa.PublicKey, []skippedKey, error) {
 		skipped    []skippedKey
 		kidCount   = map[string]int{}
 	)
-	for _, raw := range set.Keys {
-		var meta struct {
-			Kid    string   `json:"kid"`
-			KeyOps []string `json:"key_ops"`
+	for _, raw := range rawKeys {
+		meta, reason := readJWKMeta(raw)
+		kidCount[meta.kid]++
+		var key *rsa.PublicKey
+		if reason == "" {
+			key, reason = usableRSAKey(raw, meta)
 		}
-		_ = json.Unmarshal(raw, &meta)
-		kidCount[meta.Kid]++
-		key, reason := usableRSAKey(raw, meta.KeyOps)
 		if reason != "" {
-			skipped = append(skipped, skippedKey{kid: meta.Kid, reason: reason})
+			skipped = append(skipped, skippedKey{kid: meta.kid, reason: reason})
 			continue
 		}
-		candidates = append(candidates, candidate{kid: meta.Kid, key: key})
+		candidates = append(candidates, candidate{kid: meta.kid, key: key})
 	}
 	keys := make(map[string]*rsa.PublicKey, len(candidates))
 	for _, c := range candidates {
@@ -83,12 +82,158 @@ func parseJWKS(body []byte) (map[string]*rsa.PublicKey, []skippedKey, error) {
 	return keys, skipped, nil
 }
 
+// readJWKSet returns the members of a JWK set's "keys" array, undecoded.
+// The set's own names are matched exactly and may not repeat; what is
+// inside each key is left to readJWKMeta and go-jose, key by key.
+func readJWKSet(body []byte) ([]json.RawMessage, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(body),
+		jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	if tok.Kind() != '{' {
+		return nil, errNotObject
+	}
+	var keys []json.RawMessage
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		name := tok.String()
+		if name != "keys" {
+			if err := dec.SkipValue(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if keys != nil {
+			return nil, errors.New(`"keys" twice`)
+		}
+		if dec.PeekKind() != '[' {
+			return nil, errors.New(`"keys" is not an array`)
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
+		}
+		keys = []json.RawMessage{}
+		for dec.PeekKind() != ']' {
+			v, err := dec.ReadValue()
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, bytes.Clone(v))
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
+	if keys == nil {
+		return nil, errors.New(`no "keys" array`)
+	}
+	return keys, nil
+}
+
+// jwkMeta is what of a JWK, besides its key material, decides whether
+// and under which kid the key is used.
+type jwkMeta struct {
+	kid, use, alg string
+	keyOps        []string // nil: no key_ops member
+}
+
+// jwkMetaNames are the members jwkMeta reads.
+var jwkMetaNames = []string{"kid", "use", "alg", "key_ops"}
+
+// readJWKMeta reads kid, use, alg and key_ops strictly: a member that is
+// present must have the type RFC 7517 gives it (null included), no name
+// may repeat, and no name may differ from one of these only in case
+// (go-jose, like RFC 7517, matches names exactly and would take "Use" for
+// an unknown member, where a publisher most likely meant the restriction
+// and other JOSE libraries honour it). Whatever is wrong, the key is not
+// used; the reason says why. The kid is returned whenever it is a string,
+// so that a bad key still counts in the one-key-per-kid rule.
+func readJWKMeta(raw []byte) (jwkMeta, string) {
+	var m jwkMeta
+	obj, err := decodeStrictObject(raw)
+	if err != nil {
+		return m, "unreadable: " + err.Error()
+	}
+	if kid, ok := obj["kid"].(string); ok {
+		m.kid = kid
+	}
+	for name := range obj {
+		for _, want := range jwkMetaNames {
+			if name != want && strings.EqualFold(name, want) {
+				return m, fmt.Sprintf("member %q differs from %q only in case", name, want)
+			}
+		}
+	}
+	for _, name := range []string{"kid", "use", "alg"} {
+		if v, present := obj[name]; present {
+			s, ok := v.(string)
+			if !ok {
+				return m, fmt.Sprintf("%s is not a string (%s)", name, jsonType(v))
+			}
+			switch name {
+			case "use":
+				m.use = s
+			case "alg":
+				m.alg = s
+			}
+		}
+	}
+	if v, present := obj["key_ops"]; present {
+		ops, ok := v.([]any)
+		if !ok {
+			return m, fmt.Sprintf("key_ops is not an array (%s)", jsonType(v))
+		}
+		m.keyOps = make([]string, 0, len(ops))
+		for _, op := range ops {
+			s, ok := op.(string)
+			if !ok {
+				return m, fmt.Sprintf("key_ops holds a %s, not only strings", jsonType(op))
+			}
+			m.keyOps = append(m.keyOps, s)
+		}
+	}
+	return m, ""
+}
+
+// jsonType names the JSON type of a value decodeStrictObject built.
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return "number"
+}
+
 // usableRSAKey decodes one JWK and returns its RSA public key, or why it
 // cannot be used.
-func usableRSAKey(raw json.RawMessage, keyOps []string) (*rsa.PublicKey, string) {
+func usableRSAKey(raw json.RawMessage, meta jwkMeta) (*rsa.PublicKey, string) {
 	var jwk jose.JSONWebKey
 	if err := jwk.UnmarshalJSON(raw); err != nil {
 		return nil, "unreadable: " + strings.TrimPrefix(err.Error(), "go-jose/go-jose: ")
+	}
+	if jwk.KeyID != meta.kid || jwk.Use != meta.use || jwk.Algorithm != meta.alg {
+		// Both read names exactly, so this does not happen; if a go-jose
+		// upgrade changed that, refuse rather than guess which is right.
+		return nil, "go-jose read kid, use or alg differently"
 	}
 	key, ok := jwk.Key.(*rsa.PublicKey)
 	if !ok {
@@ -103,13 +248,13 @@ func usableRSAKey(raw json.RawMessage, keyOps []string) (*rsa.PublicKey, string)
 	if rocaVulnerable(key.N) {
 		return nil, "ROCA-vulnerable modulus (CVE-2017-15361)"
 	}
-	if jwk.Use != "" && jwk.Use != "sig" {
-		return nil, "use is " + jwk.Use
+	if meta.use != "" && meta.use != "sig" {
+		return nil, "use is " + meta.use
 	}
-	if jwk.Algorithm != "" && jwk.Algorithm != string(jose.RS256) {
-		return nil, "alg is " + jwk.Algorithm
+	if meta.alg != "" && meta.alg != string(jose.RS256) {
+		return nil, "alg is " + meta.alg
 	}
-	if keyOps != nil && !slices.Contains(keyOps, "verify") {
+	if meta.keyOps != nil && !slices.Contains(meta.keyOps, "verify") {
 		return nil, "key_ops does not allow verify"
 	}
 	return key, ""

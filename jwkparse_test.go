@@ -73,6 +73,9 @@ func TestParseJWKS(t *testing.T) {
 		{"keys not an array", `{"keys":"x"}`, nil, true},
 		{"no keys member", `{"key":[]}`, nil, true},
 		{"a JSON array", `[]`, nil, true},
+		{"KEYS is not keys", `{"KEYS":[` + good + `]}`, nil, true},
+		{"keys twice", `{"keys":[],"keys":[` + good + `]}`, nil, true},
+		{"data after the set", jwksOf(good) + `{}`, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,5 +87,64 @@ func TestParseJWKS(t *testing.T) {
 				t.Fatalf("kids %q, want %q", got, tt.wantKIDs)
 			}
 		})
+	}
+}
+
+// withMembers puts raw members (`"name":value,...`) at the start of a JWK,
+// so that a test can write what encoding/json would not: wrong types,
+// names that differ in case, a name twice.
+func withMembers(jwk, members string) string { return "{" + members + "," + jwk[1:] }
+
+// TestParseJWKSMalformedMetadata: a key whose kid, use, alg or key_ops is
+// present but not what RFC 7517 says it is, or is written twice, or under a
+// name that differs only in case, is skipped with the reason, never used
+// as if the member were absent or under another reading of it.
+func TestParseJWKSMalformedMetadata(t *testing.T) {
+	good := jwkJSON(t, &testRSAKey.PublicKey, "good", nil)
+	bare := jwkJSON(t, &rsaKey2.PublicKey, "", nil) // no kid
+	tests := []struct {
+		name, members, wantReason string
+	}{
+		{"key_ops a string", `"kid":"k2","key_ops":"verify"`, "key_ops"},
+		{"key_ops holds a number", `"kid":"k2","key_ops":["verify",1]`, "key_ops"},
+		{"key_ops holds null", `"kid":"k2","key_ops":[null]`, "key_ops"},
+		{"key_ops null", `"kid":"k2","key_ops":null`, "key_ops"},
+		{"key_ops an object", `"kid":"k2","key_ops":{"verify":true}`, "key_ops"},
+		{"use a number", `"kid":"k2","use":5`, "use"},
+		{"use null", `"kid":"k2","use":null`, "use"},
+		{"use an array", `"kid":"k2","use":["sig"]`, "use"},
+		{"alg an array", `"kid":"k2","alg":["RS256"]`, "alg"},
+		{"alg null", `"kid":"k2","alg":null`, "alg"},
+		{"kid a number", `"kid":2`, "kid"},
+		{"kid null", `"kid":null`, "kid"},
+		{"KID instead of kid", `"KID":"k2"`, "KID"},
+		{"kid and KID", `"kid":"k2","KID":"other"`, "KID"},
+		{"Use enc beside no use", `"kid":"k2","Use":"enc"`, "Use"},
+		{"ALG beside alg", `"kid":"k2","alg":"RS256","ALG":"HS256"`, "ALG"},
+		{"Key_Ops without verify", `"kid":"k2","Key_Ops":["encrypt"]`, "Key_Ops"},
+		{"kid twice", `"kid":"k2","kid":"k2"`, "duplicate"},
+		{"key_ops twice", `"kid":"k2","key_ops":["verify"],"key_ops":["encrypt"]`, "duplicate"},
+		{"use twice", `"kid":"k2","use":"sig","use":"enc"`, "duplicate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS([]byte(jwksOf(good, withMembers(bare, tt.members))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(sortedKIDs(keys), ","); got != "good" {
+				t.Fatalf("kids %q, want only \"good\": the malformed key was used", got)
+			}
+			if len(skipped) != 1 || !strings.Contains(skipped[0].reason, tt.wantReason) {
+				t.Fatalf("skipped %+v, want one with a reason naming %s", skipped, tt.wantReason)
+			}
+		})
+	}
+	// Well-formed members beside them are still fine, and other members
+	// (a private extension) may use any case.
+	ok := withMembers(bare, `"kid":"k2","use":"sig","alg":"RS256","key_ops":["verify","sign"],"X-Ext":1,"Note":"x"`)
+	keys, skipped, err := parseJWKS([]byte(jwksOf(ok)))
+	if err != nil || keys["k2"] == nil || len(skipped) != 0 {
+		t.Fatalf("a well-formed key: kids %v skipped %+v err %v", sortedKIDs(keys), skipped, err)
 	}
 }
