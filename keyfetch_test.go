@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // TestKeySetUnknownKIDFlood sends a few hundred random kids at once after
@@ -189,4 +195,46 @@ func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
 		clk.Advance(time.Second)
 		return srv.requests.Load() >= 3
 	})
+}
+
+// TestKeySetRedirectIsAFailedFetch: a JWKS endpoint that redirects, even
+// to a server with a good key set, has failed: the client never asks the
+// target, and the log and the status show the Location without its
+// credentials.
+func TestKeySetRedirectIsAFailedFetch(t *testing.T) {
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			target := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+			location := "http://user:pa55@" + target.Listener.Addr().String() + "/jwks?token=s3cr3t"
+			redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, location, status)
+			}))
+			t.Cleanup(redirector.Close)
+			core, logs := observer.New(zapcore.WarnLevel)
+			ks := newKeySet(keySetConfig{URL: redirector.URL, Refresh: time.Hour, Clock: newFakeClock(), Logger: zap.New(core)})
+			ks.start(5 * time.Second)
+			t.Cleanup(func() { ks.Destruct() })
+
+			if n := target.requests.Load(); n != 0 {
+				t.Fatalf("the redirect was followed (%d requests at its target)", n)
+			}
+			if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrKeysUnavailable) {
+				t.Fatalf("err %v, want ErrKeysUnavailable", err)
+			}
+			wantLocation := "http://xxxxx@" + target.Listener.Addr().String() + "/jwks?xxxxx"
+			st := ks.status()
+			if !strings.Contains(st.LastError, wantLocation) || !strings.Contains(st.LastError, "redirect") {
+				t.Fatalf("last error %q, want the redirect and %s", st.LastError, wantLocation)
+			}
+			failed := logs.FilterMessageSnippet("fetch failed").All()
+			if len(failed) != 1 || !strings.Contains(failed[0].ContextMap()["error"].(string), wantLocation) {
+				t.Fatalf("log %+v, want one failed fetch naming %s", failed, wantLocation)
+			}
+			for _, e := range logs.All() {
+				if s := fmt.Sprint(e.ContextMap()); strings.Contains(s, "pa55") || strings.Contains(s, "s3cr3t") {
+					t.Fatalf("a credential was logged: %s", s)
+				}
+			}
+		})
+	}
 }

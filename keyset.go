@@ -101,7 +101,7 @@ type keySetConfig struct {
 	Refresh time.Duration
 	Store   keyStore
 	Logger  *zap.Logger
-	Client  *http.Client // nil: a client with the fetch timeout
+	Client  *http.Client // nil: a client with the fetch timeout; redirects are never followed
 	Clock   clock        // nil: real time
 }
 
@@ -118,9 +118,7 @@ func newKeySet(cfg keySetConfig) *KeySet {
 		stopped:    make(chan struct{}),
 	}
 	ks.ctx, ks.cancel = context.WithCancel(context.Background())
-	if ks.client == nil {
-		ks.client = &http.Client{Timeout: jwksFetchTimeout}
-	}
+	ks.client = noRedirects(cfg.Client)
 	logger := cfg.Logger
 	if logger == nil {
 		logger = zap.NewNop()
@@ -189,6 +187,10 @@ func (ks *KeySet) storage() keyStore {
 // and keeps it fresh in the background until Destruct. If no key set could
 // be fetched within wait, a saved one is used while the fetch is retried.
 func (ks *KeySet) start(wait time.Duration) {
+	if plainHTTPOffLoopback(ks.url) {
+		ks.log().Warn("jwks: URL is plain http to a host that is not loopback; anyone on the path can replace the keys",
+			zap.String("url", redactURL(ks.url)))
+	}
 	call := ks.fetch()
 	ks.started.Store(true)
 	go ks.run()
