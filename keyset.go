@@ -78,8 +78,8 @@ type KeySet struct {
 	table atomic.Pointer[keyTable]
 
 	mu          sync.Mutex
-	store       keyStore              // nil: nothing is saved
-	refreshes   map[time.Duration]int // jwks_refresh of each handler using the set
+	users       []*keySetUser // oldest first; see keysetusers.go
+	store       keyStore      // the newest user's; nil: nothing is saved
 	inflight    *fetchCall
 	lastAttempt time.Time // start of the last fetch of any kind
 	lastError   string
@@ -105,83 +105,34 @@ type keySetConfig struct {
 	Clock   clock        // nil: real time
 }
 
-// newKeySet makes a key set; start begins fetching.
+// newKeySet makes a key set whose one user has cfg's refresh, storage and
+// logger; start begins fetching.
 func newKeySet(cfg keySetConfig) *KeySet {
+	ks, _ := newKeySetAndUser(cfg)
+	return ks
+}
+
+// newKeySetAndUser is newKeySet that also returns the first user, for
+// removeUser.
+func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
 	ks := &KeySet{
 		url:        cfg.URL,
 		client:     cfg.Client,
 		clock:      cfg.Clock,
-		store:      cfg.Store,
-		refreshes:  map[time.Duration]int{},
 		wake:       make(chan struct{}, 1),
 		reschedule: make(chan struct{}, 1),
 		stopped:    make(chan struct{}),
 	}
 	ks.ctx, ks.cancel = context.WithCancel(context.Background())
 	ks.client = noRedirects(cfg.Client)
-	logger := cfg.Logger
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	ks.logger.Store(logger)
 	if ks.clock == nil {
 		ks.clock = realClock{}
 	}
-	ks.addUser(cfg.Refresh, cfg.Store, nil)
-	return ks
+	user := ks.addUser(cfg.Refresh, cfg.Store, cfg.Logger)
+	return ks, user
 }
 
 func (ks *KeySet) log() *zap.Logger { return ks.logger.Load() }
-
-// addUser records a handler that uses the set: its refresh interval
-// counts towards the schedule (the shortest wins), and the newest config's
-// storage and logger replace older ones, which may be going away.
-func (ks *KeySet) addUser(refresh time.Duration, store keyStore, logger *zap.Logger) {
-	ks.mu.Lock()
-	ks.refreshes[refresh]++
-	if store != nil {
-		ks.store = store
-	}
-	ks.mu.Unlock()
-	if logger != nil {
-		ks.logger.Store(logger)
-	}
-	ks.updateRefresh()
-}
-
-// removeUser forgets a handler's refresh interval.
-func (ks *KeySet) removeUser(refresh time.Duration) {
-	ks.mu.Lock()
-	if ks.refreshes[refresh]--; ks.refreshes[refresh] <= 0 {
-		delete(ks.refreshes, refresh)
-	}
-	ks.mu.Unlock()
-	ks.updateRefresh()
-}
-
-func (ks *KeySet) updateRefresh() {
-	ks.mu.Lock()
-	shortest := time.Duration(0)
-	for d := range ks.refreshes {
-		if shortest == 0 || d < shortest {
-			shortest = d
-		}
-	}
-	ks.mu.Unlock()
-	if shortest == 0 || ks.refresh.Swap(int64(shortest)) == int64(shortest) {
-		return
-	}
-	select {
-	case ks.reschedule <- struct{}{}:
-	default:
-	}
-}
-
-func (ks *KeySet) storage() keyStore {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	return ks.store
-}
 
 // start fetches the key set, waiting at most wait for the first answer,
 // and keeps it fresh in the background until Destruct. If no key set could

@@ -213,7 +213,7 @@ func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
 	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
 	clk := newFakeClock()
 	ks := startKeySet(t, srv.URL, clk, nil) // one user at 1h
-	ks.addUser(time.Minute, nil, nil)
+	minute := ks.addUser(time.Minute, nil, nil)
 	if got := time.Duration(ks.refresh.Load()); got != time.Minute {
 		t.Fatalf("refresh %v with users at 1h and 1m", got)
 	}
@@ -221,7 +221,7 @@ func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
 		clk.Advance(5 * time.Second)
 		return srv.requests.Load() >= 2
 	})
-	ks.removeUser(time.Minute)
+	ks.removeUser(minute)
 	if got := time.Duration(ks.refresh.Load()); got != time.Hour {
 		t.Fatalf("refresh %v after the 1m user left", got)
 	}

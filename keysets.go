@@ -18,25 +18,28 @@ const jwksStartupWait = 3 * time.Second
 var keySets = caddy.NewUsagePool()
 
 // acquireKeySet returns the key set of url, starting it if no handler
-// uses it yet. Each call must be paired with releaseKeySet.
-func acquireKeySet(ctx caddy.Context, url string, refresh time.Duration, logger *zap.Logger) (*KeySet, error) {
+// uses it yet, and this handler's use of it. Each call must be paired
+// with releaseKeySet.
+func acquireKeySet(ctx caddy.Context, url string, refresh time.Duration, logger *zap.Logger) (*KeySet, *keySetUser, error) {
+	var user *keySetUser
 	val, loaded, err := keySets.LoadOrNew(url, func() (caddy.Destructor, error) {
-		ks := newKeySet(keySetConfig{URL: url, Refresh: refresh, Store: ctx.Storage(), Logger: logger})
+		var ks *KeySet
+		ks, user = newKeySetAndUser(keySetConfig{URL: url, Refresh: refresh, Store: ctx.Storage(), Logger: logger})
 		ks.start(jwksStartupWait)
 		return ks, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("jwks %s: %w", url, err)
+		return nil, nil, fmt.Errorf("jwks %s: %w", url, err)
 	}
 	ks := val.(*KeySet)
 	if loaded {
-		ks.addUser(refresh, ctx.Storage(), logger)
+		user = ks.addUser(refresh, ctx.Storage(), logger)
 	}
-	return ks, nil
+	return ks, user, nil
 }
 
 // releaseKeySet undoes one acquireKeySet; the last release stops the set.
-func releaseKeySet(ks *KeySet, refresh time.Duration) {
-	ks.removeUser(refresh)
+func releaseKeySet(ks *KeySet, user *keySetUser) {
+	ks.removeUser(user)
 	_, _ = keySets.Delete(ks.url)
 }

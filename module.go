@@ -100,7 +100,7 @@ type SoloAuth struct {
 
 	verifier       *Verifier
 	keySet         *KeySet // nil without a JWKS; kept after Cleanup, for requests still in flight
-	keySetRefresh  time.Duration
+	keySetUser     *keySetUser
 	released       bool
 	requiredScopes []string
 	forbidden      response
@@ -168,11 +168,11 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		if m.JWKSRefresh > 0 {
 			refresh = time.Duration(m.JWKSRefresh)
 		}
-		ks, err := acquireKeySet(ctx, jwksURL, refresh, m.logger)
+		ks, user, err := acquireKeySet(ctx, jwksURL, refresh, m.logger)
 		if err != nil {
 			return err
 		}
-		m.keySet, m.keySetRefresh = ks, refresh
+		m.keySet, m.keySetUser = ks, user
 		m.verifier.RSAKeys = ks
 	}
 	return nil
@@ -261,7 +261,7 @@ func (m *SoloAuth) Validate() error {
 func (m *SoloAuth) Cleanup() error {
 	if m.keySet != nil && !m.released {
 		m.released = true
-		releaseKeySet(m.keySet, m.keySetRefresh)
+		releaseKeySet(m.keySet, m.keySetUser)
 	}
 	return nil
 }
