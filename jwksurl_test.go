@@ -66,7 +66,7 @@ func TestKeySetWarnsOncePerSetOnPlainHTTP(t *testing.T) {
 		core, logs := observer.New(zapcore.WarnLevel)
 		ks := newKeySet(keySetConfig{URL: url, Refresh: time.Hour, Logger: zap.New(core), Clock: newFakeClock(),
 			Client: &http.Client{Transport: failingTransport{}}})
-		ks.start(time.Second)
+		ks.start()
 		ks.addUser(time.Minute, nil, nil)
 		ks.Destruct()
 		warnings := logs.FilterMessageSnippet("plain http").All()

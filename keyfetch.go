@@ -63,6 +63,9 @@ func (ks *KeySet) startFetchLocked() *fetchCall {
 		default:
 		}
 		close(call.done)
+		if call.err == nil {
+			ks.settle() // a key set is in use, and this fetch is over
+		}
 	}()
 	return call
 }

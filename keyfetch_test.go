@@ -212,8 +212,9 @@ func TestKeySetRedirectIsAFailedFetch(t *testing.T) {
 			t.Cleanup(redirector.Close)
 			core, logs := observer.New(zapcore.WarnLevel)
 			ks := newKeySet(keySetConfig{URL: redirector.URL, Refresh: time.Hour, Clock: newFakeClock(), Logger: zap.New(core)})
-			ks.start(5 * time.Second)
+			ks.start()
 			t.Cleanup(func() { ks.Destruct() })
+			awaitSettled(t, ks)
 
 			if n := target.requests.Load(); n != 0 {
 				t.Fatalf("the redirect was followed (%d requests at its target)", n)

@@ -90,6 +90,7 @@ type KeySet struct {
 	ctx      context.Context // cancelled by Destruct; ends a fetch in flight
 	cancel   context.CancelFunc
 	started  atomic.Bool
+	startup  startup // the first attempt; see keysetstart.go
 	stopOnce sync.Once
 	stopped  chan struct{}
 	fetches  sync.WaitGroup // fetch goroutines, waited for by Destruct
@@ -103,6 +104,9 @@ type keySetConfig struct {
 	Logger  *zap.Logger
 	Client  *http.Client // nil: a client with the fetch timeout; redirects are never followed
 	Clock   clock        // nil: real time
+	// StartupWait is how long the first fetch may take before the saved
+	// copy is tried and the first attempt settles; 0: jwksStartupWait.
+	StartupWait time.Duration
 }
 
 // newKeySet makes a key set whose one user has cfg's refresh, storage and
@@ -122,6 +126,10 @@ func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
 		wake:       make(chan struct{}, 1),
 		reschedule: make(chan struct{}, 1),
 		stopped:    make(chan struct{}),
+		startup:    startup{wait: cfg.StartupWait, settled: make(chan struct{})},
+	}
+	if ks.startup.wait <= 0 {
+		ks.startup.wait = jwksStartupWait
 	}
 	ks.ctx, ks.cancel = context.WithCancel(context.Background())
 	ks.client = noRedirects(cfg.Client)
@@ -133,28 +141,6 @@ func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
 }
 
 func (ks *KeySet) log() *zap.Logger { return ks.logger.Load() }
-
-// start fetches the key set, waiting at most wait for the first answer,
-// and keeps it fresh in the background until Destruct. If no key set could
-// be fetched within wait, a saved one is used while the fetch is retried.
-func (ks *KeySet) start(wait time.Duration) {
-	if plainHTTPOffLoopback(ks.url) {
-		ks.log().Warn("jwks: URL is plain http to a host that is not loopback; anyone on the path can replace the keys",
-			zap.String("url", redactURL(ks.url)))
-	}
-	call := ks.fetch()
-	ks.started.Store(true)
-	go ks.run()
-	select {
-	case <-call.done:
-	case <-time.After(wait):
-		ks.log().Warn("jwks: first fetch still running; start-up goes on without it",
-			zap.String("url", ks.url), zap.Duration("waited", wait))
-	}
-	if ks.table.Load() == nil {
-		ks.loadSaved()
-	}
-}
 
 // Destruct stops the background fetching; the UsagePool calls it when no
 // config uses this URL any more.
@@ -168,13 +154,17 @@ func (ks *KeySet) Destruct() error {
 }
 
 // RSAKey returns the key published under kid. A known kid never waits.
+// While the first attempt to load the set has not settled, a lookup waits
+// for it (see awaitFirstAttempt).
 // An unknown kid triggers a fetch unless one ran in the last 30 seconds,
 // waits for it (or for the fetch already running) while ctx lasts, and
 // looks again.
 func (ks *KeySet) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	t := ks.table.Load()
 	if t == nil {
-		return nil, ErrKeysUnavailable
+		if t = ks.awaitFirstAttempt(ctx); t == nil {
+			return nil, ErrKeysUnavailable
+		}
 	}
 	if key, ok := t.keys[kid]; ok {
 		return key, nil

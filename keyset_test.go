@@ -61,6 +61,37 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.waiters = kept
 }
 
+// pendingAt is how many waiters wait for exactly at. A test steps the
+// clock only once the code under test has registered the wait it steps
+// over, so that nothing depends on how fast goroutines run.
+func (c *fakeClock) pendingAt(at time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, w := range c.waiters {
+		if w.at.Equal(at) {
+			n++
+		}
+	}
+	return n
+}
+
+// awaitWaiters waits until n waiters wait for at.
+func awaitWaiters(t *testing.T, c *fakeClock, at time.Time, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d waiters for %v", n, at), func() bool { return c.pendingAt(at) >= n })
+}
+
+// awaitSettled waits for a key set's first attempt to settle.
+func awaitSettled(t *testing.T, ks *KeySet) {
+	t.Helper()
+	select {
+	case <-ks.settled():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first attempt never settled")
+	}
+}
+
 // jwksServer is a JWKS endpoint on loopback whose answers the test sets.
 type jwksServer struct {
 	*httptest.Server
@@ -125,8 +156,9 @@ func startKeySet(t *testing.T, url string, clk clock, store keyStore) *KeySet {
 		cfg.Store = store
 	}
 	ks = newKeySet(cfg)
-	ks.start(2 * time.Second)
+	ks.start()
 	t.Cleanup(func() { ks.Destruct() })
+	awaitSettled(t, ks)
 	return ks
 }
 
@@ -271,8 +303,9 @@ func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 	clk := newFakeClock()
 	// A client that waits as long as a real one would.
 	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{}})
-	ks.start(2 * time.Second)
+	ks.start()
 	t.Cleanup(func() { ks.Destruct() })
+	awaitSettled(t, ks)
 	gate := make(chan struct{})
 	defer close(gate)
 	srv.setGate(gate)

@@ -35,8 +35,9 @@ func TestKeySetRemovedUserLeavesNothing(t *testing.T) {
 	storeA := &memStore{}
 	coreA, logsA := observer.New(zapcore.InfoLevel)
 	ks, _ := newKeySetAndUser(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: storeA, Logger: zap.New(coreA)})
-	ks.start(2 * time.Second)
+	ks.start()
 	t.Cleanup(func() { ks.Destruct() })
+	awaitSettled(t, ks)
 
 	var storesB atomic.Int64
 	coreB, logsB := observer.New(zapcore.DebugLevel)

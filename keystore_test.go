@@ -71,8 +71,8 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 	}
 }
 
-// TestKeySetFirstFetchHangs: start-up waits only as long as it is told,
-// then uses the saved set.
+// TestKeySetFirstFetchHangs: while the first fetch hangs, the first
+// attempt settles when the start-up wait has passed, with the saved set.
 func TestKeySetFirstFetchHangs(t *testing.T) {
 	store := &memStore{}
 	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
@@ -83,14 +83,23 @@ func TestKeySetFirstFetchHangs(t *testing.T) {
 	gate := make(chan struct{})
 	defer close(gate)
 	srv.setGate(gate)
-	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store})
+	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store, StartupWait: 3 * time.Second})
 	t.Cleanup(func() { ks.Destruct() })
-	began := time.Now()
-	ks.start(200 * time.Millisecond)
-	if d := time.Since(began); d > 2*time.Second {
-		t.Fatalf("start took %v with a 200ms limit", d)
+	deadline := clk.Now().Add(3 * time.Second)
+	ks.start() // returns at once: nothing above waited
+	eventually(t, "the first fetch to reach the endpoint", func() bool { return srv.requests.Load() == 2 })
+	awaitWaiters(t, clk, deadline, 1)
+	select {
+	case <-ks.settled():
+		t.Fatal("settled while the first fetch hangs, before the start-up wait passed")
+	default:
 	}
+	clk.Advance(3 * time.Second)
+	awaitSettled(t, ks)
 	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
 		t.Fatalf("saved set not used while the first fetch hangs: %v", err)
+	}
+	if st := ks.status(); st.Source != sourceStorage {
+		t.Fatalf("source %q, want storage", st.Source)
 	}
 }
