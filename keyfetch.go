@@ -3,6 +3,7 @@ package soloauth
 import (
 	"context"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -37,7 +38,18 @@ func (ks *KeySet) fetch() *fetchCall {
 	return ks.startFetchLocked()
 }
 
+// errStopped is the outcome of a fetch asked for once Destruct has begun.
+var errStopped = errors.New("key set stopped")
+
+// startFetchLocked starts a fetch, unless Destruct has begun: then it
+// returns a call that is already over, so that no fetch goroutine is
+// added while Destruct waits for them. ks.mu is held.
 func (ks *KeySet) startFetchLocked() *fetchCall {
+	if ks.stopping {
+		call := &fetchCall{done: make(chan struct{}), err: errStopped}
+		close(call.done)
+		return call
+	}
 	call := &fetchCall{done: make(chan struct{})}
 	ks.inflight = call
 	ks.lastAttempt = ks.clock.Now()

@@ -81,6 +81,7 @@ type KeySet struct {
 	users       []*keySetUser // oldest first; see keysetusers.go
 	store       keyStore      // the newest user's; nil: nothing is saved
 	inflight    *fetchCall
+	stopping    bool      // Destruct has begun
 	lastAttempt time.Time // start of the last fetch of any kind
 	lastError   string
 	nextAttempt time.Time     // when the background loop fetches next
@@ -145,6 +146,9 @@ func (ks *KeySet) log() *zap.Logger { return ks.logger.Load() }
 // Destruct stops the background fetching; the UsagePool calls it when no
 // config uses this URL any more.
 func (ks *KeySet) Destruct() error {
+	ks.mu.Lock()
+	ks.stopping = true // no fetch starts from here on (startFetchLocked)
+	ks.mu.Unlock()
 	ks.stopOnce.Do(ks.cancel)
 	if ks.started.Load() {
 		<-ks.stopped

@@ -327,3 +327,58 @@ func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 		t.Fatal("hanging up started another fetch")
 	}
 }
+
+// countingTransport counts the fetches that reach the network.
+type countingTransport struct {
+	n    atomic.Int64
+	next http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// TestKeySetNoFetchAfterDestruct: unknown kids of an old config's last
+// requests race Destruct. None may start a fetch once destruction has
+// begun (a WaitGroup.Add racing Wait, which -race reports and which may
+// panic), and none after Destruct has returned.
+func TestKeySetNoFetchAfterDestruct(t *testing.T) {
+	old := jwksMinInterval
+	jwksMinInterval = 0 // every unknown kid fetches
+	t.Cleanup(func() { jwksMinInterval = old })
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	for round := range 20 {
+		transport := &countingTransport{next: http.DefaultTransport}
+		ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: newFakeClock(), Client: &http.Client{Transport: transport}})
+		ks.start()
+		awaitSettled(t, ks)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					ks.RSAKey(context.Background(), fmt.Sprint("unknown-", round, g, i))
+				}
+			}()
+		}
+		eventually(t, "unknown kids to fetch", func() bool { return transport.n.Load() > 3 })
+		ks.Destruct()
+		after := transport.n.Load()
+		for i := range 20 {
+			ks.RSAKey(context.Background(), fmt.Sprint("late-", i))
+		}
+		close(stop)
+		wg.Wait()
+		if n := transport.n.Load(); n != after {
+			t.Fatalf("round %d: %d fetches after Destruct returned", round, n-after)
+		}
+	}
+}

@@ -30,7 +30,12 @@ func (ks *KeySet) start() {
 			zap.String("url", redactURL(ks.url)))
 	}
 	ks.startup.deadline = ks.clock.Now().Add(ks.startup.wait)
-	call := ks.fetch()
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.stopping {
+		return
+	}
+	call := ks.startFetchLocked()
 	ks.started.Store(true)
 	go ks.run()
 	ks.fetches.Add(1)
