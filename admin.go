@@ -67,7 +67,7 @@ type keySetStatus struct {
 }
 
 func (ks *KeySet) status() keySetStatus {
-	st := keySetStatus{URL: ks.url, KIDs: []string{}, Keys: []keyInfo{}}
+	st := keySetStatus{URL: ks.shown, KIDs: []string{}, Keys: []keyInfo{}}
 	if t := ks.table.Load(); t != nil {
 		st.KIDs = sortedKIDs(t.keys)
 		for _, kid := range st.KIDs {

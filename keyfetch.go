@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"time"
 
 	"go.uber.org/zap"
@@ -171,17 +172,17 @@ func (ks *KeySet) fetchAndSwap() error {
 		if err == nil {
 			ks.use(&keyTable{keys: keys, fetchedAt: ks.clock.Now(), source: sourceFetch})
 			ks.save(body)
-			jwksFetchesTotal.WithLabelValues(ks.url, "ok").Inc()
+			jwksFetchesTotal.WithLabelValues(ks.shown, "ok").Inc()
 			return nil
 		}
 	}
-	err = fmt.Errorf("jwks %s: %w", ks.url, err)
+	err = fmt.Errorf("jwks %s: %w", ks.shown, err)
 	if ks.ctx.Err() != nil {
 		return err // stopped: not a failure of the endpoint
 	}
-	jwksFetchesTotal.WithLabelValues(ks.url, "failed").Inc()
+	jwksFetchesTotal.WithLabelValues(ks.shown, "failed").Inc()
 	ks.log().Warn("jwks: fetch failed; keeping the last good key set",
-		zap.String("url", ks.url), zap.Bool("have_keys", ks.table.Load() != nil), zap.Error(err))
+		zap.String("url", ks.shown), zap.Bool("have_keys", ks.table.Load() != nil), zap.Error(err))
 	return err
 }
 
@@ -190,12 +191,12 @@ func (ks *KeySet) download() ([]byte, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
 	if err != nil {
-		return nil, err
+		return nil, ks.hideURL(err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := ks.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, ks.hideURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
@@ -216,11 +217,21 @@ func (ks *KeySet) download() ([]byte, error) {
 	return body, nil
 }
 
+// hideURL shows the URL in err's *url.Error as redacted: net/http hides a
+// password there, but not a user name or the query.
+func (ks *KeySet) hideURL(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		uerr.URL = ks.shown
+	}
+	return err
+}
+
 func (ks *KeySet) parse(body []byte) (map[string]*rsa.PublicKey, error) {
 	keys, skipped, err := parseJWKS(body)
 	for _, s := range skipped {
 		if ce := ks.log().Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
-			ce.Write(zap.String("url", ks.url), zap.String("kid", s.kid), zap.String("reason", s.reason))
+			ce.Write(zap.String("url", ks.shown), zap.String("kid", s.kid), zap.String("reason", s.reason))
 		}
 	}
 	if err != nil {

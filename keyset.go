@@ -69,7 +69,8 @@ type fetchCall struct {
 // kept through failed refreshes, and saved so that a restart during an
 // outage of the endpoint still verifies. It is safe for concurrent use.
 type KeySet struct {
-	url     string
+	url     string // fetched from, and names the saved copy
+	shown   string // url as logs, errors, metrics and the admin API show it
 	client  *http.Client
 	clock   clock
 	refresh atomic.Int64 // time.Duration between scheduled fetches
@@ -122,6 +123,7 @@ func newKeySet(cfg keySetConfig) *KeySet {
 func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
 	ks := &KeySet{
 		url:        cfg.URL,
+		shown:      redactURL(cfg.URL),
 		client:     cfg.Client,
 		clock:      cfg.Clock,
 		wake:       make(chan struct{}, 1),
@@ -226,12 +228,12 @@ func (ks *KeySet) use(t *keyTable) {
 	added, removed := diffKIDs(before, t.keys)
 	if len(added) == 0 && len(removed) == 0 && old != nil && old.source == t.source {
 		if ce := ks.log().Check(zapcore.DebugLevel, "jwks: key set unchanged"); ce != nil {
-			ce.Write(zap.String("url", ks.url), zap.Int("keys", len(t.keys)))
+			ce.Write(zap.String("url", ks.shown), zap.Int("keys", len(t.keys)))
 		}
 		return
 	}
 	ks.log().Info("jwks: key set in use",
-		zap.String("url", ks.url), zap.String("source", t.source),
+		zap.String("url", ks.shown), zap.String("source", t.source),
 		zap.Time("fetched_at", t.fetchedAt), zap.Int("keys", len(t.keys)),
 		zap.Strings("added_kids", added), zap.Strings("removed_kids", removed))
 }

@@ -27,7 +27,7 @@ type startup struct {
 func (ks *KeySet) start() {
 	if plainHTTPOffLoopback(ks.url) {
 		ks.log().Warn("jwks: URL is plain http to a host that is not loopback; anyone on the path can replace the keys",
-			zap.String("url", redactURL(ks.url)))
+			zap.String("url", ks.shown))
 	}
 	ks.startup.deadline = ks.clock.Now().Add(ks.startup.wait)
 	ks.mu.Lock()
@@ -51,7 +51,7 @@ func (ks *KeySet) firstAttempt(call *fetchCall) {
 	case <-call.done:
 	case <-ks.clock.After(ks.startup.wait):
 		ks.log().Warn("jwks: first fetch still running; start-up goes on without it",
-			zap.String("url", ks.url), zap.Duration("waited", ks.startup.wait))
+			zap.String("url", ks.shown), zap.Duration("waited", ks.startup.wait))
 	case <-ks.ctx.Done():
 		return
 	}

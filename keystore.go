@@ -27,7 +27,9 @@ type keyStore interface {
 	Store(ctx context.Context, key string, value []byte) error
 }
 
-// savedKeySet is what is written to storage for a URL.
+// savedKeySet is what is written to storage for a URL: under a name
+// derived from the full URL, with the URL as shown (credentials redacted),
+// since storage may be shared and read by other tools.
 type savedKeySet struct {
 	URL       string          `json:"url"`
 	FetchedAt time.Time       `json:"fetched_at"`
@@ -50,14 +52,14 @@ func (ks *KeySet) save(body []byte) {
 	if err := json.Compact(&compact, body); err != nil {
 		return // parse accepted it, so this does not happen
 	}
-	data, err := json.Marshal(savedKeySet{URL: ks.url, FetchedAt: ks.clock.Now().UTC(), JWKS: compact.Bytes()})
+	data, err := json.Marshal(savedKeySet{URL: ks.shown, FetchedAt: ks.clock.Now().UTC(), JWKS: compact.Bytes()})
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ks.ctx, jwksStorageTimeout)
 	defer cancel()
 	if err := store.Store(ctx, storageKey(ks.url), data); err != nil {
-		ks.log().Warn("jwks: could not save the key set", zap.String("url", ks.url), zap.Error(err))
+		ks.log().Warn("jwks: could not save the key set", zap.String("url", ks.shown), zap.Error(err))
 	}
 }
 
@@ -71,29 +73,30 @@ func (ks *KeySet) loadSaved() {
 	defer cancel()
 	data, err := store.Load(ctx, storageKey(ks.url))
 	if err != nil {
-		ks.log().Debug("jwks: no saved key set", zap.String("url", ks.url), zap.Error(err))
+		ks.log().Debug("jwks: no saved key set", zap.String("url", ks.shown), zap.Error(err))
 		return
 	}
 	var saved savedKeySet
-	if err := json.Unmarshal(data, &saved); err != nil || saved.URL != ks.url {
-		ks.log().Warn("jwks: saved key set unreadable; ignored", zap.String("url", ks.url))
+	// Copies saved before URLs were redacted hold the full URL.
+	if err := json.Unmarshal(data, &saved); err != nil || (saved.URL != ks.shown && saved.URL != ks.url) {
+		ks.log().Warn("jwks: saved key set unreadable; ignored", zap.String("url", ks.shown))
 		return
 	}
 	age := ks.clock.Now().Sub(saved.FetchedAt)
 	if age > jwksSavedMaxAge {
 		ks.log().Warn("jwks: saved key set too old; ignored",
-			zap.String("url", ks.url), zap.Time("fetched_at", saved.FetchedAt))
+			zap.String("url", ks.shown), zap.Time("fetched_at", saved.FetchedAt))
 		return
 	}
 	keys, err := ks.parse(saved.JWKS)
 	if err != nil {
-		ks.log().Warn("jwks: saved key set unusable; ignored", zap.String("url", ks.url), zap.Error(err))
+		ks.log().Warn("jwks: saved key set unusable; ignored", zap.String("url", ks.shown), zap.Error(err))
 		return
 	}
 	t := &keyTable{keys: keys, fetchedAt: saved.FetchedAt, source: sourceStorage}
 	if ks.table.CompareAndSwap(nil, t) {
 		ks.log().Warn("jwks: endpoint unreachable; using the saved key set until a fetch succeeds",
-			zap.String("url", ks.url), zap.Time("fetched_at", saved.FetchedAt),
+			zap.String("url", ks.shown), zap.Time("fetched_at", saved.FetchedAt),
 			zap.Duration("age", age.Round(time.Second)), zap.Strings("kids", sortedKIDs(keys)))
 	}
 }
