@@ -84,11 +84,31 @@ func (ks *KeySet) startFetchLocked() *fetchCall {
 }
 
 // run is the background loop: scheduled refreshes while a fetched set is
-// in use, retries with capped, jittered backoff while none is.
-func (ks *KeySet) run() {
+// in use, retries with capped, jittered backoff while none is. It counts
+// the first fetch (call) as its own, so that the schedule it starts with
+// does not depend on which goroutine gets there first.
+func (ks *KeySet) run(call *fetchCall) {
 	defer close(ks.stopped)
 	failures := 0
 	for {
+		if call != nil {
+			select {
+			case <-ks.ctx.Done():
+				return
+			case <-call.done:
+			}
+			// Drain the wake-up this fetch sent, then count it.
+			select {
+			case <-ks.wake:
+			default:
+			}
+			if call.err != nil {
+				failures++
+			} else {
+				failures = 0
+			}
+			call = nil
+		}
 		var wait time.Duration
 		t := ks.table.Load()
 		switch {
@@ -125,22 +145,7 @@ func (ks *KeySet) run() {
 			continue
 		case <-ks.clock.After(wait):
 		}
-		call := ks.fetch()
-		select {
-		case <-ks.ctx.Done():
-			return
-		case <-call.done:
-		}
-		// Drain the wake-up this fetch sent, then count it.
-		select {
-		case <-ks.wake:
-		default:
-		}
-		if call.err != nil {
-			failures++
-		} else {
-			failures = 0
-		}
+		call = ks.fetch()
 	}
 }
 
@@ -158,9 +163,12 @@ func retryDelay(failures int) time.Duration {
 		d *= 2
 	}
 	d = min(d, jwksRetryCap)
-	jitter := 0.8 + 0.4*rand.Float64()
-	return time.Duration(float64(d) * jitter)
+	return time.Duration(float64(d) * retryJitter())
 }
+
+// retryJitter is the factor a retry delay is multiplied by; a variable so
+// that a test can check the schedule exactly.
+var retryJitter = func() float64 { return 0.8 + 0.4*rand.Float64() }
 
 // fetchAndSwap fetches the key set once and, if it is good, puts it in use
 // and saves it. A failed fetch changes nothing but the last error.

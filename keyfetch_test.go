@@ -111,36 +111,53 @@ func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
 	}
 }
 
+// exactRetries takes the jitter out of retry delays for one test, so that
+// it can check the schedule to the nanosecond.
+func exactRetries(t *testing.T) {
+	old := retryJitter
+	retryJitter = func() float64 { return 1 }
+	t.Cleanup(func() { retryJitter = old })
+}
+
 // TestKeySetOutageAtStart: the endpoint is down, so keys are unavailable;
-// the background loop retries with backoff and recovers when it is up.
+// the background loop retries after 1, 2, 4 ... 60, 60 s, and recovers at
+// the first retry that finds the endpoint up. The clock moves only once
+// the loop waits for the very delay the schedule says.
 func TestKeySetOutageAtStart(t *testing.T) {
+	exactRetries(t)
 	srv := newJWKSServer(t, "")
 	srv.set(503, "down")
 	clk := newFakeClock()
-	ks := startKeySet(t, srv.URL, clk, nil)
+	// A start-up wait off the schedule's grid, so that its waiter is not
+	// taken for the loop's.
+	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, StartupWait: 7*time.Hour + time.Millisecond})
+	ks.start()
+	t.Cleanup(func() { ks.Destruct() })
+	awaitSettled(t, ks)
 	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrKeysUnavailable) {
 		t.Fatalf("err %v, want ErrKeysUnavailable", err)
 	}
-	if ra := ks.RetryAfter(); ra < 1 || ra > 60 {
-		t.Fatalf("Retry-After %d", ra)
-	}
-	// Retries back off: over 10 fake minutes, far fewer attempts than
-	// one a second, and at least one a minute.
-	for range 600 {
-		clk.Advance(time.Second)
-		time.Sleep(100 * time.Microsecond)
-	}
-	eventually(t, "no fetch in flight", func() bool { ks.mu.Lock(); defer ks.mu.Unlock(); return ks.inflight == nil })
-	n := srv.requests.Load()
-	if n < 10 || n > 40 {
-		t.Fatalf("%d fetches in 10 minutes of outage, want backoff to 1/min (10..40)", n)
+	for i, secs := range []int{1, 2, 4, 8, 16, 32, 60, 60, 60} {
+		d := time.Duration(secs) * time.Second
+		awaitWaiters(t, clk, clk.Now().Add(d), 1)
+		if ra := ks.RetryAfter(); ra != secs {
+			t.Fatalf("retry %d: Retry-After %d, want %d", i+1, ra, secs)
+		}
+		if n := srv.requests.Load(); n != int64(i+1) {
+			t.Fatalf("retry %d: %d fetches before it is due", i+1, n)
+		}
+		clk.Advance(d)
+		eventually(t, fmt.Sprint("retry ", i+1), func() bool { return srv.requests.Load() == int64(i+2) })
 	}
 	srv.set(200, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	eventually(t, "recovery", func() bool {
-		clk.Advance(time.Second)
-		_, err := ks.RSAKey(context.Background(), "k1")
-		return err == nil
-	})
+	awaitWaiters(t, clk, clk.Now().Add(time.Minute), 1)
+	clk.Advance(time.Minute)
+	eventually(t, "recovery", func() bool { return ks.CurrentKey("k1") != nil })
+	// Back on the refresh schedule.
+	awaitWaiters(t, clk, clk.Now().Add(time.Hour), 1)
+	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRetryDelay(t *testing.T) {
@@ -159,15 +176,15 @@ func TestKeySetScheduledRefresh(t *testing.T) {
 	clk := newFakeClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	// The loop waits exactly jwks_refresh from the fetch...
+	awaitWaiters(t, clk, ks.status().LastFetch.Add(time.Hour), 1)
 	clk.Advance(59 * time.Minute)
-	time.Sleep(20 * time.Millisecond)
 	if srv.requests.Load() != 1 {
 		t.Fatalf("refreshed before jwks_refresh")
 	}
-	eventually(t, "the scheduled refresh", func() bool {
-		clk.Advance(10 * time.Second)
-		return ks.status().KIDs[0] == "k2"
-	})
+	// ...and then refreshes.
+	clk.Advance(time.Minute)
+	eventually(t, "the scheduled refresh", func() bool { return ks.CurrentKey("k2") != nil })
 }
 
 // TestKeySetFailedOnDemandFetchIsNotRetriedSooner: an unknown kid's fetch
@@ -183,18 +200,17 @@ func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
 	if srv.requests.Load() != 2 {
 		t.Fatalf("%d fetches, want 2", srv.requests.Load())
 	}
+	// The loop has seen the failure and waits 30 s from it, not 1 s.
+	awaitWaiters(t, clk, clk.Now().Add(jwksMinInterval), 1)
 	for range 29 {
 		clk.Advance(time.Second)
 		ks.RSAKey(context.Background(), fmt.Sprint("more-", clk.Now().Unix()))
-		time.Sleep(time.Millisecond)
 	}
 	if n := srv.requests.Load(); n != 2 {
 		t.Fatalf("%d fetches within 30s of a failed on-demand fetch, want 2", n)
 	}
-	eventually(t, "a retry after 30s", func() bool {
-		clk.Advance(time.Second)
-		return srv.requests.Load() >= 3
-	})
+	clk.Advance(time.Second)
+	eventually(t, "a retry after 30s", func() bool { return srv.requests.Load() == 3 })
 }
 
 // TestKeySetRedirectIsAFailedFetch: a JWKS endpoint that redirects, even

@@ -207,19 +207,20 @@ func TestKeySetDestructStopsFetching(t *testing.T) {
 	srv := newJWKSServer(t, "")
 	srv.set(500, "down")
 	clk := newFakeClock()
+	exactRetries(t)
 	ks := startKeySet(t, srv.URL, clk, nil)
 	// While down, the loop retries within seconds...
-	eventually(t, "a retry", func() bool {
-		clk.Advance(time.Second)
-		return srv.requests.Load() >= 2
-	})
+	awaitWaiters(t, clk, clk.Now().Add(time.Second), 1)
+	clk.Advance(time.Second)
+	eventually(t, "a retry", func() bool { return srv.requests.Load() == 2 })
+	// ...and after Destruct, which has joined every goroutine that could
+	// fetch, never again.
 	ks.Destruct()
-	// ...and after Destruct never again.
 	n := srv.requests.Load()
 	for range 120 {
 		clk.Advance(time.Second)
+		ks.RSAKey(context.Background(), "k1")
 	}
-	time.Sleep(20 * time.Millisecond)
 	if srv.requests.Load() != n {
 		t.Fatalf("fetching went on after Destruct")
 	}

@@ -37,7 +37,7 @@ func (ks *KeySet) start() {
 	}
 	call := ks.startFetchLocked()
 	ks.started.Store(true)
-	go ks.run()
+	go ks.run(call)
 	ks.fetches.Add(1)
 	go ks.firstAttempt(call)
 }
