@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/go-jose/go-jose/v4"
 )
 
 func init() {
@@ -44,6 +46,41 @@ func serveKeys(w http.ResponseWriter, r *http.Request) error {
 	sort.Slice(sets, func(i, j int) bool { return sets[i].URL < sets[j].URL })
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(map[string]any{"key_sets": sets})
+}
+
+// keyInfo describes a key without its material.
+type keyInfo struct {
+	KID  string `json:"kid"`
+	Bits int    `json:"bits"`
+	Alg  string `json:"alg"`
+}
+
+// status describes the key set for the admin API and logs.
+type keySetStatus struct {
+	URL         string    `json:"url"`
+	KIDs        []string  `json:"kids"`
+	Keys        []keyInfo `json:"keys"`
+	Source      string    `json:"source,omitempty"`
+	LastFetch   time.Time `json:"last_fetch,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+}
+
+func (ks *KeySet) status() keySetStatus {
+	st := keySetStatus{URL: ks.shown, KIDs: []string{}, Keys: []keyInfo{}}
+	if t := ks.table.Load(); t != nil {
+		st.KIDs = sortedKIDs(t.keys)
+		for _, kid := range st.KIDs {
+			st.Keys = append(st.Keys, keyInfo{KID: kid, Bits: t.keys[kid].N.BitLen(), Alg: string(jose.RS256)})
+		}
+		st.Source = t.source
+		st.LastFetch = t.fetchedAt
+	}
+	ks.mu.Lock()
+	st.LastError = ks.lastError
+	st.LastAttempt = ks.lastAttempt
+	ks.mu.Unlock()
+	return st
 }
 
 // Interface guards

@@ -1,42 +1,115 @@
 package soloauth
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
 
-// jwksStartupWait is how long provisioning waits for a key set's first
-// fetch before Caddy starts without it.
+// jwksStartupWait is the most that start-up waits for first fetches, all
+// key sets of a config together; past it Caddy starts without them.
 const jwksStartupWait = 3 * time.Second
 
-// keySets holds one KeySet per JWKS URL for the whole process. Handlers
-// of the running config and of a config being loaded share it, so a key
-// set survives reloads, and it is stopped once no config uses its URL.
-var keySets = caddy.NewUsagePool()
+// keySetPool holds one KeySet per JWKS URL. Handlers of the running config
+// and of a config being loaded share it, so a key set survives reloads,
+// and it is stopped once no config uses its URL.
+type keySetPool struct {
+	*caddy.UsagePool
+	clock       clock
+	startupWait time.Duration
+	client      *http.Client // nil: the default JWKS client
+
+	mu sync.Mutex
+	// deadlines is each loading config's start-up deadline, keyed by its
+	// context's Done channel (see startupDeadline).
+	deadlines map[<-chan struct{}]time.Time
+}
+
+func newKeySetPool(clk clock, startupWait time.Duration) *keySetPool {
+	return &keySetPool{UsagePool: caddy.NewUsagePool(), clock: clk, startupWait: startupWait,
+		deadlines: map[<-chan struct{}]time.Time{}}
+}
+
+// keySets is the process's pool.
+var keySets = newKeySetPool(realClock{}, jwksStartupWait)
 
 // acquireKeySet returns the key set of url, starting it if no handler
-// uses it yet. Each call must be paired with releaseKeySet.
-func acquireKeySet(ctx caddy.Context, url string, refresh time.Duration, logger *zap.Logger) (*KeySet, error) {
-	val, loaded, err := keySets.LoadOrNew(url, func() (caddy.Destructor, error) {
-		ks := newKeySet(keySetConfig{URL: url, Refresh: refresh, Store: ctx.Storage(), Logger: logger})
-		ks.start(jwksStartupWait)
-		return ks, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("jwks %s: %w", url, err)
-	}
-	ks := val.(*KeySet)
-	if loaded {
-		ks.addUser(refresh, ctx.Storage(), logger)
-	}
-	return ks, nil
+// uses it yet, and this handler's use of it. Each call must be paired
+// with releaseKeySet.
+func acquireKeySet(ctx caddy.Context, url string, refresh time.Duration, logger *zap.Logger) (*KeySet, *keySetUser, error) {
+	return keySets.acquire(ctx, ctx.Storage(), url, refresh, logger)
 }
 
 // releaseKeySet undoes one acquireKeySet; the last release stops the set.
-func releaseKeySet(ks *KeySet, refresh time.Duration) {
-	ks.removeUser(refresh)
-	_, _ = keySets.Delete(ks.url)
+func releaseKeySet(ks *KeySet, user *keySetUser) { keySets.release(ks, user) }
+
+// acquire starts the key set of url if need be, without waiting, and
+// then waits for its first attempt to settle, but only until the start-up
+// deadline of ctx's config: the first handler of a config to get here
+// sets it, so however many key sets a config starts, its start-up waits
+// for them no longer than startupWait in all. A key set whose handler
+// comes after the deadline is not waited for; its first requests wait
+// instead (KeySet.awaitFirstAttempt).
+func (p *keySetPool) acquire(ctx context.Context, store keyStore, url string, refresh time.Duration, logger *zap.Logger) (*KeySet, *keySetUser, error) {
+	deadline := p.startupDeadline(ctx)
+	var user *keySetUser
+	val, loaded, err := p.LoadOrNew(url, func() (caddy.Destructor, error) {
+		var ks *KeySet
+		ks, user = newKeySetAndUser(keySetConfig{URL: url, Refresh: refresh, Store: store, Logger: logger,
+			Client: p.client, Clock: p.clock, StartupWait: p.startupWait})
+		ks.start()
+		return ks, nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("jwks %s: %w", redactURL(url), err)
+	}
+	ks := val.(*KeySet)
+	if loaded {
+		user = ks.addUser(refresh, store, logger)
+	}
+	if wait := deadline.Sub(p.clock.Now()); wait > 0 {
+		select {
+		case <-ks.settled():
+		case <-p.clock.After(wait):
+		case <-ctx.Done():
+		}
+	}
+	return ks, user, nil
+}
+
+// release undoes one acquire.
+func (p *keySetPool) release(ks *KeySet, user *keySetUser) {
+	ks.removeUser(user)
+	_, _ = p.Delete(ks.url)
+}
+
+// startupDeadline is the start-up deadline of ctx's config. Caddy gives
+// every module of a config a caddy.Context whose context.Context derives
+// from the one context it made for that config (caddy.NewContextWithCause
+// in Caddy's run; the http app wraps it in a value per server, so the
+// contexts differ but their Done channel is the config's), and cancels it
+// when the config is unloaded or fails to load; the entry goes then.
+func (p *keySetPool) startupDeadline(ctx context.Context) time.Time {
+	done := ctx.Done()
+	if done == nil { // a context that never ends: no config to share with
+		return p.clock.Now().Add(p.startupWait)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d, ok := p.deadlines[done]; ok {
+		return d
+	}
+	d := p.clock.Now().Add(p.startupWait)
+	p.deadlines[done] = d
+	context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		delete(p.deadlines, done)
+		p.mu.Unlock()
+	})
+	return d
 }

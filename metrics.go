@@ -35,7 +35,7 @@ var (
 		Namespace: "caddy",
 		Subsystem: "solo_auth",
 		Name:      "jwks_fetches_total",
-		Help:      "JWKS fetches by URL and outcome (ok, failed).",
+		Help:      "JWKS fetches by URL (userinfo and query shown as xxxxx) and outcome (ok, failed).",
 	}, []string{"url", "outcome"})
 	cacheTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy",
@@ -56,15 +56,21 @@ type keySetCollector struct{}
 
 func (keySetCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keySetAgeDesc }
 
+// The url label is the URL as shown (credentials redacted); two URLs
+// that differ only in credentials show alike, and report the older age.
 func (keySetCollector) Collect(ch chan<- prometheus.Metric) {
+	ages := map[[2]string]float64{}
 	keySets.Range(func(_, value any) bool {
 		ks := value.(*KeySet)
 		if t := ks.table.Load(); t != nil {
-			ch <- prometheus.MustNewConstMetric(keySetAgeDesc, prometheus.GaugeValue,
-				time.Since(t.fetchedAt).Seconds(), ks.url, t.source)
+			labels := [2]string{ks.shown, t.source}
+			ages[labels] = max(ages[labels], time.Since(t.fetchedAt).Seconds())
 		}
 		return true
 	})
+	for labels, age := range ages {
+		ch <- prometheus.MustNewConstMetric(keySetAgeDesc, prometheus.GaugeValue, age, labels[0], labels[1])
+	}
 }
 
 // registerMetrics adds the collectors to the config's registry, once.

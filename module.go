@@ -125,7 +125,7 @@ type SoloAuth struct {
 	verifier       *Verifier // shared by the directives of one key configuration (verifierpool.go)
 	verifierKey    string    // its key in the pool; empty once released
 	keySet         *KeySet   // nil without a JWKS; kept after Cleanup, for requests still in flight
-	keySetRefresh  time.Duration
+	keySetUser     *keySetUser
 	released       bool
 	requiredScopes []string
 	forbidden      response
@@ -194,11 +194,11 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		if m.JWKSRefresh > 0 {
 			refresh = time.Duration(m.JWKSRefresh)
 		}
-		ks, err := acquireKeySet(ctx, jwksURL, refresh, m.logger)
+		ks, user, err := acquireKeySet(ctx, jwksURL, refresh, m.logger)
 		if err != nil {
 			return err
 		}
-		m.keySet, m.keySetRefresh = ks, refresh
+		m.keySet, m.keySetUser = ks, user
 	}
 	m.verifier, m.verifierKey, err = acquireVerifier(keyConfig{
 		secrets:     secrets,
@@ -235,7 +235,7 @@ func (m *SoloAuth) Cleanup() error {
 	}
 	if m.keySet != nil && !m.released {
 		m.released = true
-		releaseKeySet(m.keySet, m.keySetRefresh)
+		releaseKeySet(m.keySet, m.keySetUser)
 	}
 	return nil
 }

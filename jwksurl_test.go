@@ -1,0 +1,172 @@
+package soloauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+func TestRedactURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://api.workos.com/sso/jwks/client_1":         "https://api.workos.com/sso/jwks/client_1",
+		"https://user:pass@idp.example/jwks":               "https://xxxxx@idp.example/jwks",
+		"https://token@idp.example/jwks":                   "https://xxxxx@idp.example/jwks",
+		"https://idp.example/jwks?access_token=s3cr3t&a=b": "https://idp.example/jwks?xxxxx",
+		"https://u:p@idp.example:8443/jwks?t=1#frag":       "https://xxxxx@idp.example:8443/jwks?xxxxx",
+		"https://idp.example/jwks?":                        "https://idp.example/jwks?xxxxx",
+		"/relative?code=1":                                 "/relative?xxxxx",
+		"":                                                 "",
+		"http://[::1%zz/x?t=s3cr3t":                        "(unparseable URL)",
+	} {
+		if got := redactURL(raw); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestPlainHTTPOffLoopback(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"https://idp.example/jwks":      false,
+		"http://127.0.0.1:8080/jwks":    false,
+		"http://127.9.9.9/jwks":         false,
+		"http://[::1]:9000/jwks":        false,
+		"http://localhost/jwks":         false,
+		"http://LocalHost.:80/jwks":     false,
+		"http://idp.example/jwks":       true,
+		"HTTP://idp.example/jwks":       true,
+		"http://10.0.0.1/jwks":          true,
+		"http://localhost.evil.example": true,
+		"http://128.0.0.1/jwks":         true,
+	} {
+		if got := plainHTTPOffLoopback(raw); got != want {
+			t.Errorf("plainHTTPOffLoopback(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
+
+type failingTransport struct{}
+
+func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("no network in this test")
+}
+
+// TestKeySetWarnsOncePerSetOnPlainHTTP: a key set fetched over plain http
+// off loopback says so at start, once, however many handlers use it.
+func TestKeySetWarnsOncePerSetOnPlainHTTP(t *testing.T) {
+	for url, wantWarnings := range map[string]int{
+		"http://idp.example/jwks?token=s3cr3t": 1,
+		"http://127.0.0.1:1/jwks":              0,
+		"https://idp.example/jwks":             0,
+	} {
+		core, logs := observer.New(zapcore.WarnLevel)
+		ks := newKeySet(keySetConfig{URL: url, Refresh: time.Hour, Logger: zap.New(core), Clock: newFakeClock(),
+			Client: &http.Client{Transport: failingTransport{}}})
+		ks.start()
+		ks.addUser(time.Minute, nil, nil)
+		ks.Destruct()
+		warnings := logs.FilterMessageSnippet("plain http").All()
+		if len(warnings) != wantWarnings {
+			t.Errorf("%s: %d warnings about plain http, want %d", url, len(warnings), wantWarnings)
+		}
+		for _, w := range warnings {
+			if got := w.ContextMap()["url"]; got != "http://idp.example/jwks?xxxxx" {
+				t.Errorf("warning shows url %q", got)
+			}
+		}
+	}
+}
+
+// TestCredentialsInJWKSURLNeverShown: a JWKS URL with userinfo and a
+// token in its query is fetched as written, but shown redacted wherever
+// it is shown: logs, errors, the admin API, metric labels, the saved copy.
+// The saved copy is still named after the full URL.
+func TestCredentialsInJWKSURLNeverShown(t *testing.T) {
+	old := jwksMinInterval
+	jwksMinInterval = 0
+	t.Cleanup(func() { jwksMinInterval = old })
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	host := srv.Listener.Addr().String()
+	secretURL := "http://user:pa55@" + host + "/jwks?token=s3cr3t"
+	otherURL := "http://other:pa55@" + host + "/jwks?token=s3cr3t2" // shows the same
+	deadURL := "http://user:pa55@127.0.0.1:1/jwks?token=s3cr3t"     // connection refused
+	shown := "http://xxxxx@" + host + "/jwks?xxxxx"
+	core, logs := observer.New(zapcore.DebugLevel)
+	store := &memStore{}
+	var acquired []*KeySet
+	for _, u := range []string{secretURL, otherURL, deadURL} {
+		ks, user, err := keySets.acquire(context.Background(), store, u, time.Hour, zap.New(core))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { keySets.release(ks, user) })
+		awaitSettled(t, ks)
+		acquired = append(acquired, ks)
+	}
+	srv.set(500, "down") // a failed refresh, logged
+	acquired[0].RSAKey(context.Background(), "unknown")
+
+	leaks := func(where, s string) {
+		t.Helper()
+		for _, secret := range []string{"pa55", "s3cr3t", "user:", "other:"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s shows %q: %s", where, secret, s)
+			}
+		}
+	}
+	for _, e := range logs.All() {
+		leaks("log "+e.Message, fmt.Sprint(e.ContextMap()))
+	}
+	if logs.FilterField(zap.String("url", shown)).Len() == 0 {
+		t.Errorf("no log line shows the redacted URL %s", shown)
+	}
+	for _, ks := range acquired {
+		st := ks.status()
+		leaks("status", fmt.Sprintf("%+v", st))
+	}
+
+	rec := httptest.NewRecorder()
+	if err := serveKeys(rec, httptest.NewRequest(http.MethodGet, "/solo_auth/keys", nil)); err != nil {
+		t.Fatal(err)
+	}
+	leaks("admin API", rec.Body.String())
+	if !strings.Contains(rec.Body.String(), `"url":"`+shown+`"`) {
+		t.Errorf("admin API lacks %s: %s", shown, rec.Body.String())
+	}
+
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(jwksFetchesTotal, keySetCollector{})
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("metrics: %v", err) // two sets that show alike must not collide
+	}
+	var labels []string
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetValue())
+			}
+		}
+	}
+	leaks("metric labels", strings.Join(labels, " "))
+	if !slices.Contains(labels, shown) {
+		t.Errorf("no metric label %s in %v", shown, labels)
+	}
+
+	saved, err := store.Load(context.Background(), storageKey(secretURL))
+	if err != nil {
+		t.Fatalf("the saved copy is not named after the full URL: %v", err)
+	}
+	leaks("saved copy", string(saved))
+}

@@ -1,0 +1,252 @@
+package soloauth
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// fetchUnlessRecent joins the fetch in flight, or starts one if none has
+// started in the last jwksMinInterval; nil means neither.
+func (ks *KeySet) fetchUnlessRecent() *fetchCall {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.inflight != nil {
+		return ks.inflight
+	}
+	if !ks.lastAttempt.IsZero() && ks.clock.Now().Sub(ks.lastAttempt) < jwksMinInterval {
+		return nil
+	}
+	return ks.startFetchLocked()
+}
+
+// fetch joins the fetch in flight or starts one.
+func (ks *KeySet) fetch() *fetchCall {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.inflight != nil {
+		return ks.inflight
+	}
+	return ks.startFetchLocked()
+}
+
+// errStopped is the outcome of a fetch asked for once Destruct has begun.
+var errStopped = errors.New("key set stopped")
+
+// startFetchLocked starts a fetch, unless Destruct has begun: then it
+// returns a call that is already over, so that no fetch goroutine is
+// added while Destruct waits for them. ks.mu is held.
+func (ks *KeySet) startFetchLocked() *fetchCall {
+	if ks.stopping {
+		call := &fetchCall{done: make(chan struct{}), err: errStopped}
+		close(call.done)
+		return call
+	}
+	call := &fetchCall{done: make(chan struct{})}
+	ks.inflight = call
+	ks.lastAttempt = ks.clock.Now()
+	ks.fetches.Add(1)
+	go func() {
+		defer ks.fetches.Done()
+		call.err = ks.fetchAndSwap()
+		ks.mu.Lock()
+		ks.inflight = nil
+		switch {
+		case ks.ctx.Err() != nil: // stopped, not a failure of the endpoint
+		case call.err != nil:
+			ks.lastError = call.err.Error()
+		default:
+			ks.lastError = ""
+		}
+		ks.mu.Unlock()
+		// Wake the background loop to reschedule, before done is closed,
+		// so that the loop, if it was the one waiting on done, finds
+		// this wake-up and drains it.
+		select {
+		case ks.wake <- struct{}{}:
+		default:
+		}
+		close(call.done)
+		if call.err == nil {
+			ks.settle() // a key set is in use, and this fetch is over
+		}
+	}()
+	return call
+}
+
+// run is the background loop: scheduled refreshes while a fetched set is
+// in use, retries with capped, jittered backoff while none is. It counts
+// the first fetch (call) as its own, so that the schedule it starts with
+// does not depend on which goroutine gets there first.
+func (ks *KeySet) run(call *fetchCall) {
+	defer close(ks.stopped)
+	failures := 0
+	for {
+		if call != nil {
+			select {
+			case <-ks.ctx.Done():
+				return
+			case <-call.done:
+			}
+			// Drain the wake-up this fetch sent, then count it.
+			select {
+			case <-ks.wake:
+			default:
+			}
+			if call.err != nil {
+				failures++
+			} else {
+				failures = 0
+			}
+			call = nil
+		}
+		var wait time.Duration
+		t := ks.table.Load()
+		switch {
+		case t != nil && t.source == sourceFetch && failures == 0:
+			wait = time.Duration(ks.refresh.Load()) - ks.clock.Now().Sub(t.fetchedAt)
+		case t != nil && t.source == sourceFetch:
+			// A fetched set is in use and a fetch failed (perhaps one an
+			// unknown kid asked for): retry no sooner than the unknown-kid
+			// limit, so that such tokens cannot make the set fetch more
+			// often than that; and no later than the schedule.
+			wait = min(max(retryDelay(failures), jwksMinInterval), time.Duration(ks.refresh.Load()))
+		default:
+			// No set, or only the saved one: retry with backoff.
+			wait = retryDelay(failures)
+		}
+		wait = max(wait, 0)
+		ks.mu.Lock()
+		ks.nextAttempt = ks.clock.Now().Add(wait)
+		ks.mu.Unlock()
+
+		select {
+		case <-ks.ctx.Done():
+			return
+		case <-ks.reschedule:
+			continue
+		case <-ks.wake:
+			// A fetch finished (perhaps one a request asked for): look
+			// at the schedule again.
+			if ks.lastFetchFailed() {
+				failures++
+			} else {
+				failures = 0
+			}
+			continue
+		case <-ks.clock.After(wait):
+		}
+		call = ks.fetch()
+	}
+}
+
+func (ks *KeySet) lastFetchFailed() bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.lastError != ""
+}
+
+// retryDelay is the wait after n failed fetches: 1s, 2s, 4s ... up to a
+// minute, each ±20% so that a fleet of gateways does not retry in step.
+func retryDelay(failures int) time.Duration {
+	d := jwksRetryFirst
+	for i := 1; i < failures && d < jwksRetryCap; i++ {
+		d *= 2
+	}
+	d = min(d, jwksRetryCap)
+	return time.Duration(float64(d) * retryJitter())
+}
+
+// retryJitter is the factor a retry delay is multiplied by; a variable so
+// that a test can check the schedule exactly.
+var retryJitter = func() float64 { return 0.8 + 0.4*rand.Float64() }
+
+// fetchAndSwap fetches the key set once and, if it is good, puts it in use
+// and saves it. A failed fetch changes nothing but the last error.
+func (ks *KeySet) fetchAndSwap() error {
+	body, err := ks.download()
+	if err == nil {
+		var keys map[string]*rsa.PublicKey
+		keys, err = ks.parse(body)
+		if err == nil {
+			ks.use(&keyTable{keys: keys, fetchedAt: ks.clock.Now(), source: sourceFetch})
+			ks.save(body)
+			jwksFetchesTotal.WithLabelValues(ks.shown, "ok").Inc()
+			return nil
+		}
+	}
+	err = fmt.Errorf("jwks %s: %w", ks.shown, err)
+	if ks.ctx.Err() != nil {
+		return err // stopped: not a failure of the endpoint
+	}
+	jwksFetchesTotal.WithLabelValues(ks.shown, "failed").Inc()
+	ks.log().Warn("jwks: fetch failed; keeping the last good key set",
+		zap.String("url", ks.shown), zap.Bool("have_keys", ks.table.Load() != nil), zap.Error(err))
+	return err
+}
+
+func (ks *KeySet) download() ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ks.ctx, jwksFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
+	if err != nil {
+		return nil, ks.hideURL(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := ks.client.Do(req)
+	if err != nil {
+		return nil, ks.hideURL(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("status %d, Location %q: %w", resp.StatusCode, redactURL(resp.Header.Get("Location")), errRedirect)
+	}
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, jwksMaxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading body: %w", err)
+	}
+	if len(body) > jwksMaxBody {
+		return nil, fmt.Errorf("body over %d bytes", jwksMaxBody)
+	}
+	return body, nil
+}
+
+// hideURL shows the URL in err's *url.Error as redacted: net/http hides a
+// password there, but not a user name or the query.
+func (ks *KeySet) hideURL(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		uerr.URL = ks.shown
+	}
+	return err
+}
+
+func (ks *KeySet) parse(body []byte) (map[string]*rsa.PublicKey, error) {
+	keys, skipped, err := parseJWKS(body)
+	for _, s := range skipped {
+		if ce := ks.log().Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
+			ce.Write(zap.String("url", ks.shown), zap.String("kid", s.kid), zap.String("reason", s.reason))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no usable key (%d skipped)", len(skipped))
+	}
+	return keys, nil
+}

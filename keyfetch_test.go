@@ -1,0 +1,257 @@
+package soloauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// TestKeySetUnknownKIDFlood sends a few hundred random kids at once after
+// the rate limit has passed: exactly one fetch, however many callers.
+func TestKeySetUnknownKIDFlood(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	clk.Advance(jwksMinInterval)
+
+	gate := make(chan struct{})
+	srv.setGate(gate)
+	var wg sync.WaitGroup
+	var unknown atomic.Int64
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := ks.RSAKey(context.Background(), fmt.Sprint("flood-", i)); errors.Is(err, ErrUnknownKeyID) {
+				unknown.Add(1)
+			}
+		}()
+	}
+	eventually(t, "the merged fetch to start", func() bool { return srv.requests.Load() == 2 })
+	// A known kid does not wait behind the fetch in flight.
+	done := make(chan error, 1)
+	go func() { _, err := ks.RSAKey(context.Background(), "k1"); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a known kid waited behind a refresh")
+	}
+	close(gate)
+	wg.Wait()
+	if n := srv.requests.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (start + one merged refresh)", n)
+	}
+	if unknown.Load() != 300 {
+		t.Fatalf("%d of 300 unknown kids refused", unknown.Load())
+	}
+	// And within 30s of that fetch, more unknown kids cause none.
+	clk.Advance(jwksMinInterval - time.Second)
+	for i := range 50 {
+		ks.RSAKey(context.Background(), fmt.Sprint("again-", i))
+	}
+	if n := srv.requests.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+}
+
+func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
+	good := jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil))
+	bad := []struct {
+		name   string
+		status int
+		body   string
+		hang   bool
+	}{
+		{"status 500", 500, good, false},
+		{"status 404", 404, good, false},
+		{"garbage", 200, "<html>not json</html>", false},
+		{"over 1 MiB", 200, `{"keys":[],"pad":"` + strings.Repeat("x", 2<<20) + `"}`, false},
+		{"no usable key", 200, jwksOf(`{"kty":"oct","kid":"x","k":"AAAA"}`), false},
+		{"hanging", 200, good, true},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newJWKSServer(t, good)
+			clk := newFakeClock()
+			ks := startKeySet(t, srv.URL, clk, nil)
+			srv.set(tt.status, tt.body)
+			if tt.hang {
+				gate := make(chan struct{})
+				defer close(gate)
+				srv.setGate(gate)
+			}
+			clk.Advance(jwksMinInterval)
+			if _, err := ks.RSAKey(context.Background(), "unknown"); !errors.Is(err, ErrUnknownKeyID) {
+				t.Fatalf("err %v", err)
+			}
+			if srv.requests.Load() != 2 {
+				t.Fatalf("%d fetches, want 2", srv.requests.Load())
+			}
+			if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+				t.Fatalf("last good key lost after a failed refresh: %v", err)
+			}
+			if st := ks.status(); st.LastError == "" || st.Source != sourceFetch {
+				t.Fatalf("status %+v", st)
+			}
+		})
+	}
+}
+
+// exactRetries takes the jitter out of retry delays for one test, so that
+// it can check the schedule to the nanosecond.
+func exactRetries(t *testing.T) {
+	old := retryJitter
+	retryJitter = func() float64 { return 1 }
+	t.Cleanup(func() { retryJitter = old })
+}
+
+// TestKeySetOutageAtStart: the endpoint is down, so keys are unavailable;
+// the background loop retries after 1, 2, 4 ... 60, 60 s, and recovers at
+// the first retry that finds the endpoint up. The clock moves only once
+// the loop waits for the very delay the schedule says.
+func TestKeySetOutageAtStart(t *testing.T) {
+	exactRetries(t)
+	srv := newJWKSServer(t, "")
+	srv.set(503, "down")
+	clk := newFakeClock()
+	// A start-up wait off the schedule's grid, so that its waiter is not
+	// taken for the loop's.
+	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, StartupWait: 7*time.Hour + time.Millisecond})
+	ks.start()
+	t.Cleanup(func() { ks.Destruct() })
+	awaitSettled(t, ks)
+	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("err %v, want ErrKeysUnavailable", err)
+	}
+	for i, secs := range []int{1, 2, 4, 8, 16, 32, 60, 60, 60} {
+		d := time.Duration(secs) * time.Second
+		awaitWaiters(t, clk, clk.Now().Add(d), 1)
+		if ra := ks.RetryAfter(); ra != secs {
+			t.Fatalf("retry %d: Retry-After %d, want %d", i+1, ra, secs)
+		}
+		if n := srv.requests.Load(); n != int64(i+1) {
+			t.Fatalf("retry %d: %d fetches before it is due", i+1, n)
+		}
+		clk.Advance(d)
+		eventually(t, fmt.Sprint("retry ", i+1), func() bool { return srv.requests.Load() == int64(i+2) })
+	}
+	srv.set(200, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	awaitWaiters(t, clk, clk.Now().Add(time.Minute), 1)
+	clk.Advance(time.Minute)
+	eventually(t, "recovery", func() bool { return ks.CurrentKey("k1") != nil })
+	// Back on the refresh schedule.
+	awaitWaiters(t, clk, clk.Now().Add(time.Hour), 1)
+	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	for failures, want := range map[int]time.Duration{0: time.Second, 1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 7: 60 * time.Second, 50: 60 * time.Second} {
+		for range 20 {
+			d := retryDelay(failures)
+			if d < want*8/10 || d > want*12/10 {
+				t.Fatalf("retryDelay(%d) = %v, want %v ±20%%", failures, d, want)
+			}
+		}
+	}
+}
+
+func TestKeySetScheduledRefresh(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	// The loop waits exactly jwks_refresh from the fetch...
+	awaitWaiters(t, clk, ks.status().LastFetch.Add(time.Hour), 1)
+	clk.Advance(59 * time.Minute)
+	if srv.requests.Load() != 1 {
+		t.Fatalf("refreshed before jwks_refresh")
+	}
+	// ...and then refreshes.
+	clk.Advance(time.Minute)
+	eventually(t, "the scheduled refresh", func() bool { return ks.CurrentKey("k2") != nil })
+}
+
+// TestKeySetFailedOnDemandFetchIsNotRetriedSooner: an unknown kid's fetch
+// that fails must not make the background loop retry within 30 s, or
+// random kids could make the set fetch more often than that.
+func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	ks := startKeySet(t, srv.URL, clk, nil)
+	clk.Advance(jwksMinInterval)
+	srv.set(500, "trouble")
+	ks.RSAKey(context.Background(), "unknown")
+	if srv.requests.Load() != 2 {
+		t.Fatalf("%d fetches, want 2", srv.requests.Load())
+	}
+	// The loop has seen the failure and waits 30 s from it, not 1 s.
+	awaitWaiters(t, clk, clk.Now().Add(jwksMinInterval), 1)
+	for range 29 {
+		clk.Advance(time.Second)
+		ks.RSAKey(context.Background(), fmt.Sprint("more-", clk.Now().Unix()))
+	}
+	if n := srv.requests.Load(); n != 2 {
+		t.Fatalf("%d fetches within 30s of a failed on-demand fetch, want 2", n)
+	}
+	clk.Advance(time.Second)
+	eventually(t, "a retry after 30s", func() bool { return srv.requests.Load() == 3 })
+}
+
+// TestKeySetRedirectIsAFailedFetch: a JWKS endpoint that redirects, even
+// to a server with a good key set, has failed: the client never asks the
+// target, and the log and the status show the Location without its
+// credentials.
+func TestKeySetRedirectIsAFailedFetch(t *testing.T) {
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			target := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+			location := "http://user:pa55@" + target.Listener.Addr().String() + "/jwks?token=s3cr3t"
+			redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, location, status)
+			}))
+			t.Cleanup(redirector.Close)
+			core, logs := observer.New(zapcore.WarnLevel)
+			ks := newKeySet(keySetConfig{URL: redirector.URL, Refresh: time.Hour, Clock: newFakeClock(), Logger: zap.New(core)})
+			ks.start()
+			t.Cleanup(func() { ks.Destruct() })
+			awaitSettled(t, ks)
+
+			if n := target.requests.Load(); n != 0 {
+				t.Fatalf("the redirect was followed (%d requests at its target)", n)
+			}
+			if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrKeysUnavailable) {
+				t.Fatalf("err %v, want ErrKeysUnavailable", err)
+			}
+			wantLocation := "http://xxxxx@" + target.Listener.Addr().String() + "/jwks?xxxxx"
+			st := ks.status()
+			if !strings.Contains(st.LastError, wantLocation) || !strings.Contains(st.LastError, "redirect") {
+				t.Fatalf("last error %q, want the redirect and %s", st.LastError, wantLocation)
+			}
+			failed := logs.FilterMessageSnippet("fetch failed").All()
+			if len(failed) != 1 || !strings.Contains(failed[0].ContextMap()["error"].(string), wantLocation) {
+				t.Fatalf("log %+v, want one failed fetch naming %s", failed, wantLocation)
+			}
+			for _, e := range logs.All() {
+				if s := fmt.Sprint(e.ContextMap()); strings.Contains(s, "pa55") || strings.Contains(s, "s3cr3t") {
+					t.Fatalf("a credential was logged: %s", s)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,255 @@
+package soloauth
+
+import (
+	"context"
+	"crypto/rsa"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Limits of a JWKS fetch; past any of them the fetch has failed and the
+// last good key set stays in use.
+const (
+	jwksMaxBody      = 1 << 20
+	jwksFetchTimeout = 10 * time.Second
+	// Retry schedule while a fetch keeps failing: doubling from the first
+	// delay up to the cap, each delay jittered by ±20%.
+	jwksRetryFirst = time.Second
+	jwksRetryCap   = 60 * time.Second
+	// jwksMinRefresh is the shortest jwks_refresh accepted.
+	jwksMinRefresh = time.Second
+)
+
+// jwksMinInterval is the least time between two fetches that tokens with
+// unknown kids can cause, per URL, whatever the traffic. A variable only so
+// that the integration tests' Caddy (built with the soloauth_testhooks
+// tag) can shorten it; nothing else changes it.
+var jwksMinInterval = 30 * time.Second
+
+// Where a key set in use came from.
+const (
+	sourceFetch   = "fetch"
+	sourceStorage = "storage"
+)
+
+// clock is time, made replaceable so that tests of the rate limit and the
+// retry schedule are fast and exact.
+type clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// keyTable is one loaded key set. It is never changed once published.
+type keyTable struct {
+	keys      map[string]*rsa.PublicKey
+	fetchedAt time.Time
+	source    string
+}
+
+// fetchCall is one fetch in flight; every caller that wants a fetch while
+// it runs waits for this one instead of starting another.
+type fetchCall struct {
+	done chan struct{}
+	err  error
+}
+
+// KeySet holds the RSA keys published at one JWKS URL: fetched at start,
+// refreshed on a schedule and on demand for unknown kids (rate-limited),
+// kept through failed refreshes, and saved so that a restart during an
+// outage of the endpoint still verifies. It is safe for concurrent use.
+type KeySet struct {
+	url     string // fetched from, and names the saved copy
+	shown   string // url as logs, errors, metrics and the admin API show it
+	client  *http.Client
+	clock   clock
+	refresh atomic.Int64 // time.Duration between scheduled fetches
+	logger  atomic.Pointer[zap.Logger]
+
+	table atomic.Pointer[keyTable]
+
+	mu          sync.Mutex
+	users       []*keySetUser // oldest first; see keysetusers.go
+	store       keyStore      // the newest user's; nil: nothing is saved
+	inflight    *fetchCall
+	stopping    bool      // Destruct has begun
+	lastAttempt time.Time // start of the last fetch of any kind
+	lastError   string
+	nextAttempt time.Time     // when the background loop fetches next
+	wake        chan struct{} // a fetch finished
+	reschedule  chan struct{} // the refresh interval changed
+
+	ctx      context.Context // cancelled by Destruct; ends a fetch in flight
+	cancel   context.CancelFunc
+	started  atomic.Bool
+	startup  startup // the first attempt; see keysetstart.go
+	stopOnce sync.Once
+	stopped  chan struct{}
+	fetches  sync.WaitGroup // fetch goroutines, waited for by Destruct
+}
+
+// keySetConfig is what a KeySet is built from.
+type keySetConfig struct {
+	URL     string
+	Refresh time.Duration
+	Store   keyStore
+	Logger  *zap.Logger
+	Client  *http.Client // nil: a client with the fetch timeout; redirects are never followed
+	Clock   clock        // nil: real time
+	// StartupWait is how long the first fetch may take before the saved
+	// copy is tried and the first attempt settles; 0: jwksStartupWait.
+	StartupWait time.Duration
+}
+
+// newKeySet makes a key set whose one user has cfg's refresh, storage and
+// logger; start begins fetching.
+func newKeySet(cfg keySetConfig) *KeySet {
+	ks, _ := newKeySetAndUser(cfg)
+	return ks
+}
+
+// newKeySetAndUser is newKeySet that also returns the first user, for
+// removeUser.
+func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
+	ks := &KeySet{
+		url:        cfg.URL,
+		shown:      redactURL(cfg.URL),
+		client:     cfg.Client,
+		clock:      cfg.Clock,
+		wake:       make(chan struct{}, 1),
+		reschedule: make(chan struct{}, 1),
+		stopped:    make(chan struct{}),
+		startup:    startup{wait: cfg.StartupWait, settled: make(chan struct{})},
+	}
+	if ks.startup.wait <= 0 {
+		ks.startup.wait = jwksStartupWait
+	}
+	ks.ctx, ks.cancel = context.WithCancel(context.Background())
+	ks.client = noRedirects(cfg.Client)
+	if ks.clock == nil {
+		ks.clock = realClock{}
+	}
+	user := ks.addUser(cfg.Refresh, cfg.Store, cfg.Logger)
+	return ks, user
+}
+
+func (ks *KeySet) log() *zap.Logger { return ks.logger.Load() }
+
+// Destruct stops the background fetching; the UsagePool calls it when no
+// config uses this URL any more.
+func (ks *KeySet) Destruct() error {
+	ks.mu.Lock()
+	ks.stopping = true // no fetch starts from here on (startFetchLocked)
+	ks.mu.Unlock()
+	ks.stopOnce.Do(ks.cancel)
+	if ks.started.Load() {
+		<-ks.stopped
+	}
+	ks.fetches.Wait()
+	return nil
+}
+
+// RSAKey returns the key published under kid. A known kid never waits.
+// While the first attempt to load the set has not settled, a lookup waits
+// for it (see awaitFirstAttempt).
+// An unknown kid triggers a fetch unless one ran in the last 30 seconds,
+// waits for it (or for the fetch already running) while ctx lasts, and
+// looks again.
+func (ks *KeySet) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	t := ks.table.Load()
+	if t == nil {
+		if t = ks.awaitFirstAttempt(ctx); t == nil {
+			return nil, ErrKeysUnavailable
+		}
+	}
+	if key, ok := t.keys[kid]; ok {
+		return key, nil
+	}
+	call := ks.fetchUnlessRecent()
+	if call == nil {
+		return nil, ErrUnknownKeyID
+	}
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		// The client is gone; the fetch goes on for the next request.
+		return nil, ErrUnknownKeyID
+	}
+	if key, ok := ks.table.Load().keys[kid]; ok {
+		return key, nil
+	}
+	return nil, ErrUnknownKeyID
+}
+
+// CurrentKey returns the key of kid in the set now in use, without ever
+// fetching; the token cache asks it on every hit for an RS256 token.
+func (ks *KeySet) CurrentKey(kid string) *rsa.PublicKey {
+	if t := ks.table.Load(); t != nil {
+		return t.keys[kid]
+	}
+	return nil
+}
+
+// RetryAfter is how many seconds a client refused for want of keys should
+// wait: until the next background attempt, between 1 and 60.
+func (ks *KeySet) RetryAfter() int {
+	ks.mu.Lock()
+	next := ks.nextAttempt
+	ks.mu.Unlock()
+	secs := int(next.Sub(ks.clock.Now()).Seconds() + 0.999)
+	return min(max(secs, 1), 60)
+}
+
+// use puts a table in use and logs what changed. A key that is unchanged
+// keeps its old object, so that cached tokens it verified stay valid.
+func (ks *KeySet) use(t *keyTable) {
+	if prev := ks.table.Load(); prev != nil {
+		for kid, key := range t.keys {
+			if old, ok := prev.keys[kid]; ok && old.Equal(key) {
+				t.keys[kid] = old
+			}
+		}
+	}
+	old := ks.table.Swap(t)
+	var before map[string]*rsa.PublicKey
+	if old != nil {
+		before = old.keys
+	}
+	added, removed := diffKIDs(before, t.keys)
+	if len(added) == 0 && len(removed) == 0 && old != nil && old.source == t.source {
+		if ce := ks.log().Check(zapcore.DebugLevel, "jwks: key set unchanged"); ce != nil {
+			ce.Write(zap.String("url", ks.shown), zap.Int("keys", len(t.keys)))
+		}
+		return
+	}
+	ks.log().Info("jwks: key set in use",
+		zap.String("url", ks.shown), zap.String("source", t.source),
+		zap.Time("fetched_at", t.fetchedAt), zap.Int("keys", len(t.keys)),
+		zap.Strings("added_kids", added), zap.Strings("removed_kids", removed))
+}
+
+func diffKIDs(before, after map[string]*rsa.PublicKey) (added, removed []string) {
+	for kid := range after {
+		if _, ok := before[kid]; !ok {
+			added = append(added, kid)
+		}
+	}
+	for kid := range before {
+		if _, ok := after[kid]; !ok {
+			removed = append(removed, kid)
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	return added, removed
+}

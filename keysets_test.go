@@ -1,0 +1,169 @@
+package soloauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestAcquireSharesOneStartupDeadline: ten handlers of one config name
+// ten JWKS URLs whose endpoints hang. Provisioning, one handler after
+// another as Caddy does it, waits for them no longer than one start-up
+// wait in all; the key sets it did not wait for still serve their first
+// requests as soon as their endpoints answer, and refuse them with 503
+// only at their own start-up deadline.
+func TestAcquireSharesOneStartupDeadline(t *testing.T) {
+	const n, wait = 10, 3 * time.Second
+	clk := newFakeClock()
+	pool := newKeySetPool(clk, wait)
+	pool.client = &http.Client{} // no timeout of its own: the endpoints hang
+	var (
+		servers [n]*jwksServer
+		gates   [n]chan struct{}
+		sets    [n]*KeySet
+		users   [n]*keySetUser
+		errs    [n]error
+		done    [n]chan struct{}
+	)
+	for i := range n {
+		servers[i] = newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+		gates[i], done[i] = make(chan struct{}), make(chan struct{})
+		servers[i].setGate(gates[i])
+	}
+	config, unload := context.WithCancel(context.Background())
+	t.Cleanup(func() { // before the servers close: they wait for their handlers
+		unload()
+		for i := range n {
+			select {
+			case <-gates[i]:
+			default:
+				close(gates[i])
+			}
+			if sets[i] != nil {
+				pool.release(sets[i], users[i])
+			}
+		}
+	})
+	t0 := clk.Now()
+	go func() {
+		for i := range n {
+			sets[i], users[i], errs[i] = pool.acquire(config, nil, servers[i].URL, time.Hour, nil)
+			close(done[i])
+		}
+	}()
+
+	// The first handler waits: its key set's fetch is at the endpoint, and
+	// both the handler and the set's own start-up wait for t0+wait.
+	eventually(t, "the first fetch", func() bool { return servers[0].requests.Load() == 1 })
+	awaitWaiters(t, clk, t0.Add(wait), 2)
+	select {
+	case <-done[0]:
+		t.Fatal("the first acquire returned before the start-up deadline")
+	default:
+	}
+	clk.Advance(wait)
+	// Past the deadline, the other nine are acquired without waiting: the
+	// clock does not move again, and all ten fetches reach their endpoints.
+	for i := range n {
+		select {
+		case <-done[i]:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("acquire %d still waits after the config's start-up deadline", i+1)
+		}
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+	}
+	for i := range n {
+		eventually(t, fmt.Sprint("fetch ", i+1), func() bool { return servers[i].requests.Load() == 1 })
+	}
+	if got := clk.Now().Sub(t0); got != wait {
+		t.Fatalf("start-up took %v of fake time, want %v", got, wait)
+	}
+	for i := 1; i < n; i++ {
+		select {
+		case <-sets[i].settled():
+			t.Fatalf("key set %d settled while its endpoint hangs and its start-up wait runs", i+1)
+		default:
+		}
+	}
+
+	// Set 2's first request waits for its first fetch instead of a 503...
+	own := t0.Add(2 * wait) // the start-up deadline of sets 2..10
+	res := make(chan error, 1)
+	go func() { _, err := sets[1].RSAKey(context.Background(), "k1"); res <- err }()
+	awaitWaiters(t, clk, own, n) // nine sets' start-up waits, and this request
+	close(gates[1])
+	if err := <-res; err != nil {
+		t.Fatalf("a request to a key set provisioned after the deadline: %v", err)
+	}
+	// ...and set 3's, whose endpoint still hangs, gets the 503 at its
+	// set's start-up deadline, when the first attempt settles.
+	go func() { _, err := sets[2].RSAKey(context.Background(), "k1"); res <- err }()
+	awaitWaiters(t, clk, own, n+1) // and the stale wait of set 2's request
+	select {
+	case err := <-res:
+		t.Fatalf("answered before the set's start-up deadline: %v", err)
+	default:
+	}
+	clk.Advance(wait)
+	if err := <-res; !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("err %v, want ErrKeysUnavailable", err)
+	}
+	awaitSettled(t, sets[2])
+
+	// The config's deadline goes with its context.
+	unload()
+	eventually(t, "the deadline to be forgotten", func() bool {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		return len(pool.deadlines) == 0
+	})
+}
+
+// TestAcquireDeadlinePerConfig: a second config (another context) gets a
+// start-up wait of its own; a key set already loaded is not waited for.
+func TestAcquireDeadlinePerConfig(t *testing.T) {
+	clk := newFakeClock()
+	pool := newKeySetPool(clk, 3*time.Second)
+	good := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	first, unloadFirst := context.WithCancel(context.Background())
+	defer unloadFirst()
+	ks, u1, err := pool.acquire(first, nil, good.URL, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.release(ks, u1)
+	if ks.CurrentKey("k1") == nil {
+		t.Fatal("acquire returned before a prompt first fetch was in use")
+	}
+	clk.Advance(time.Minute) // the first config's deadline is long past
+	second, unloadSecond := context.WithCancel(context.Background())
+	defer unloadSecond()
+	hanging := newJWKSServer(t, "")
+	gate := make(chan struct{})
+	defer close(gate)
+	hanging.setGate(gate)
+	done := make(chan struct{})
+	var ks2 *KeySet
+	var u2 *keySetUser
+	go func() { ks2, u2, _ = pool.acquire(second, nil, hanging.URL, time.Hour, nil); close(done) }()
+	awaitWaiters(t, clk, clk.Now().Add(3*time.Second), 2)
+	select {
+	case <-done:
+		t.Fatal("a new config did not get a start-up wait of its own")
+	default:
+	}
+	clk.Advance(3 * time.Second)
+	<-done
+	defer pool.release(ks2, u2)
+	// A URL in use already: no wait, the same set.
+	again, u3, err := pool.acquire(second, nil, good.URL, time.Hour, nil)
+	if err != nil || again != ks {
+		t.Fatalf("set %p err %v, want the shared %p", again, err, ks)
+	}
+	pool.release(again, u3)
+}

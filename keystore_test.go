@@ -1,0 +1,105 @@
+package soloauth
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memStore is an in-memory keyStore.
+type memStore struct {
+	mu   sync.Mutex
+	data map[string][]byte
+}
+
+func (m *memStore) Load(_ context.Context, key string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.data[key]
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return v, nil
+}
+
+func (m *memStore) Store(_ context.Context, key string, value []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.data == nil {
+		m.data = map[string][]byte{}
+	}
+	m.data[key] = value
+	return nil
+}
+
+func TestKeySetSavedAcrossRestart(t *testing.T) {
+	store := &memStore{}
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	first := startKeySet(t, srv.URL, clk, store)
+	if _, err := first.RSAKey(context.Background(), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	first.Destruct()
+
+	srv.set(500, "outage")
+	clk.Advance(6 * 24 * time.Hour)
+	second := startKeySet(t, srv.URL, clk, store)
+	if _, err := second.RSAKey(context.Background(), "k1"); err != nil {
+		t.Fatalf("saved key not used during an outage: %v", err)
+	}
+	if st := second.status(); st.Source != sourceStorage {
+		t.Fatalf("source %q, want storage", st.Source)
+	}
+	// The saved set is replaced as soon as a fetch succeeds.
+	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	eventually(t, "a fetch to replace the saved set", func() bool {
+		clk.Advance(5 * time.Second)
+		return second.status().Source == sourceFetch
+	})
+	second.Destruct()
+
+	// Older than 7 days: not used.
+	srv.set(500, "outage")
+	clk.Advance(8 * 24 * time.Hour)
+	third := startKeySet(t, srv.URL, clk, store)
+	if _, err := third.RSAKey(context.Background(), "k2"); !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("a key set saved 8 days ago was used: %v", err)
+	}
+}
+
+// TestKeySetFirstFetchHangs: while the first fetch hangs, the first
+// attempt settles when the start-up wait has passed, with the saved set.
+func TestKeySetFirstFetchHangs(t *testing.T) {
+	store := &memStore{}
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	first := startKeySet(t, srv.URL, clk, store)
+	first.Destruct()
+
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.setGate(gate)
+	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store, StartupWait: 3 * time.Second})
+	t.Cleanup(func() { ks.Destruct() })
+	deadline := clk.Now().Add(3 * time.Second)
+	ks.start() // returns at once: nothing above waited
+	eventually(t, "the first fetch to reach the endpoint", func() bool { return srv.requests.Load() == 2 })
+	awaitWaiters(t, clk, deadline, 1)
+	select {
+	case <-ks.settled():
+		t.Fatal("settled while the first fetch hangs, before the start-up wait passed")
+	default:
+	}
+	clk.Advance(3 * time.Second)
+	awaitSettled(t, ks)
+	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+		t.Fatalf("saved set not used while the first fetch hangs: %v", err)
+	}
+	if st := ks.status(); st.Source != sourceStorage {
+		t.Fatalf("source %q, want storage", st.Source)
+	}
+}
