@@ -3,6 +3,7 @@ package soloauth
 import (
 	"context"
 	"crypto/rsa"
+	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -183,7 +184,7 @@ func (ks *KeySet) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error
 	case <-call.done:
 	case <-ctx.Done():
 		// The client is gone; the fetch goes on for the next request.
-		return nil, ErrUnknownKeyID
+		return nil, fmt.Errorf("%w: %w", ErrUnknownKeyID, ctx.Err())
 	}
 	if key, ok := ks.table.Load().keys[kid]; ok {
 		return key, nil

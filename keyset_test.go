@@ -183,8 +183,8 @@ func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 	hangUp()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrUnknownKeyID) {
-			t.Fatalf("err %v, want ErrUnknownKeyID", err)
+		if !errors.Is(err, ErrUnknownKeyID) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v, want ErrUnknownKeyID for a cancelled request", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the wait outlived the request's context")

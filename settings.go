@@ -69,12 +69,13 @@ func (m *SoloAuth) jwksURL(repl *caddy.Replacer) (string, error) {
 }
 
 func checkJWKSURL(raw string) error {
+	// The URL is shown redacted: it may carry a credential.
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("invalid URL '%s': %w", raw, err)
+		return fmt.Errorf("invalid URL %s: not parseable", redactURL(raw))
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("invalid URL '%s': want an absolute http or https URL", raw)
+		return fmt.Errorf("invalid URL '%s': want an absolute http or https URL", redactURL(raw))
 	}
 	return nil
 }

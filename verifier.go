@@ -290,6 +290,8 @@ func (v *Verifier) verifyRS256(ctx context.Context, signingInput string, sig []b
 	switch {
 	case errors.Is(err, ErrKeysUnavailable):
 		return nil, &VerifyError{Kind: KindUnavailable, Reason: "key set unavailable", Err: err}
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return nil, invalid("request ended while the key set was fetched", err)
 	case err != nil:
 		return nil, invalid("unknown kid", err)
 	}
