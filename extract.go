@@ -1,9 +1,12 @@
 package soloauth
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // Token extraction: the Authorization header always, and, where a
@@ -152,7 +155,8 @@ func bearerToken(h http.Header) (string, tokenProblem) {
 }
 
 // removeQueryParam removes every occurrence of the parameter from r's URL
-// and from its RequestURI, which later handlers and placeholders read, and
+// and RequestURI, which later handlers and placeholders read, and from the
+// copy of the request as it arrived that Caddy keeps in its context, and
 // returns the values it had, percent-decoded; malformed is true if one was
 // not valid percent-encoding.
 func removeQueryParam(r *http.Request, name string) (values []string, malformed bool) {
@@ -161,14 +165,35 @@ func removeQueryParam(r *http.Request, name string) (values []string, malformed 
 		return nil, false
 	}
 	r.URL.RawQuery = kept
-	if path, query, ok := strings.Cut(r.RequestURI, "?"); ok {
-		if keptURI, _, _ := withoutParam(query, name); keptURI != "" {
-			r.RequestURI = path + "?" + keptURI
-		} else {
-			r.RequestURI = path
+	r.RequestURI = uriWithoutParam(r.RequestURI, name)
+	// Caddy reads the request as it arrived for {http.request.orig_uri},
+	// for the FastCGI transport's REQUEST_URI, and to restore the request
+	// before handle_errors routes run. Replacing r in place, rather than
+	// passing a new request on, is what reaches all three: the server and
+	// the replacer hold this pointer.
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+		orig.RequestURI = uriWithoutParam(orig.RequestURI, name)
+		if orig.URL != nil {
+			u := *orig.URL
+			u.RawQuery, _, _ = withoutParam(u.RawQuery, name)
+			orig.URL = &u
 		}
+		*r = *r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
 	}
 	return values, malformed
+}
+
+// uriWithoutParam is a request URI without the parameter; a query left
+// empty loses its "?".
+func uriWithoutParam(uri, name string) string {
+	path, query, ok := strings.Cut(uri, "?")
+	if !ok {
+		return uri
+	}
+	if kept, _, _ := withoutParam(query, name); kept != "" {
+		return path + "?" + kept
+	}
+	return path
 }
 
 // withoutParam is rawQuery without the parameter name (matched on its

@@ -37,6 +37,7 @@ func serve(t *testing.T, r *http.Request, handlers ...*SoloAuth) *httptest.Respo
 		// stay as literal text.
 		w.Header().Set("X-Token-Source", repl.ReplaceKnown("{solo.token_source}", ""))
 		w.Header().Set("X-Backend-URI", r.RequestURI)
+		w.Header().Set("X-Orig-URI", repl.ReplaceKnown("{http.request.orig_uri}", ""))
 		_, err := w.Write([]byte(repl.ReplaceKnown("passed {solo.sub}", "")))
 		return err
 	})
@@ -234,6 +235,11 @@ func TestHandlerTokenPlaces(t *testing.T) {
 	}
 	if uri := w.Header().Get("X-Backend-URI"); uri != "/p?x=1&y=%zz" {
 		t.Errorf("the backend saw %q", uri)
+	}
+	// Caddy's copy of the request as it arrived (orig_uri, FastCGI's
+	// REQUEST_URI, what handle_errors routes see) loses the token too.
+	if uri := w.Header().Get("X-Orig-URI"); uri != "/p?x=1&y=%zz" {
+		t.Errorf("{http.request.orig_uri} is %q", uri)
 	}
 
 	r = httptest.NewRequest(http.MethodGet, "/p", nil)
