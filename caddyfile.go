@@ -36,6 +36,10 @@ func init() {
 //		scope_claims         <claim>...
 //		allow_cors_preflight
 //		report_only
+//		token_query          <param>
+//		token_cookie         <name>
+//		token_types          sdk|workos...
+//		optional
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var local SoloAuth
@@ -171,6 +175,31 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 			return d.Errf("report_only: takes no arguments")
 		}
 		m.ReportOnly = true
+	case "token_query":
+		if len(args) != 1 || args[0] == "" {
+			return d.Errf("token_query: want exactly one query parameter name, e.g. access_token")
+		}
+		m.TokenQuery = args[0]
+	case "token_cookie":
+		if len(args) != 1 || !isCookieName(args[0]) {
+			return d.Errf("token_cookie: want exactly one cookie name (RFC 6265 token characters)")
+		}
+		m.TokenCookie = args[0]
+	case "token_types":
+		if len(args) == 0 {
+			return d.Errf("token_types: want sdk, workos, or both")
+		}
+		for _, kind := range args {
+			if kind != TokenTypeSDK && kind != TokenTypeWorkOS {
+				return d.Errf("token_types: unknown kind '%s': want sdk or workos", kind)
+			}
+		}
+		m.TokenTypes = args
+	case "optional":
+		if len(args) != 0 {
+			return d.Errf("optional: takes no arguments")
+		}
+		m.Optional = true
 	default:
 		return d.Errf("unknown sub-directive '%s'", sub)
 	}
@@ -233,8 +262,16 @@ func (m *SoloAuth) withOverrides(local *SoloAuth) *SoloAuth {
 	if local.JWKSRefresh != 0 {
 		out.JWKSRefresh = local.JWKSRefresh
 	}
+	out.TokenTypes = overrideList(m.TokenTypes, local.TokenTypes)
+	if local.TokenQuery != "" {
+		out.TokenQuery = local.TokenQuery
+	}
+	if local.TokenCookie != "" {
+		out.TokenCookie = local.TokenCookie
+	}
 	out.AllowCORSPreflight = m.AllowCORSPreflight || local.AllowCORSPreflight
 	out.ReportOnly = m.ReportOnly || local.ReportOnly
+	out.Optional = m.Optional || local.Optional
 	return &out
 }
 

@@ -127,6 +127,31 @@ func TestCaddyfileAdapt(t *testing.T) {
 }`,
 			want: []string{`{"handler":"solo_auth","secrets":["` + secretA + `","` + secretB + `"]}`},
 		},
+		{
+			name: "browser settings: global defaults, a route overrides",
+			input: `{
+	solo_auth {
+		secret ` + secretA + `
+		workos_client_id client_123
+		token_query access_token
+		token_cookie solo_session
+	}
+}
+:80 {
+	solo_auth /ws/* {
+		token_types workos
+		token_query t
+	}
+	solo_auth /public/* {
+		optional
+	}
+}`,
+			want: []string{
+				// Caddy puts the longer path first.
+				`{"handler":"solo_auth","optional":true,"secrets":["` + secretA + `"],"token_cookie":"solo_session","token_query":"access_token","workos_client_id":"client_123"}`,
+				`{"handler":"solo_auth","secrets":["` + secretA + `"],"token_cookie":"solo_session","token_query":"t","token_types":["workos"],"workos_client_id":"client_123"}`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +277,37 @@ func TestCaddyfileErrors(t *testing.T) {
 :80 {
 	solo_auth
 }`, "global option takes no arguments"},
+		{"token_query without a name", `:80 {
+	solo_auth {
+		secret ` + secretA + `
+		token_query
+	}
+}`, "token_query: want exactly one"},
+		{"token_cookie not a cookie name", `:80 {
+	solo_auth {
+		secret ` + secretA + `
+		token_cookie "a;b"
+	}
+}`, "token_cookie: want exactly one cookie name"},
+		{"token_types unknown kind", `:80 {
+	solo_auth {
+		secret ` + secretA + `
+		token_types sdk browser
+	}
+}`, "token_types: unknown kind 'browser'"},
+		{"optional with an argument", `:80 {
+	solo_auth {
+		secret ` + secretA + `
+		optional yes
+	}
+}`, "optional: takes no arguments"},
+		{"token_query twice", `:80 {
+	solo_auth {
+		secret ` + secretA + `
+		token_query a
+		token_query b
+	}
+}`, "token_query: given more than once"},
 		{"unknown sub-directive in the global option", `{
 	solo_auth {
 		secrets ` + secretA + `
@@ -294,6 +350,18 @@ func TestProvisionErrors(t *testing.T) {
 		{"bad jwks_url in JSON", `{"handler":"solo_auth","jwks_url":"not a url"}`, "jwks_url: invalid URL"},
 		{"bad scope in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"scopes":["a b"]}`, "scopes: #1"},
 		{"negative leeway in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"leeway":-1}`, "leeway"},
+		{"token_types sdk without a secret", `{"handler":"solo_auth","jwks_url":"http://127.0.0.1:9/jwks","token_types":["sdk"]}`,
+			"token_types: sdk tokens need a `secret`"},
+		{"token_types workos without a key set", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_types":["workos"]}`,
+			"token_types: workos tokens need `workos_client_id` or `jwks_url`"},
+		{"token_types unknown in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_types":["SDK"]}`,
+			"token_types: unknown kind 'SDK'"},
+		{"optional with scopes", `{"handler":"solo_auth","secrets":["` + secretA + `"],"optional":true,"scopes":["admin"]}`,
+			"optional: not with scopes (admin)"},
+		{"token_cookie not a cookie name in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_cookie":"a b"}`,
+			"token_cookie: 'a b' is not a cookie name"},
+		{"token_query with '=' in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_query":"a=b"}`,
+			"token_query: 'a=b' is not a query parameter name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -163,9 +163,10 @@ func inspectCommand() *cobra.Command {
 		leeway   time.Duration
 		jwksURL  string
 		clientID string
+		types    []string
 	)
 	cmd := &cobra.Command{
-		Use:   "inspect [--scopes a,b] [--workos-client-id id | --jwks-url url] <token | ->",
+		Use:   "inspect [--scopes a,b] [--token-types sdk|workos] [--workos-client-id id | --jwks-url url] <token | ->",
 		Short: "Shows a token's header and claims and what solo_auth would decide for it",
 		Long: "Shows a token's header and claims (never its signature) and the response " +
 			"solo_auth would give it on a route requiring --scopes, verifying HS256 tokens " +
@@ -198,6 +199,11 @@ func inspectCommand() *cobra.Command {
 			if clientID != "" && jwksURL == "" {
 				jwksURL = WorkOSJWKSBase + url.PathEscape(clientID)
 			}
+			// As on a route with token_types: a kind left out has no key.
+			var err error
+			if v.Secrets, jwksURL, err = (&SoloAuth{TokenTypes: types}).limitToTokenTypes(v.Secrets, jwksURL); err != nil {
+				return err
+			}
 			if jwksURL != "" {
 				ks := newKeySet(keySetConfig{URL: jwksURL, Refresh: DefaultJWKSRefresh})
 				call := ks.fetch()
@@ -217,6 +223,7 @@ func inspectCommand() *cobra.Command {
 	cmd.Flags().DurationVar(&leeway, "leeway", DefaultLeeway, "clock skew allowed on exp, nbf and iat")
 	cmd.Flags().StringVar(&jwksURL, "jwks-url", "", "JWKS to verify RS256 tokens with, fetched once")
 	cmd.Flags().StringVar(&clientID, "workos-client-id", "", "WorkOS client ID whose JWKS verifies RS256 tokens")
+	cmd.Flags().StringSliceVar(&types, "token-types", nil, "the token kinds the route accepts (sdk, workos), as token_types")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package soloauth
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -110,7 +111,7 @@ func FuzzBearerToken(f *testing.F) {
 			if token == "" || token != strings.Trim(token, " ") || !strings.EqualFold(first[:6], "bearer") {
 				t.Fatalf("token %q from %q", token, first)
 			}
-		case tokenAmbiguous:
+		case tokenInvalid:
 			if second == "" {
 				t.Fatal("one header reported as several")
 			}
@@ -149,6 +150,47 @@ func FuzzCaddyfile(f *testing.F) {
 					t.Fatalf("adapted a bad scope: %v", err)
 				}
 			}
+		}
+	})
+}
+
+// FuzzTokenPlaces: removing the token's query parameter and cookie never
+// panics, leaves none of it behind, and keeps everything else as sent,
+// in order.
+func FuzzTokenPlaces(f *testing.F) {
+	for _, s := range [][2]string{
+		{"a=1&access_token=x.y.z&b=%zz&c=", "a=1; tok=x.y.z; b=2"},
+		{"access_token=&access_token=x", "tok=; tok=x"},
+		{"access%5Ftoken=x&&", `tok="x";;=;`},
+		{"%zz=1&access_token=%", " tok = x ;a"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, rawQuery, cookieLine string) {
+		kept, values, _ := withoutParam(rawQuery, "access_token")
+		var others []string
+		for _, pair := range strings.Split(rawQuery, "&") {
+			key, _, _ := strings.Cut(pair, "=")
+			if name, err := url.QueryUnescape(key); err != nil || name != "access_token" {
+				others = append(others, pair)
+			}
+		}
+		if values == nil {
+			if kept != rawQuery {
+				t.Fatalf("nothing removed, yet %q became %q", rawQuery, kept)
+			}
+		} else if got := strings.Split(kept, "&"); strings.Join(got, "&") != strings.Join(others, "&") {
+			t.Fatalf("%q kept %q, want the other pairs %q", rawQuery, kept, others)
+		}
+
+		keptLine, found := withoutCookie(cookieLine, "tok")
+		for _, pair := range strings.Split(keptLine, ";") {
+			if name, _, _ := strings.Cut(strings.TrimSpace(pair), "="); strings.TrimSpace(name) == "tok" && found != nil {
+				t.Fatalf("cookie left in %q (from %q)", keptLine, cookieLine)
+			}
+		}
+		if found == nil && keptLine != cookieLine {
+			t.Fatalf("nothing removed, yet %q became %q", cookieLine, keptLine)
 		}
 	})
 }

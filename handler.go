@@ -17,25 +17,32 @@ import (
 func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	state := authState(r, repl)
+	// Before anything else, so that a query or cookie token is removed
+	// on every request, a preflight's too.
+	found := state.takeToken(r, m.TokenQuery, m.TokenCookie)
 	if m.AllowCORSPreflight && isCORSPreflight(r) {
 		// No identity: the placeholders stay empty.
 		return next.ServeHTTP(w, r)
 	}
 
-	token, problem := bearerToken(r.Header)
 	var id *Identity
 	var refusal *response
 	var verr *VerifyError
-	switch problem {
+	switch found.problem {
 	case tokenMissing:
+		if m.Optional {
+			// Anonymous: the identity placeholders are known and empty.
+			countRequest(outcomeAnonymous, "")
+			return next.ServeHTTP(w, r)
+		}
 		refusal = &respMissing
 		verr = &VerifyError{Kind: KindInvalid, Reason: "no bearer token"}
-	case tokenAmbiguous:
+	case tokenInvalid:
 		refusal = &respInvalid
-		verr = &VerifyError{Kind: KindInvalid, Reason: "more than one Authorization header"}
+		verr = &VerifyError{Kind: KindInvalid, Reason: found.reason}
 	default:
 		var err error
-		id, err = state.verify(r.Context(), m.verifier, token)
+		id, err = state.verify(r.Context(), m.verifier, found.token)
 		if err != nil {
 			var ok bool
 			if verr, ok = err.(*VerifyError); !ok {
@@ -51,11 +58,11 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 
 	if refusal == nil {
 		countRequest(outcomeOK, id.TokenType)
-		state.authenticated(id)
+		state.authenticated(id, found.from)
 		return next.ServeHTTP(w, r)
 	}
 	countRequest(outcomeOf(refusal), verr.TokenType)
-	m.logRefusal(refusal, verr)
+	m.logRefusal(refusal, verr, found.from)
 	if m.ReportOnly {
 		state.reportOnlyRefused(refusal.detail, verr.Reason)
 		return next.ServeHTTP(w, r)
@@ -80,7 +87,7 @@ func (st *requestAuth) verify(ctx context.Context, v *Verifier, token string) (*
 
 // logRefusal logs why a request was refused, never the token: the request
 // URI is left to the access log, since clients put tokens in query strings.
-func (m *SoloAuth) logRefusal(refusal *response, verr *VerifyError) {
+func (m *SoloAuth) logRefusal(refusal *response, verr *VerifyError, from string) {
 	ce := m.logger.Check(zapcore.DebugLevel, "request refused")
 	if ce == nil {
 		return
@@ -91,6 +98,7 @@ func (m *SoloAuth) logRefusal(refusal *response, verr *VerifyError) {
 		zap.String("reason", verr.Reason),
 		zap.String("kid", verr.KeyID),
 		zap.String("sub", verr.Subject),
+		zap.String("source", from),
 		zap.Bool("report_only", m.ReportOnly),
 	)
 }
@@ -99,36 +107,4 @@ func isCORSPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions &&
 		r.Header.Get("Origin") != "" &&
 		r.Header.Get("Access-Control-Request-Method") != ""
-}
-
-type tokenProblem int
-
-const (
-	tokenPresent   tokenProblem = iota
-	tokenMissing                // no header, another scheme, or an empty token
-	tokenAmbiguous              // more than one Authorization header
-)
-
-// bearerToken reads the token of `Authorization: Bearer <token>`, with the
-// scheme matched case-insensitively (RFC 7235 §2.1). The token is returned
-// as sent, surrounding spaces aside: the verifier refuses anything that is
-// not a compact JWS, so nothing is cleaned up here.
-func bearerToken(h http.Header) (string, tokenProblem) {
-	values := h["Authorization"]
-	switch len(values) {
-	case 0:
-		return "", tokenMissing
-	case 1:
-	default:
-		return "", tokenAmbiguous
-	}
-	scheme, rest, _ := strings.Cut(values[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", tokenMissing
-	}
-	token := strings.Trim(rest, " ")
-	if token == "" {
-		return "", tokenMissing
-	}
-	return token, tokenPresent
 }

@@ -33,7 +33,11 @@ func serve(t *testing.T, r *http.Request, handlers ...*SoloAuth) *httptest.Respo
 	repl := caddy.NewReplacer()
 	r = caddyhttp.PrepareRequest(r, repl, w, &caddyhttp.Server{})
 	var next caddyhttp.Handler = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		_, err := w.Write([]byte(repl.ReplaceAll("passed {solo.sub}", "")))
+		// ReplaceKnown, as header_up does: an unknown placeholder would
+		// stay as literal text.
+		w.Header().Set("X-Token-Source", repl.ReplaceKnown("{solo.token_source}", ""))
+		w.Header().Set("X-Backend-URI", r.RequestURI)
+		_, err := w.Write([]byte(repl.ReplaceKnown("passed {solo.sub}", "")))
 		return err
 	})
 	for i := len(handlers) - 1; i >= 0; i-- {
@@ -168,4 +172,85 @@ func TestHandlersOfOneVerifierVerifyOnce(t *testing.T) {
 	r = httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tu.HS256(secretA, tu.SDKClaims("carol")))
 	expectResponse(t, serve(t, r, global, other), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
+}
+
+// TestHandlerOptional: no token passes anonymously with every identity
+// placeholder known and empty; a token that is present must be valid.
+func TestHandlerOptional(t *testing.T) {
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	m := testHandler(v, nil)
+	m.Optional, m.TokenQuery = true, "access_token"
+	tests := []struct {
+		name, target, authorization string
+		status                      int
+		body, source                string
+	}{
+		{"no token", "/", "", 200, "passed ", ""},
+		{"another scheme", "/", "Basic YTpi", 200, "passed ", ""},
+		{"empty query token", "/?access_token=", "", 200, "passed ", ""},
+		{"valid token", "/", "Bearer " + tu.HS256(secretA, tu.SDKClaims("alice")), 200, "passed alice", "header"},
+		{"valid query token", "/?access_token=" + tu.HS256(secretA, tu.SDKClaims("alice")), "", 200, "passed alice", "query"},
+		{"invalid token", "/", "Bearer x.y.z", 401, `{"detail":"Invalid token"}`, ""},
+		{"expired token", "/", "Bearer " + tu.HS256(secretA, tu.SDKClaims("a").With("exp", time.Now().Add(-time.Hour).Unix())), 401,
+			`{"detail":"Token has expired"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, tt.target, nil)
+			if tt.authorization != "" {
+				r.Header.Set("Authorization", tt.authorization)
+			}
+			w := serve(t, r, m)
+			if w.Code != tt.status || w.Body.String() != tt.body {
+				t.Fatalf("got %d %q, want %d %q", w.Code, w.Body.String(), tt.status, tt.body)
+			}
+			if tt.status == 200 {
+				if src := w.Header().Get("X-Token-Source"); src != tt.source {
+					t.Errorf("{solo.token_source} %q, want %q", src, tt.source)
+				}
+				if uri := w.Header().Get("X-Backend-URI"); uri != "/" {
+					t.Errorf("the backend saw %q", uri)
+				}
+			}
+		})
+	}
+}
+
+// TestHandlerTokenPlaces: the query and cookie tokens through the whole
+// handler, and a global-option line and a route line that both read the
+// query: the first removes it, the second still finds the token.
+func TestHandlerTokenPlaces(t *testing.T) {
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	global, route := testHandler(v, nil), testHandler(v, nil, "read")
+	for _, m := range []*SoloAuth{global, route} {
+		m.TokenQuery, m.TokenCookie = "access_token", "tok"
+	}
+	token := tu.HS256(secretA, tu.SDKClaims("alice", "read"))
+
+	r := httptest.NewRequest(http.MethodGet, "/p?x=1&access_token="+token+"&y=%zz", nil)
+	w := serve(t, r, global, route)
+	if w.Code != 200 || w.Body.String() != "passed alice" || w.Header().Get("X-Token-Source") != "query" {
+		t.Fatalf("got %d %q from %q", w.Code, w.Body.String(), w.Header().Get("X-Token-Source"))
+	}
+	if uri := w.Header().Get("X-Backend-URI"); uri != "/p?x=1&y=%zz" {
+		t.Errorf("the backend saw %q", uri)
+	}
+
+	r = httptest.NewRequest(http.MethodGet, "/p", nil)
+	r.Header.Set("Cookie", "a=1; tok="+token)
+	w = serve(t, r, global, route)
+	if w.Code != 200 || w.Header().Get("X-Token-Source") != "cookie" {
+		t.Fatalf("cookie: got %d %q", w.Code, w.Body.String())
+	}
+
+	r = httptest.NewRequest(http.MethodPost, "/p?access_token="+token, nil)
+	r.Header.Set("Cookie", "tok="+token)
+	expectResponse(t, serve(t, r, global, route), 401, `{"detail":"Not authenticated"}`, "Bearer")
+	if r.URL.RawQuery != "" || r.Header.Get("Cookie") != "" {
+		t.Errorf("a POST kept its query %q or cookie %q", r.URL.RawQuery, r.Header.Get("Cookie"))
+	}
+
+	r = httptest.NewRequest(http.MethodGet, "/p?access_token="+token, nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	expectResponse(t, serve(t, r, global, route), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
 }

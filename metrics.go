@@ -16,6 +16,7 @@ const (
 	outcomeExpired     = "expired"
 	outcomeForbidden   = "forbidden"
 	outcomeUnavailable = "unavailable"
+	outcomeAnonymous   = "anonymous" // optional: no token, passed
 )
 
 // The collectors live for the process, so that counts survive config
@@ -28,7 +29,7 @@ var (
 		Namespace: "caddy",
 		Subsystem: "solo_auth",
 		Name:      "requests_total",
-		Help:      "Requests decided by solo_auth, by outcome (ok, missing, invalid, expired, forbidden, unavailable) and token type (sdk, workos, none).",
+		Help:      "Requests decided by solo_auth, by outcome (ok, anonymous, missing, invalid, expired, forbidden, unavailable) and token type (sdk, workos, none).",
 	}, []string{"outcome", "token_type"})
 	jwksFetchesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy",
@@ -109,7 +110,7 @@ func observeCache(hit bool) {
 // requestCounters are the requests metric's children, looked up once.
 var requestCounters = func() map[[2]string]prometheus.Counter {
 	m := map[[2]string]prometheus.Counter{}
-	for _, o := range []string{outcomeOK, outcomeMissing, outcomeInvalid, outcomeExpired, outcomeForbidden, outcomeUnavailable} {
+	for _, o := range []string{outcomeOK, outcomeAnonymous, outcomeMissing, outcomeInvalid, outcomeExpired, outcomeForbidden, outcomeUnavailable} {
 		for _, tt := range []string{TokenTypeSDK, TokenTypeWorkOS, "none"} {
 			m[[2]string{o, tt}] = requestsTotal.WithLabelValues(o, tt)
 		}

@@ -7,8 +7,6 @@ package soloauth
 
 import (
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -95,6 +93,35 @@ type SoloAuth struct {
 	// Default: false.
 	ReportOnly bool `json:"report_only,omitempty"`
 
+	// TokenQuery names a query parameter that may carry the token
+	// instead of the Authorization header (RFC 6750 §2.3), for what a
+	// browser cannot put a header on: WebSocket upgrades, EventSource
+	// streams, download links. Honoured on GET and HEAD only; removed
+	// from the request's URI on every method, so it never reaches a
+	// backend. Default: none. Example: `access_token`.
+	TokenQuery string `json:"token_query,omitempty"`
+
+	// TokenCookie names a cookie that may carry the token, honoured on
+	// GET and HEAD only (so it can never authenticate a cross-site POST)
+	// and removed from the Cookie header on every method. Default: none.
+	// Example: `solo_session`.
+	TokenCookie string `json:"token_cookie,omitempty"`
+
+	// TokenTypes limits the route to some kinds of token: `sdk` (HS256,
+	// verified with `secrets`) and `workos` (RS256, verified with the
+	// JWKS). A token of another kind is refused as invalid, as if the
+	// route had no key for it. Naming a kind without its key source is a
+	// config error. Default: every kind the route has a key source for.
+	// Example: `["workos"]` for a dashboard route.
+	TokenTypes []string `json:"token_types,omitempty"`
+
+	// Optional lets a request that carries no token at all (in no place
+	// the route reads; another Authorization scheme counts as none) pass
+	// anonymously, every identity placeholder empty. A token that is
+	// present must still be valid. Not allowed with scopes. Default:
+	// false.
+	Optional bool `json:"optional,omitempty"`
+
 	verifier       *Verifier // shared by the directives of one key configuration (verifierpool.go)
 	verifierKey    string    // its key in the pool; empty once released
 	keySet         *KeySet   // nil without a JWKS; kept after Cleanup, for requests still in flight
@@ -150,6 +177,14 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	if len(secrets) == 0 && jwksURL == "" {
 		return fmt.Errorf("no key source: set `secret` for SDK tokens or `workos_client_id` (or `jwks_url`) for WorkOS tokens")
 	}
+	if err := m.checkTokenPlaces(); err != nil {
+		return err
+	}
+	// token_types narrows the key configuration: a route without the key
+	// of a kind refuses that kind, which is what token_types asks.
+	if secrets, jwksURL, err = m.limitToTokenTypes(secrets, jwksURL); err != nil {
+		return err
+	}
 
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -175,73 +210,6 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	}, m.keySet)
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
-	}
-	return nil
-}
-
-// resolveSecrets expands placeholders and enforces the minimum length.
-// Errors say which secret and where it came from, never what it is.
-func resolveSecrets(repl *caddy.Replacer, raw []string) ([][]byte, error) {
-	secrets := make([][]byte, 0, len(raw))
-	for i, s := range raw {
-		value := repl.ReplaceKnown(s, "")
-		if len(value) < MinSecretLength {
-			source := ""
-			if value != s && isSinglePlaceholder(s) {
-				source = " (from " + s + ")"
-			}
-			return nil, fmt.Errorf("secret: secret #%d%s is %d bytes; HS256 secrets must be at least %d bytes (RFC 7518 §3.2)",
-				i+1, source, len(value), MinSecretLength)
-		}
-		secrets = append(secrets, []byte(value))
-	}
-	return secrets, nil
-}
-
-// isSinglePlaceholder reports whether s is one placeholder and nothing
-// else, so that naming it in an error reveals no secret.
-func isSinglePlaceholder(s string) bool {
-	return len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' && strings.Count(s, "{") == 1
-}
-
-func replaceAll(repl *caddy.Replacer, in []string) []string {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = repl.ReplaceKnown(s, "")
-	}
-	return out
-}
-
-// jwksURL is the key set's URL: jwks_url if set, else derived from the
-// WorkOS client ID; empty when neither is configured.
-func (m *SoloAuth) jwksURL(repl *caddy.Replacer) (string, error) {
-	if m.JWKSURL != "" {
-		raw := repl.ReplaceKnown(m.JWKSURL, "")
-		if err := checkJWKSURL(raw); err != nil {
-			return "", fmt.Errorf("jwks_url: %w", err)
-		}
-		return raw, nil
-	}
-	if m.WorkOSClientID == "" {
-		return "", nil
-	}
-	clientID := repl.ReplaceKnown(m.WorkOSClientID, "")
-	if clientID == "" {
-		return "", fmt.Errorf("workos_client_id: empty after resolving placeholders (%s)", m.WorkOSClientID)
-	}
-	return WorkOSJWKSBase + url.PathEscape(clientID), nil
-}
-
-func checkJWKSURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("invalid URL '%s': %w", raw, err)
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("invalid URL '%s': want an absolute http or https URL", raw)
 	}
 	return nil
 }

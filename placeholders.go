@@ -40,6 +40,11 @@ type requestAuth struct {
 	verifiedToken string
 	verifiedID    *Identity
 	verifiedErr   error
+
+	// source is where the token of id was found: {solo.token_source}.
+	source string
+	// taken are the query parameters and cookies removed so far.
+	taken []takenPlace
 }
 
 // varsKey holds the request's requestAuth among Caddy's request vars.
@@ -60,9 +65,9 @@ func authState(r *http.Request, repl *caddy.Replacer) *requestAuth {
 	return st
 }
 
-func (st *requestAuth) authenticated(id *Identity) {
+func (st *requestAuth) authenticated(id *Identity, source string) {
 	if st.detail == "" {
-		st.id = id
+		st.id, st.source = id, source
 	}
 }
 
@@ -74,7 +79,7 @@ func (st *requestAuth) reportOnlyRefused(detail, reason string) {
 	if st.detail == "" {
 		st.detail, st.reason = detail, reason
 	}
-	st.id = nil
+	st.id, st.source = nil, ""
 }
 
 // placeholder serves {solo.*} and {http.auth.user.id} (which Caddy's
@@ -101,6 +106,9 @@ func (st *requestAuth) placeholder(key string) (any, bool) {
 	}
 	if st.id == nil {
 		return "", true
+	}
+	if name == "token_source" {
+		return st.source, true
 	}
 	return st.id.placeholder(name), true
 }
