@@ -562,3 +562,40 @@ func expectNoTokenInLogs(t *testing.T, c *caddyProc, tokens ...string) {
 		}
 	}
 }
+
+// TestBrowserChainedLines: as in the contract's example, a scoped line and
+// a catch-all line both run on one request, both reading the query and the
+// cookie from the global option; the token that the first line removed
+// still authenticates the request on the second.
+func TestBrowserChainedLines(t *testing.T) {
+	t.Parallel()
+	b := newURIBackend(t)
+	c := startCaddy(t, spec{
+		Global: `	solo_auth {
+		secret ` + secret + `
+		token_query access_token
+		token_cookie tok
+	}`,
+		Site: `	solo_auth /admin/* admin
+	solo_auth
+` + proxyBlock(b.URL),
+	})
+	admin := tu.HS256(secret, tu.SDKClaims("root", "admin"))
+	user := tu.HS256(secret, tu.SDKClaims("plain"))
+
+	passed(t, http.MethodGet, c.get(t, "/admin/x?access_token="+admin+"&a=1"))
+	b.expectArrival(t, want{http.MethodGet, "/admin/x?a=1", "", "query", "root"})
+	passed(t, http.MethodGet, c.get(t, "/admin/x", "Cookie: tok="+admin+"; a=1"))
+	b.expectArrival(t, want{http.MethodGet, "/admin/x", "a=1", "cookie", "root"})
+	passed(t, http.MethodGet, c.get(t, "/other?access_token="+user))
+	b.expectArrival(t, want{http.MethodGet, "/other", "", "query", "plain"})
+	passed(t, http.MethodPost, c.do(t, http.MethodPost, "/admin/x?access_token="+user+"&a=1", bearer(admin), "Cookie: tok="+user))
+	b.expectArrival(t, want{http.MethodPost, "/admin/x?a=1", "", "header", "root"})
+
+	expectRefusal(t, c.get(t, "/admin/x?access_token="+user), forbidden("admin"))
+	expectRefusal(t, c.get(t, "/admin/x?access_token="+admin, bearer(admin)), invalidToken)
+	expectRefusal(t, c.get(t, "/admin/x?access_token="+admin, "Cookie: tok="+admin), invalidToken)
+	expectRefusal(t, c.do(t, http.MethodPost, "/admin/x?access_token="+admin), notAuthenticated)
+	b.expectNone(t)
+	expectNoTokenInLogs(t, c, admin, user)
+}
