@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
@@ -545,7 +548,7 @@ func sigOf(token string) string { return token[strings.LastIndexByte(token, '.')
 // in what Caddy has logged (at debug level, as every harness Caddy does).
 func expectNoTokenInLogs(t *testing.T, c *caddyProc, tokens ...string) {
 	t.Helper()
-	logs := c.Logs()
+	logs := flushLogs(t, c)
 	if logs == "" {
 		t.Fatalf("nothing logged; the check would prove nothing")
 	}
@@ -598,4 +601,28 @@ func TestBrowserChainedLines(t *testing.T) {
 	expectRefusal(t, c.do(t, http.MethodPost, "/admin/x?access_token="+admin), notAuthenticated)
 	b.expectNone(t)
 	expectNoTokenInLogs(t, c, admin, user)
+}
+
+var sentinels atomic.Int64
+
+// flushLogs returns Caddy's output once everything it logged before now
+// has arrived: Caddy's output reaches the test through a pipe, so the
+// last lines may still be on their way when a response is. The admin API
+// logs each request's URI; a request with a fresh sentinel in it is
+// logged after everything before it.
+func flushLogs(t *testing.T, c *caddyProc) string {
+	t.Helper()
+	sentinel := "log-sentinel=" + strconv.FormatInt(sentinels.Add(1), 10)
+	send(t, mustRequest(t, http.MethodGet, c.Admin+"/config/?"+sentinel))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs := c.Logs()
+		if strings.Contains(logs, sentinel+`"`) {
+			return logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the admin API's log line for %s never arrived:\n%s", sentinel, lastLines(logs, 10))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
