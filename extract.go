@@ -53,7 +53,7 @@ func (st *requestAuth) takeToken(r *http.Request, query, cookie string) foundTok
 		place, ok := st.takenBefore(fromQuery, query)
 		if !ok {
 			place.values, place.malformed = removeQueryParam(r, query)
-			st.taken = append(st.taken, place)
+			st.remember(place)
 		}
 		if honoured {
 			f.add(fromQuery, place.values, place.malformed)
@@ -63,7 +63,7 @@ func (st *requestAuth) takeToken(r *http.Request, query, cookie string) foundTok
 		place, ok := st.takenBefore(fromCookie, cookie)
 		if !ok {
 			place.values = removeCookie(r.Header, cookie)
-			st.taken = append(st.taken, place)
+			st.remember(place)
 		}
 		if honoured {
 			f.add(fromCookie, place.values, false)
@@ -92,6 +92,15 @@ func (st *requestAuth) takenBefore(from, name string) (takenPlace, bool) {
 		}
 	}
 	return takenPlace{from: from, name: name}, false
+}
+
+// remember keeps what was removed from the request. A place that held
+// nothing is not kept: looking again finds nothing again, and most
+// requests carry their token in the header.
+func (st *requestAuth) remember(p takenPlace) {
+	if p.values != nil {
+		st.taken = append(st.taken, p)
+	}
 }
 
 // add takes in the values a place held. A place given twice, or a

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Measures solo_auth against the same Caddy without it, in one run, on
 # loopback: requests per second with wrk (one thread, 32 connections) for
-# the same HS256 token, the same RS256 token, and a distinct HS256 token on
-# every request; then twenty solo_auth lines of one key configuration
-# against one line, on a stream from a pool of 12,000 tokens (throughput
-# and resident memory); then Caddy's resident memory after a flood of
-# distinct tokens. Prints each ratio. Installs wrk with apt if it is
-# missing.
+# the same HS256 token (in the header, then in a query parameter), the
+# same RS256 token, and a distinct HS256 token on every request; then
+# twenty solo_auth lines of one key configuration against one line, on a
+# stream from a pool of 12,000 tokens (throughput and resident memory);
+# then Caddy's resident memory after a flood of distinct tokens. Prints
+# each ratio. Installs wrk with apt if it is missing.
 #
 #   bench/run.sh                       # defaults below; about 10 minutes
 #   BENCH_DURATION=5s BENCH_ROUNDS=1 BENCH_FLOOD=100000 bench/run.sh
 #   BENCH_FLOOD=0 bench/run.sh         # ratios only
-#   BENCH_ONLY=lines BENCH_FLOOD=0 bench/run.sh  # scenarios named: hs256 rs256 distinct lines
+#   BENCH_ONLY=lines BENCH_FLOOD=0 bench/run.sh  # scenarios named: hs256 query rs256 distinct lines
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +20,7 @@ rounds=${BENCH_ROUNDS:-9}
 flood=${BENCH_FLOOD:-1000000}
 distinct=${BENCH_DISTINCT:-400000}
 pool=${BENCH_POOL:-12000}
-only=${BENCH_ONLY:-hs256 rs256 distinct lines}
+only=${BENCH_ONLY:-hs256 query rs256 distinct lines}
 out=bench/out
 mkdir -p "$out"
 
@@ -65,6 +65,7 @@ cat >"$out/solo.Caddyfile" <<CF
 	solo_auth {
 		secret {env.BENCH_SECRET}
 		jwks_url http://127.0.0.1:$jwks_port/jwks.json
+		token_query access_token
 	}
 }
 http://127.0.0.1:$port {
@@ -177,6 +178,7 @@ report() {
 echo "solo_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $duration x $rounds rounds (medians; order alternated)"
 want() { [[ " $only " == *" $1 "* ]]; }
 want hs256 && report "same HS256 token" bench/token.lua "$out/hs256.txt"
+want query && report "same HS256 token, query" bench/query.lua "$out/hs256.txt"
 want rs256 && report "same RS256 token" bench/token.lua "$out/rs256.txt"
 want distinct && report "distinct HS256 tokens" bench/distinct.lua "$out/distinct.txt" 0 "$distinct"
 want lines && BASE=solo CAND=solo20 report "20 lines vs 1, $pool pool" bench/distinct.lua "$out/distinct.txt" 0 "$pool"
