@@ -178,7 +178,7 @@ report() {
 echo "solo_auth benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $duration x $rounds rounds (medians; order alternated)"
 want() { [[ " $only " == *" $1 "* ]]; }
 want hs256 && report "same HS256 token" bench/token.lua "$out/hs256.txt"
-want query && report "same HS256 token, query" bench/query.lua "$out/hs256.txt"
+want query && report "same HS256 token, query" bench/token.lua "$out/hs256.txt" query
 want rs256 && report "same RS256 token" bench/token.lua "$out/rs256.txt"
 want distinct && report "distinct HS256 tokens" bench/distinct.lua "$out/distinct.txt" 0 "$distinct"
 want lines && BASE=solo CAND=solo20 report "20 lines vs 1, $pool pool" bench/distinct.lua "$out/distinct.txt" 0 "$pool"
