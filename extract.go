@@ -160,22 +160,37 @@ func bearerToken(h http.Header) (string, tokenProblem) {
 // returns the values it had, percent-decoded; malformed is true if one was
 // not valid percent-encoding.
 func removeQueryParam(r *http.Request, name string) (values []string, malformed bool) {
-	kept, values, malformed := withoutParam(r.URL.RawQuery, name)
+	raw := r.URL.RawQuery
+	kept, values, malformed := withoutParam(raw, name)
 	if values == nil {
 		return nil, false
 	}
+	// The four copies of the query are almost always the same string:
+	// scan it once.
+	strip := func(query string) string {
+		if query == raw {
+			return kept
+		}
+		k, _, _ := withoutParam(query, name)
+		return k
+	}
 	r.URL.RawQuery = kept
-	r.RequestURI = uriWithoutParam(r.RequestURI, name)
+	uri := r.RequestURI
+	r.RequestURI = uriWithout(uri, strip)
 	// Caddy reads the request as it arrived for {http.request.orig_uri},
 	// for the FastCGI transport's REQUEST_URI, and to restore the request
 	// before handle_errors routes run. Replacing r in place, rather than
 	// passing a new request on, is what reaches all three: the server and
 	// the replacer hold this pointer.
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
-		orig.RequestURI = uriWithoutParam(orig.RequestURI, name)
+		if orig.RequestURI == uri {
+			orig.RequestURI = r.RequestURI
+		} else {
+			orig.RequestURI = uriWithout(orig.RequestURI, strip)
+		}
 		if orig.URL != nil {
 			u := *orig.URL
-			u.RawQuery, _, _ = withoutParam(u.RawQuery, name)
+			u.RawQuery = strip(u.RawQuery)
 			orig.URL = &u
 		}
 		*r = *r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
@@ -183,14 +198,14 @@ func removeQueryParam(r *http.Request, name string) (values []string, malformed 
 	return values, malformed
 }
 
-// uriWithoutParam is a request URI without the parameter; a query left
+// uriWithout is a request URI with its query stripped; a query left
 // empty loses its "?".
-func uriWithoutParam(uri, name string) string {
+func uriWithout(uri string, strip func(query string) string) string {
 	path, query, ok := strings.Cut(uri, "?")
 	if !ok {
 		return uri
 	}
-	if kept, _, _ := withoutParam(query, name); kept != "" {
+	if kept := strip(query); kept != "" {
 		return path + "?" + kept
 	}
 	return path
@@ -204,6 +219,7 @@ func withoutParam(rawQuery, name string) (kept string, values []string, malforme
 		return rawQuery, nil, false
 	}
 	var b strings.Builder
+	b.Grow(len(rawQuery))
 	first := true
 	for rest := rawQuery; ; {
 		pair, next, more := strings.Cut(rest, "&")
