@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
@@ -259,4 +261,40 @@ func TestHandlerTokenPlaces(t *testing.T) {
 	r = httptest.NewRequest(http.MethodGet, "/p?access_token="+token, nil)
 	r.Header.Set("Authorization", "Bearer "+token)
 	expectResponse(t, serve(t, r, global, route), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
+}
+
+// TestHandlerLogsTheSourceOfARefusedToken: the debug log of a refusal
+// says where the token was found, and never holds the token.
+func TestHandlerLogsTheSourceOfARefusedToken(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	m := testHandler(&Verifier{Secrets: [][]byte{[]byte(secretA)}}, nil)
+	m.logger, m.TokenQuery, m.TokenCookie = zap.New(core), "access_token", "tok"
+	forged := tu.HS256("another-secret-that-is-32-bytes-long!", tu.SDKClaims("alice"))
+	tests := []struct {
+		name, target, cookie, source string
+	}{
+		{"query", "/?access_token=" + forged, "", "query"},
+		{"cookie", "/", "tok=" + forged, "cookie"},
+		{"two places", "/?access_token=" + forged, "tok=" + forged, ""},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, tt.target, nil)
+		if tt.cookie != "" {
+			r.Header.Set("Cookie", tt.cookie)
+		}
+		expectResponse(t, serve(t, r, m), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
+		entries := logs.TakeAll()
+		if len(entries) != 1 {
+			t.Fatalf("%s: %d log entries", tt.name, len(entries))
+		}
+		fields := entries[0].ContextMap()
+		if fields["source"] != tt.source {
+			t.Errorf("%s: logged source %q, want %q (%v)", tt.name, fields["source"], tt.source, fields)
+		}
+		for k, v := range fields {
+			if s, ok := v.(string); ok && strings.Contains(s, forged[strings.LastIndexByte(forged, '.')+1:]) {
+				t.Errorf("%s: field %s holds the token", tt.name, k)
+			}
+		}
+	}
 }
