@@ -3,6 +3,7 @@ package soloauth
 import (
 	"crypto/rsa"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +102,12 @@ func (c *tokenCache) put(token string, h uint64, e cacheEntry, now time.Time) {
 		slot.Store(h)
 		return
 	}
+	// The request's token may be a slice of a much longer string (a query
+	// or Cookie line, a padded header value) that an entry must not keep
+	// alive: the memory bound counts the token alone. Cloned only here,
+	// once per cached token.
+	token = strings.Clone(token)
+	e.id.token = token
 	s := &c.shards[h%cacheShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()

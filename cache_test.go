@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
@@ -187,5 +188,31 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 	if hits.Load() == 0 {
 		t.Fatal("no cache hit: the test did not use the cache")
+	}
+}
+
+// TestCacheKeepsTheTokenAlone: a token read out of a much longer string
+// (a query or Cookie line) is cached as a copy of itself, so an entry
+// never keeps the longer string alive.
+func TestCacheKeepsTheTokenAlone(t *testing.T) {
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	v.EnableCache(10)
+	token := tu.HS256(secretA, tu.SDKClaims("alice"))
+	line := "a=" + strings.Repeat("x", 1<<20) + "; tok=" + token // as a Cookie line
+	fromLine := line[len(line)-len(token):]
+	for range 2 { // cached on its second verification
+		if _, err := v.Verify(fromLine); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range v.cache.shards {
+		for key, e := range v.cache.shards[i].entries {
+			if unsafe.StringData(key) == unsafe.StringData(fromLine) || unsafe.StringData(e.id.token) == unsafe.StringData(fromLine) {
+				t.Fatal("the cache keeps a slice of the request's longer string")
+			}
+		}
+	}
+	if v.cache.len() != 1 {
+		t.Fatalf("%d entries, want 1", v.cache.len())
 	}
 }
