@@ -361,7 +361,9 @@ func TestProvisionErrors(t *testing.T) {
 		{"token_cookie not a cookie name in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_cookie":"a b"}`,
 			"token_cookie: 'a b' is not a cookie name"},
 		{"token_query with '=' in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_query":"a=b"}`,
-			"token_query: 'a=b' is not a query parameter name"},
+			"token_query: 'a=b' is not a plain query parameter name"},
+		{"token_query that would need encoding", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_query":"a b"}`,
+			"token_query: 'a b' is not a plain query parameter name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

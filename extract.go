@@ -179,19 +179,22 @@ func removeQueryParam(r *http.Request, name string) (values []string, malformed 
 	r.RequestURI = uriWithout(uri, strip)
 	// Caddy reads the request as it arrived for {http.request.orig_uri},
 	// for the FastCGI transport's REQUEST_URI, and to restore the request
-	// before handle_errors routes run. Replacing r in place, rather than
-	// passing a new request on, is what reaches all three: the server and
-	// the replacer hold this pointer.
+	// before handle_errors routes run. Its URL is a pointer that every
+	// copy of that request shares: stripped in place, it is clean
+	// wherever it is read. Its RequestURI is a string in the copy held by
+	// the context, so the context gets a new copy, and r is replaced in
+	// place rather than passed on anew, since the server and the replacer
+	// hold this pointer. (A handler before solo_auth that passes on a new
+	// request, as Caddy's tracing does, keeps the old context out of our
+	// reach; its orig_uri keeps the parameter, its URL does not.)
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+		if orig.URL != nil {
+			orig.URL.RawQuery = strip(orig.URL.RawQuery)
+		}
 		if orig.RequestURI == uri {
 			orig.RequestURI = r.RequestURI
 		} else {
 			orig.RequestURI = uriWithout(orig.RequestURI, strip)
-		}
-		if orig.URL != nil {
-			u := *orig.URL
-			u.RawQuery = strip(u.RawQuery)
-			orig.URL = &u
 		}
 		*r = *r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
 	}

@@ -82,8 +82,8 @@ func checkJWKSURL(raw string) error {
 
 // checkTokenPlaces checks token_query, token_cookie and optional.
 func (m *SoloAuth) checkTokenPlaces() error {
-	if m.TokenQuery != "" && strings.ContainsAny(m.TokenQuery, "&=#") {
-		return fmt.Errorf("token_query: '%s' is not a query parameter name (no '&', '=' or '#')", m.TokenQuery)
+	if m.TokenQuery != "" && !isPlainParamName(m.TokenQuery) {
+		return fmt.Errorf("token_query: '%s' is not a plain query parameter name (letters, digits, '-', '.', '_', '~')", m.TokenQuery)
 	}
 	if m.TokenCookie != "" && !isCookieName(m.TokenCookie) {
 		return fmt.Errorf("token_cookie: '%s' is not a cookie name (RFC 6265: letters, digits and !#$%%&'*+-.^_`|~)", m.TokenCookie)
@@ -93,6 +93,20 @@ func (m *SoloAuth) checkTokenPlaces() error {
 			strings.Join(m.requiredScopes, " "))
 	}
 	return nil
+}
+
+// isPlainParamName reports whether s needs no percent-encoding in a
+// query (RFC 3986 unreserved characters), so that the one spelling a
+// client can send is the one looked for: a name such as "a b" could come
+// as "a+b" or "a%20b".
+func isPlainParamName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // isCookieName reports whether s is an RFC 7230 token, which RFC 6265
