@@ -43,10 +43,19 @@ func (ks *KeySet) start() {
 }
 
 // firstAttempt waits for the first fetch, at most the start-up wait, and
-// tries the saved copy if no key set is in use by then.
+// puts the saved copy in use if no key set is by then. The saved copy is
+// read from storage meanwhile, not after: a slow storage module would
+// otherwise add its read to the wait, past the deadline that provisioning
+// and the first requests wait for.
 func (ks *KeySet) firstAttempt(call *fetchCall) {
 	defer ks.fetches.Done()
 	defer ks.settle()
+	saved := make(chan *savedTable, 1)
+	ks.fetches.Add(1)
+	go func() {
+		defer ks.fetches.Done()
+		saved <- ks.readSaved()
+	}()
 	select {
 	case <-call.done:
 	case <-ks.clock.After(ks.startup.wait):
@@ -55,8 +64,13 @@ func (ks *KeySet) firstAttempt(call *fetchCall) {
 	case <-ks.ctx.Done():
 		return
 	}
-	if ks.table.Load() == nil {
-		ks.loadSaved()
+	if ks.table.Load() != nil {
+		return
+	}
+	select {
+	case s := <-saved:
+		ks.useSaved(s)
+	case <-ks.ctx.Done():
 	}
 }
 
@@ -80,7 +94,10 @@ func (ks *KeySet) awaitFirstAttempt(ctx context.Context) *keyTable {
 		return ks.table.Load()
 	default:
 	}
-	if wait := ks.startup.deadline.Sub(ks.clock.Now()); wait > 0 {
+	// Past the deadline by at most the storage timeout: the first attempt
+	// settles right after its wait (the saved copy is read meanwhile), and
+	// a request must not slip into that instant and get a 503.
+	if wait := ks.startup.deadline.Add(jwksStorageTimeout).Sub(ks.clock.Now()); wait > 0 {
 		select {
 		case <-ks.startup.settled:
 		case <-ctx.Done():

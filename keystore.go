@@ -64,39 +64,53 @@ func (ks *KeySet) save(body []byte) {
 }
 
 // loadSaved puts the saved key set in use if none is, and it is recent.
-func (ks *KeySet) loadSaved() {
+func (ks *KeySet) loadSaved() { ks.useSaved(ks.readSaved()) }
+
+// savedTable is a saved key set read from storage, not yet in use.
+type savedTable struct {
+	table *keyTable
+	age   time.Duration
+}
+
+// readSaved reads and checks the saved key set; nil if there is none fit
+// to use.
+func (ks *KeySet) readSaved() *savedTable {
 	store := ks.storage()
 	if store == nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ks.ctx, jwksStorageTimeout)
 	defer cancel()
 	data, err := store.Load(ctx, storageKey(ks.url))
 	if err != nil {
 		ks.log().Debug("jwks: no saved key set", zap.String("url", ks.shown), zap.Error(err))
-		return
+		return nil
 	}
 	var saved savedKeySet
 	// Copies saved before URLs were redacted hold the full URL.
 	if err := json.Unmarshal(data, &saved); err != nil || (saved.URL != ks.shown && saved.URL != ks.url) {
 		ks.log().Warn("jwks: saved key set unreadable; ignored", zap.String("url", ks.shown))
-		return
+		return nil
 	}
 	age := ks.clock.Now().Sub(saved.FetchedAt)
 	if age > jwksSavedMaxAge {
 		ks.log().Warn("jwks: saved key set too old; ignored",
 			zap.String("url", ks.shown), zap.Time("fetched_at", saved.FetchedAt))
-		return
+		return nil
 	}
 	keys, err := ks.parse(saved.JWKS)
 	if err != nil {
 		ks.log().Warn("jwks: saved key set unusable; ignored", zap.String("url", ks.shown), zap.Error(err))
-		return
+		return nil
 	}
-	t := &keyTable{keys: keys, fetchedAt: saved.FetchedAt, source: sourceStorage}
-	if ks.table.CompareAndSwap(nil, t) {
+	return &savedTable{table: &keyTable{keys: keys, fetchedAt: saved.FetchedAt, source: sourceStorage}, age: age}
+}
+
+// useSaved puts a saved key set in use if none is.
+func (ks *KeySet) useSaved(s *savedTable) {
+	if s != nil && ks.table.CompareAndSwap(nil, s.table) {
 		ks.log().Warn("jwks: endpoint unreachable; using the saved key set until a fetch succeeds",
-			zap.String("url", ks.shown), zap.Time("fetched_at", saved.FetchedAt),
-			zap.Duration("age", age.Round(time.Second)), zap.Strings("kids", sortedKIDs(keys)))
+			zap.String("url", ks.shown), zap.Time("fetched_at", s.table.fetchedAt),
+			zap.Duration("age", s.age.Round(time.Second)), zap.Strings("kids", sortedKIDs(s.table.keys)))
 	}
 }

@@ -103,3 +103,47 @@ func TestKeySetFirstFetchHangs(t *testing.T) {
 		t.Fatalf("source %q, want storage", st.Source)
 	}
 }
+
+// slowStore is a storage module whose reads wait for the test.
+type slowStore struct {
+	*memStore
+	reading chan struct{} // closed when the first read begins
+	release chan struct{} // reads return once it is closed
+	once    sync.Once
+}
+
+func (s *slowStore) Load(ctx context.Context, key string) ([]byte, error) {
+	s.once.Do(func() { close(s.reading) })
+	<-s.release
+	return s.memStore.Load(ctx, key)
+}
+
+// TestKeySetReadsTheSavedCopyDuringTheFirstFetch: with a storage module
+// slower than nothing, the saved copy is read while the first fetch hangs,
+// not after the start-up wait, so it is in use when the wait is over and a
+// request that comes then is verified instead of getting a 503.
+func TestKeySetReadsTheSavedCopyDuringTheFirstFetch(t *testing.T) {
+	mem := &memStore{}
+	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	clk := newFakeClock()
+	startKeySet(t, srv.URL, clk, mem).Destruct() // leaves a saved copy
+
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.setGate(gate)
+	store := &slowStore{memStore: mem, reading: make(chan struct{}), release: make(chan struct{})}
+	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store, StartupWait: 3 * time.Second})
+	t.Cleanup(func() { ks.Destruct() })
+	ks.start()
+	select {
+	case <-store.reading:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the saved copy is not read while the first fetch runs")
+	}
+	close(store.release) // the read ends while the fetch still hangs
+	awaitWaiters(t, clk, clk.Now().Add(3*time.Second), 1)
+	clk.Advance(3 * time.Second) // the start-up wait is over
+	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+		t.Fatalf("a request at the end of the start-up wait: %v", err)
+	}
+}
