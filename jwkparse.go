@@ -163,6 +163,14 @@ func readJWKMeta(raw []byte) (jwkMeta, string) {
 	var m jwkMeta
 	obj, err := decodeStrictObject(raw)
 	if err != nil {
+		// The kid is still counted, read leniently: a key we cannot read
+		// may share its kid with one we can, and the contract uses
+		// neither then. Reading too much here (KID as kid) fails closed.
+		var lenient struct {
+			Kid string `json:"kid"`
+		}
+		_ = json.Unmarshal(raw, &lenient)
+		m.kid = lenient.Kid
 		return m, "unreadable: " + err.Error()
 	}
 	if kid, ok := obj["kid"].(string); ok {

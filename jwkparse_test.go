@@ -68,6 +68,7 @@ func TestParseJWKS(t *testing.T) {
 		{"private key skipped", jwksOf(good, jwkJSON(t, rsaKey2, "priv", nil)), []string{"good"}, false},
 		{"kid on two keys: neither used", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "dup", nil), jwkJSON(t, &rsaKey3.PublicKey, "dup", nil)), []string{"good"}, false},
 		{"kid shared with an unusable key: not used", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "dup", nil), `{"kty":"oct","kid":"dup","k":"AAAA"}`), []string{"good"}, false},
+		{"kid shared with a key with a member twice: not used", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "dup", nil), `{"kty":"RSA","kid":"dup","kid":"dup","e":"AQAB","n":"AAAA"}`), []string{"good"}, false},
 		{"no kid skipped", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "", nil)), []string{"good"}, false},
 		{"unreadable key skipped", jwksOf(good, `{"kty":"RSA","kid":"bad","n":"!!","e":"AQAB"}`, `{"kty":"nope"}`, `"string"`), []string{"good"}, false},
 		{"not JSON", `<html>`, nil, true},
