@@ -74,8 +74,10 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	return nil
 }
 
-// verify is v.VerifyContext(token), once per request for each verifier
-// and token.
+// verify is v.VerifyContext(token), reusing the request's last
+// verification when it was by the same verifier of the same token: the
+// lines of one key configuration that a request runs through one after
+// another verify it once.
 func (st *requestAuth) verify(ctx context.Context, v *Verifier, token string) (*Identity, error) {
 	if st.verifiedBy == v && st.verifiedToken == token {
 		return st.verifiedID, st.verifiedErr

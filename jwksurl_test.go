@@ -93,9 +93,8 @@ func TestKeySetWarnsOncePerSetOnPlainHTTP(t *testing.T) {
 // it is shown: logs, errors, the admin API, metric labels, the saved copy.
 // The saved copy is still named after the full URL.
 func TestCredentialsInJWKSURLNeverShown(t *testing.T) {
-	old := jwksMinInterval
-	jwksMinInterval = 0
-	t.Cleanup(func() { jwksMinInterval = old })
+	keySets.minInterval = time.Nanosecond // every unknown kid fetches
+	t.Cleanup(func() { keySets.minInterval = 0 })
 	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
 	host := srv.Listener.Addr().String()
 	secretURL := "http://user:pa55@" + host + "/jwks?token=s3cr3t"

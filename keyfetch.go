@@ -16,14 +16,14 @@ import (
 )
 
 // fetchUnlessRecent joins the fetch in flight, or starts one if none has
-// started in the last jwksMinInterval; nil means neither.
+// started in the last ks.minInterval; nil means neither.
 func (ks *KeySet) fetchUnlessRecent() *fetchCall {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.inflight != nil {
 		return ks.inflight
 	}
-	if !ks.lastAttempt.IsZero() && ks.clock.Now().Sub(ks.lastAttempt) < jwksMinInterval {
+	if !ks.lastAttempt.IsZero() && ks.clock.Now().Sub(ks.lastAttempt) < ks.minInterval {
 		return nil
 	}
 	return ks.startFetchLocked()
@@ -119,7 +119,7 @@ func (ks *KeySet) run(call *fetchCall) {
 			// unknown kid asked for): retry no sooner than the unknown-kid
 			// limit, so that such tokens cannot make the set fetch more
 			// often than that; and no later than the schedule.
-			wait = min(max(retryDelay(failures), jwksMinInterval), time.Duration(ks.refresh.Load()))
+			wait = min(max(retryDelay(failures), ks.minInterval), time.Duration(ks.refresh.Load()))
 		default:
 			// No set, or only the saved one: retry with backoff.
 			wait = retryDelay(failures)

@@ -28,9 +28,10 @@ const (
 )
 
 // jwksMinInterval is the least time between two fetches that tokens with
-// unknown kids can cause, per URL, whatever the traffic. A variable only so
-// that the integration tests' Caddy (built with the soloauth_testhooks
-// tag) can shorten it; nothing else changes it.
+// unknown kids can cause, per URL, whatever the traffic: the default of
+// keySetConfig.MinInterval. A variable only so that the integration tests'
+// Caddy (built with the soloauth_testhooks tag) can shorten it at init;
+// unit tests set the field instead.
 var jwksMinInterval = 30 * time.Second
 
 // Where a key set in use came from.
@@ -70,12 +71,13 @@ type fetchCall struct {
 // kept through failed refreshes, and saved so that a restart during an
 // outage of the endpoint still verifies. It is safe for concurrent use.
 type KeySet struct {
-	url     string // fetched from, and names the saved copy
-	shown   string // url as logs, errors, metrics and the admin API show it
-	client  *http.Client
-	clock   clock
-	refresh atomic.Int64 // time.Duration between scheduled fetches
-	logger  atomic.Pointer[zap.Logger]
+	minInterval time.Duration // the unknown-kid window
+	url         string        // fetched from, and names the saved copy
+	shown       string        // url as logs, errors, metrics and the admin API show it
+	client      *http.Client
+	clock       clock
+	refresh     atomic.Int64 // time.Duration between scheduled fetches
+	logger      atomic.Pointer[zap.Logger]
 
 	table atomic.Pointer[keyTable]
 
@@ -110,6 +112,8 @@ type keySetConfig struct {
 	// StartupWait is how long the first fetch may take before the saved
 	// copy is tried and the first attempt settles; 0: jwksStartupWait.
 	StartupWait time.Duration
+	// MinInterval is the unknown-kid window; 0: jwksMinInterval.
+	MinInterval time.Duration
 }
 
 // newKeySet makes a key set whose one user has cfg's refresh, storage and
@@ -123,17 +127,20 @@ func newKeySet(cfg keySetConfig) *KeySet {
 // removeUser.
 func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
 	ks := &KeySet{
-		url:        cfg.URL,
-		shown:      redactURL(cfg.URL),
-		client:     cfg.Client,
-		clock:      cfg.Clock,
-		wake:       make(chan struct{}, 1),
-		reschedule: make(chan struct{}, 1),
-		stopped:    make(chan struct{}),
-		startup:    startup{wait: cfg.StartupWait, settled: make(chan struct{})},
+		url:         cfg.URL,
+		shown:       redactURL(cfg.URL),
+		clock:       cfg.Clock,
+		minInterval: cfg.MinInterval,
+		wake:        make(chan struct{}, 1),
+		reschedule:  make(chan struct{}, 1),
+		stopped:     make(chan struct{}),
+		startup:     startup{wait: cfg.StartupWait, settled: make(chan struct{})},
 	}
 	if ks.startup.wait <= 0 {
 		ks.startup.wait = jwksStartupWait
+	}
+	if ks.minInterval <= 0 {
+		ks.minInterval = jwksMinInterval
 	}
 	ks.ctx, ks.cancel = context.WithCancel(context.Background())
 	ks.client = noRedirects(cfg.Client)

@@ -22,7 +22,8 @@ type keySetPool struct {
 	*caddy.UsagePool
 	clock       clock
 	startupWait time.Duration
-	client      *http.Client // nil: the default JWKS client
+	minInterval time.Duration // 0: jwksMinInterval
+	client      *http.Client  // nil: the default JWKS client
 
 	mu sync.Mutex
 	// deadlines is each loading config's start-up deadline, keyed by its
@@ -61,7 +62,7 @@ func (p *keySetPool) acquire(ctx context.Context, store keyStore, url string, re
 	val, loaded, err := p.LoadOrNew(url, func() (caddy.Destructor, error) {
 		var ks *KeySet
 		ks, user = newKeySetAndUser(keySetConfig{URL: url, Refresh: refresh, Store: store, Logger: logger,
-			Client: p.client, Clock: p.clock, StartupWait: p.startupWait})
+			Client: p.client, Clock: p.clock, StartupWait: p.startupWait, MinInterval: p.minInterval})
 		ks.start()
 		return ks, nil
 	})
