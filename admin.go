@@ -55,7 +55,7 @@ type keyInfo struct {
 	Alg  string `json:"alg"`
 }
 
-// status describes the key set for the admin API and logs.
+// keySetStatus describes a key set for the admin API.
 type keySetStatus struct {
 	URL         string    `json:"url"`
 	KIDs        []string  `json:"kids"`
