@@ -72,7 +72,7 @@ func checkJWKSURL(raw string) error {
 	// The URL is shown redacted: it may carry a credential.
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("invalid URL %s: not parseable", redactURL(raw))
+		return fmt.Errorf("invalid URL '%s': not parseable", redactURL(raw))
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("invalid URL '%s': want an absolute http or https URL", redactURL(raw))
