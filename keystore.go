@@ -63,9 +63,6 @@ func (ks *KeySet) save(body []byte) {
 	}
 }
 
-// loadSaved puts the saved key set in use if none is, and it is recent.
-func (ks *KeySet) loadSaved() { ks.useSaved(ks.readSaved()) }
-
 // savedTable is a saved key set read from storage, not yet in use.
 type savedTable struct {
 	table *keyTable
