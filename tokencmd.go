@@ -37,8 +37,8 @@ func tokenCommand() *cobra.Command {
 		role, issuer string
 	)
 	cmd := &cobra.Command{
-		Use: "token --sub <subject> [--permissions a,b] [--lifetime 1h] [--claim name=value]...\n" +
-			"  token --rs256 --key <file> --kid <kid> --sub <subject> [--sid s] [--org-id o] [--role r] [claim flags]",
+		Use: "token [--rs256 --key <file> --kid <kid> [--sid s] [--org-id o] [--role r]] " +
+			"--sub <subject> [--permissions a,b] [--lifetime 1h] [--claim name=value]...",
 		Short: "Mints an SDK token (HS256), or with --rs256 a WorkOS-shaped token, and prints it",
 		Long: "Mints an SDK token (HS256) signed with the secret from --secret-env or --secret-file.\n\n" +
 			"With --rs256 it mints a token shaped like a WorkOS AuthKit access token instead " +
