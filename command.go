@@ -201,8 +201,12 @@ func inspectCommand() *cobra.Command {
 			}
 			// As on a route with token_types: a kind left out has no key.
 			var err error
-			if v.Secrets, jwksURL, err = (&SoloAuth{TokenTypes: types}).limitToTokenTypes(v.Secrets, jwksURL); err != nil {
+			var workos bool
+			if v.Secrets, workos, err = (&SoloAuth{TokenTypes: types}).limitToTokenTypes(v.Secrets, jwksURL != ""); err != nil {
 				return err
+			}
+			if !workos {
+				jwksURL = ""
 			}
 			if jwksURL != "" {
 				ks := newKeySet(keySetConfig{URL: jwksURL, Refresh: DefaultJWKSRefresh})

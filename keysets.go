@@ -114,3 +114,29 @@ func (p *keySetPool) startupDeadline(ctx context.Context) time.Time {
 	})
 	return d
 }
+
+// fileSets holds the local key sets (jwks_file) in use, keyed by path and
+// contents, for the admin API and the metrics; a reload with the file
+// unchanged keeps the same set (and the verifier that uses it, warm
+// cache included), a changed file makes a new one.
+var fileSets = caddy.NewUsagePool()
+
+// acquireFileSet puts a file set just read in the pool, or returns the
+// one in use with the same path and contents. Each call must be paired
+// with releaseFileSet.
+func acquireFileSet(f *jwksFile, logger *zap.Logger) (*jwksFile, error) {
+	val, loaded, err := fileSets.LoadOrNew(f.id(), func() (caddy.Destructor, error) { return f, nil })
+	if err != nil {
+		return nil, fmt.Errorf("jwks_file: %s: %w", f.path, err)
+	}
+	if !loaded {
+		logger.Info("jwks: key set in use",
+			zap.String("url", f.shown), zap.String("source", sourceFile),
+			zap.Time("fetched_at", f.table.fetchedAt), zap.Int("keys", len(f.table.keys)),
+			zap.Strings("added_kids", sortedKIDs(f.table.keys)))
+	}
+	return val.(*jwksFile), nil
+}
+
+// releaseFileSet undoes one acquireFileSet.
+func releaseFileSet(f *jwksFile) { _, _ = fileSets.Delete(f.id()) }
