@@ -108,11 +108,12 @@ func readSmallRegularFile(path string, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// withoutPath drops the path from an *fs.PathError: the caller names it.
+// withoutPath drops the path from an *fs.PathError (and the operation,
+// which says nothing to an operator): the caller names the path.
 func withoutPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+		return pe.Err
 	}
 	return err
 }
