@@ -30,8 +30,8 @@ const (
 // bytes: a token that differs in any byte, a forged signature included,
 // is a different key and is verified in full. An entry is used until the
 // token's exp plus leeway, and an RS256 entry only while the key that
-// verified it is still published under its kid in one of the key sets. Scopes are
-// not cached: each route checks its own on every request.
+// verified it is still published under its kid in one of the key sets.
+// Scopes are not cached: each route checks its own on every request.
 type tokenCache struct {
 	seed       maphash.Seed
 	perShard   int
