@@ -213,6 +213,10 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		if fileIDs, err = m.acquireKeySources(ctx, jwksURLs, jwksFiles); err != nil {
 			return err
 		}
+	} else {
+		// No key set: the verifier's key names none, or it would share a
+		// pooled verifier with a route that has the sets.
+		jwksURLs = nil
 	}
 	m.verifier, m.verifierKey, err = acquireVerifier(keyConfig{
 		secrets:     secrets,
