@@ -140,3 +140,39 @@ func acquireFileSet(f *jwksFile, logger *zap.Logger) (*jwksFile, error) {
 
 // releaseFileSet undoes one acquireFileSet.
 func releaseFileSet(f *jwksFile) { _, _ = fileSets.Delete(f.id()) }
+
+// acquireKeySources reads every jwks_file, then takes the key set of
+// every URL from the pool (files first, so that a bad file starts no
+// fetch), and returns the file sets' ids for the verifier pool's key.
+// Cleanup releases what was taken, also after an error.
+func (m *SoloAuth) acquireKeySources(ctx caddy.Context, urls, files []string) ([]string, error) {
+	m.keys = &keySources{}
+	ids := make([]string, 0, len(files))
+	for _, path := range files {
+		read, err := readJWKSFile(path, time.Now(), m.logger)
+		if err != nil {
+			return nil, err
+		}
+		f, err := acquireFileSet(read, m.logger)
+		if err != nil {
+			return nil, err
+		}
+		m.fileSets = append(m.fileSets, f)
+		m.keys.files = append(m.keys.files, f.table)
+		ids = append(ids, f.id())
+	}
+	refresh := DefaultJWKSRefresh
+	if m.JWKSRefresh > 0 {
+		refresh = time.Duration(m.JWKSRefresh)
+	}
+	for _, url := range urls {
+		ks, user, err := acquireKeySet(ctx, url, refresh, m.logger)
+		if err != nil {
+			return nil, err
+		}
+		m.keySets = append(m.keySets, ks)
+		m.keySetUsers = append(m.keySetUsers, user)
+		m.keys.fetched = append(m.keys.fetched, ks)
+	}
+	return ids, nil
+}
