@@ -30,8 +30,8 @@ const (
 // bytes: a token that differs in any byte, a forged signature included,
 // is a different key and is verified in full. An entry is used until the
 // token's exp plus leeway, and an RS256 entry only while the key that
-// verified it is still the one its kid names in the key set. Scopes are
-// not cached: each route checks its own on every request.
+// verified it is still published under its kid in one of the key sets.
+// Scopes are not cached: each route checks its own on every request.
 type tokenCache struct {
 	seed       maphash.Seed
 	perShard   int
@@ -80,7 +80,7 @@ func (c *tokenCache) get(token string, h uint64, now time.Time, keys RSAKeySourc
 	if !ok {
 		return nil, false
 	}
-	if !now.Before(e.validUntil) || (e.key != nil && (keys == nil || keys.CurrentKey(e.id.KeyID) != e.key)) {
+	if !now.Before(e.validUntil) || (e.key != nil && (keys == nil || !keys.KeyInUse(e.id.KeyID, e.key))) {
 		s.mu.Lock()
 		delete(s.entries, token)
 		s.mu.Unlock()

@@ -26,8 +26,9 @@ func init() {
 //
 //	solo_auth [<matcher>] [<scope>...] {
 //		secret               <hs256 secret>
-//		workos_client_id     <client id>
-//		jwks_url             <url>
+//		workos_client_id     <client id>...
+//		jwks_url             <url>...
+//		jwks_file            <path>...
 //		scopes               <scope>...
 //		issuer               <iss>...
 //		audience             <aud>...
@@ -51,7 +52,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 		merged = global.withOverrides(&local)
 	}
 	if !merged.hasKeySource() {
-		return nil, h.Errf("no key source: set `secret` for SDK tokens or `workos_client_id` (or `jwks_url`) for WorkOS tokens, here or in the solo_auth global option")
+		return nil, h.Errf("no key source: set `secret` for SDK tokens or `workos_client_id`, `jwks_url` or `jwks_file` for WorkOS tokens, here or in the solo_auth global option")
 	}
 	return merged, nil
 }
@@ -100,7 +101,8 @@ func (m *SoloAuth) unmarshalBlock(d *caddyfile.Dispenser, inlineScopes bool) err
 }
 
 // repeatable sub-directives add to their list each time they appear.
-var repeatable = map[string]bool{"secret": true, "scopes": true, "issuer": true, "audience": true, "scope_claims": true}
+var repeatable = map[string]bool{"secret": true, "scopes": true, "issuer": true, "audience": true, "scope_claims": true,
+	"workos_client_id": true, "jwks_url": true, "jwks_file": true}
 
 func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) error {
 	args := d.RemainingArgs()
@@ -115,20 +117,27 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 		}
 		m.Secrets = append(m.Secrets, args[0])
 	case "workos_client_id":
-		if len(args) != 1 {
-			return d.Errf("workos_client_id: want exactly one client ID")
+		if len(args) == 0 {
+			return d.Errf("workos_client_id: want at least one client ID")
 		}
-		m.WorkOSClientID = args[0]
+		m.WorkOSClientID = append(m.WorkOSClientID, args...)
 	case "jwks_url":
-		if len(args) != 1 {
-			return d.Errf("jwks_url: want exactly one URL")
+		if len(args) == 0 {
+			return d.Errf("jwks_url: want at least one URL")
 		}
-		if !strings.Contains(args[0], "{") {
-			if err := checkJWKSURL(args[0]); err != nil {
-				return d.Errf("jwks_url: %v", err)
+		for _, u := range args {
+			if !strings.Contains(u, "{") {
+				if err := checkJWKSURL(u); err != nil {
+					return d.Errf("jwks_url: %v", err)
+				}
 			}
 		}
-		m.JWKSURL = args[0]
+		m.JWKSURL = append(m.JWKSURL, args...)
+	case "jwks_file":
+		if len(args) == 0 {
+			return d.Errf("jwks_file: want at least one path")
+		}
+		m.JWKSFile = append(m.JWKSFile, args...)
 	case "scopes":
 		if len(args) == 0 {
 			return d.Errf("scopes: want at least one scope")
@@ -234,7 +243,13 @@ func parseDurationArg(d *caddyfile.Dispenser, sub string, args []string, zeroOK 
 }
 
 func (m *SoloAuth) hasKeySource() bool {
-	return len(m.Secrets) > 0 || m.WorkOSClientID != "" || m.JWKSURL != ""
+	return len(m.Secrets) > 0 || m.hasWorkOSSource()
+}
+
+// hasWorkOSSource reports whether any of the three WorkOS key sources is
+// named: workos_client_id, jwks_url or jwks_file.
+func (m *SoloAuth) hasWorkOSSource() bool {
+	return len(m.WorkOSClientID) > 0 || len(m.JWKSURL) > 0 || len(m.JWKSFile) > 0
 }
 
 // withOverrides returns the global defaults with a directive's own
@@ -247,14 +262,13 @@ func (m *SoloAuth) withOverrides(local *SoloAuth) *SoloAuth {
 	out.Audiences = overrideList(m.Audiences, local.Audiences)
 	out.ScopeClaims = overrideList(m.ScopeClaims, local.ScopeClaims)
 	out.Scopes = mergeScopes(m.Scopes, local.Scopes)
-	if local.WorkOSClientID != "" {
-		out.WorkOSClientID = local.WorkOSClientID
-		// A route that names its own client wants that client's keys,
-		// not a URL inherited for another one.
-		out.JWKSURL = ""
-	}
-	if local.JWKSURL != "" {
-		out.JWKSURL = local.JWKSURL
+	if local.hasWorkOSSource() {
+		// A route that names its own key sources wants those keys, not
+		// a URL or a file inherited for another client: the three are
+		// replaced together.
+		out.WorkOSClientID = StringList(slices.Clone(local.WorkOSClientID))
+		out.JWKSURL = StringList(slices.Clone(local.JWKSURL))
+		out.JWKSFile = StringList(slices.Clone(local.JWKSFile))
 	}
 	if local.Leeway != nil {
 		out.Leeway = local.Leeway

@@ -353,7 +353,7 @@ func TestProvisionErrors(t *testing.T) {
 		{"token_types sdk without a secret", `{"handler":"solo_auth","jwks_url":"http://127.0.0.1:9/jwks","token_types":["sdk"]}`,
 			"token_types: sdk tokens need a `secret`"},
 		{"token_types workos without a key set", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_types":["workos"]}`,
-			"token_types: workos tokens need `workos_client_id` or `jwks_url`"},
+			"token_types: workos tokens need `workos_client_id`, `jwks_url` or `jwks_file`"},
 		{"token_types unknown in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_types":["SDK"]}`,
 			"token_types: unknown kind 'SDK'"},
 		{"optional with scopes", `{"handler":"solo_auth","secrets":["` + secretA + `"],"optional":true,"scopes":["admin"]}`,

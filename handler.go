@@ -67,8 +67,8 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		state.reportOnlyRefused(refusal.detail, verr.Reason)
 		return next.ServeHTTP(w, r)
 	}
-	if refusal == &respUnavailable && m.keySet != nil {
-		w.Header().Set("Retry-After", strconv.Itoa(m.keySet.RetryAfter()))
+	if refusal == &respUnavailable && m.keys != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(m.keys.RetryAfter()))
 	}
 	refusal.write(w)
 	return nil

@@ -21,7 +21,11 @@ import (
 // context: the verifier it was given (shared, if the caller passes one
 // verifier to several handlers) and the scopes it requires.
 func testHandler(v *Verifier, keySet *KeySet, scopes ...string) *SoloAuth {
-	m := &SoloAuth{logger: zap.NewNop(), verifier: v, keySet: keySet}
+	m := &SoloAuth{logger: zap.NewNop(), verifier: v}
+	if keySet != nil {
+		m.keySets = []*KeySet{keySet}
+		m.keys = &keySources{fetched: m.keySets}
+	}
 	m.requiredScopes = mergeScopes(scopes)
 	m.forbidden = forbiddenResponse(m.requiredScopes)
 	return m

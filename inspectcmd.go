@@ -1,17 +1,16 @@
 package soloauth
 
 import (
-	"context"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 func inspectCommand() *cobra.Command {
@@ -63,16 +62,15 @@ func inspectCommand() *cobra.Command {
 				jwksURL = WorkOSJWKSBase + url.PathEscape(clientID)
 			}
 			// As on a route with token_types: a kind left out has no key.
-			// The RS256 key source is either a URL or a file.
-			rsSource := jwksURL + jwksFile
 			var err error
-			if v.Secrets, rsSource, err = (&SoloAuth{TokenTypes: types}).limitToTokenTypes(v.Secrets, rsSource); err != nil {
+			var workos bool
+			if v.Secrets, workos, err = (&SoloAuth{TokenTypes: types}).limitToTokenTypes(v.Secrets, jwksURL != "" || jwksFile != ""); err != nil {
 				return err
 			}
 			switch {
-			case rsSource == "":
+			case !workos:
 			case jwksFile != "":
-				keys, err := readJWKSFile(jwksFile)
+				keys, err := readInspectJWKSFile(jwksFile, out)
 				if err != nil {
 					return err
 				}
@@ -101,44 +99,16 @@ func inspectCommand() *cobra.Command {
 	return cmd
 }
 
-// fileKeys are the usable keys of a local JWK set: a fixed table, never
-// fetched, so an unknown kid is simply unknown.
-type fileKeys map[string]*rsa.PublicKey
-
-func (k fileKeys) RSAKey(_ context.Context, kid string) (*rsa.PublicKey, error) {
-	if key := k[kid]; key != nil {
-		return key, nil
-	}
-	return nil, ErrUnknownKeyID
-}
-
-func (k fileKeys) CurrentKey(kid string) *rsa.PublicKey { return k[kid] }
-
-// readJWKSFile reads a local JWK set under the rules of a fetched one
-// (parseJWKS, at most jwksMaxBody bytes); every error names the file.
-func readJWKSFile(path string) (fileKeys, error) {
-	f, err := os.Open(path)
+// readInspectJWKSFile reads --jwks-file as a route reads jwks_file
+// (readJWKSFile: the fetched set's rules, a regular file of at most 1 MiB,
+// at least one usable key), with the error naming the flag; each skipped
+// key is listed with its reason on out.
+func readInspectJWKSFile(path string, out io.Writer) (*keySources, error) {
+	logger := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zapcore.EncoderConfig{MessageKey: "msg"}),
+		zapcore.AddSync(out), zapcore.InfoLevel))
+	f, err := readJWKSFile(path, time.Now(), logger)
 	if err != nil {
-		return nil, fmt.Errorf("--jwks-file: %w", err)
+		return nil, errors.New("--jwks-file" + strings.TrimPrefix(err.Error(), "jwks_file"))
 	}
-	defer f.Close()
-	body, err := io.ReadAll(io.LimitReader(f, jwksMaxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("--jwks-file %s: %w", path, err)
-	}
-	if len(body) > jwksMaxBody {
-		return nil, fmt.Errorf("--jwks-file %s: larger than %d bytes", path, jwksMaxBody)
-	}
-	keys, skipped, err := parseJWKS(body)
-	if err != nil {
-		return nil, fmt.Errorf("--jwks-file %s: %w", path, err)
-	}
-	if len(keys) == 0 {
-		reasons := make([]string, 0, len(skipped))
-		for _, s := range skipped {
-			reasons = append(reasons, fmt.Sprintf("kid %q: %s", s.kid, s.reason))
-		}
-		return nil, fmt.Errorf("--jwks-file %s: no usable key (%s)", path, strings.Join(reasons, "; "))
-	}
-	return fileKeys(keys), nil
+	return &keySources{files: []*keyTable{f.table}}, nil
 }

@@ -109,10 +109,10 @@ func TestInspectJWKSFile(t *testing.T) {
 	}{
 		{"missing", filepath.Join(dir, "none.json"), "no such file"},
 		{"a directory", dir, "is a directory"},
-		{"empty", write("empty.json", nil), "not a JWK set"},
-		{"2 MiB", write("huge.json", append(huge, `"}`...)), "larger than 1048576 bytes"},
+		{"empty", write("empty.json", nil), "empty file"},
+		{"2 MiB", write("huge.json", append(huge, `"}`...)), "over the 1048576-byte limit"},
 		{"not JSON", write("text.json", []byte("hello")), "not a JWK set"},
-		{"no usable key", write("small.json", set(&mustRSA(1024).PublicKey, "small")), `no usable key (kid "small": RSA key of 1024 bits`},
+		{"no usable key", write("small.json", set(&mustRSA(1024).PublicKey, "small")), `no usable key (1 skipped: kid "small": RSA key of 1024 bits`},
 		{"private key", write("private.json", set(testRSAKey, "priv")), "no usable key"},
 	}
 	for _, tt := range bad {

@@ -208,6 +208,18 @@ func (ks *KeySet) CurrentKey(kid string) *rsa.PublicKey {
 	return nil
 }
 
+// RSAKeys makes one key set an RSAKeySource (a route with several sets
+// uses keySources): one set names a kid at most once.
+func (ks *KeySet) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
+	key, err := ks.RSAKey(ctx, kid)
+	return key, nil, err
+}
+
+// KeyInUse reports whether key is the one kid names in the set now in use.
+func (ks *KeySet) KeyInUse(kid string, key *rsa.PublicKey) bool {
+	return key != nil && ks.CurrentKey(kid) == key
+}
+
 // RetryAfter is how many seconds a client refused for want of keys should
 // wait: until the next background attempt, between 1 and 60.
 func (ks *KeySet) RetryAfter() int {

@@ -114,3 +114,65 @@ func (p *keySetPool) startupDeadline(ctx context.Context) time.Time {
 	})
 	return d
 }
+
+// fileSets holds the local key sets (jwks_file) in use, keyed by path and
+// contents, for the admin API and the metrics; a reload with the file
+// unchanged keeps the same set (and the verifier that uses it, warm
+// cache included), a changed file makes a new one.
+var fileSets = caddy.NewUsagePool()
+
+// acquireFileSet puts a file set just read in the pool, or returns the
+// one in use with the same path and contents. Each call must be paired
+// with releaseFileSet.
+func acquireFileSet(f *jwksFile, logger *zap.Logger) (*jwksFile, error) {
+	val, loaded, err := fileSets.LoadOrNew(f.id(), func() (caddy.Destructor, error) { return f, nil })
+	if err != nil {
+		return nil, fmt.Errorf("jwks_file: %s: %w", f.path, err)
+	}
+	if !loaded {
+		logger.Info("jwks: key set in use",
+			zap.String("url", f.shown), zap.String("source", sourceFile),
+			zap.Time("fetched_at", f.table.fetchedAt), zap.Int("keys", len(f.table.keys)),
+			zap.Strings("added_kids", sortedKIDs(f.table.keys)))
+	}
+	return val.(*jwksFile), nil
+}
+
+// releaseFileSet undoes one acquireFileSet.
+func releaseFileSet(f *jwksFile) { _, _ = fileSets.Delete(f.id()) }
+
+// acquireKeySources reads every jwks_file, then takes the key set of
+// every URL from the pool (files first, so that a bad file starts no
+// fetch), and returns the file sets' ids for the verifier pool's key.
+// Cleanup releases what was taken, also after an error.
+func (m *SoloAuth) acquireKeySources(ctx caddy.Context, urls, files []string) ([]string, error) {
+	m.keys = &keySources{}
+	ids := make([]string, 0, len(files))
+	for _, path := range files {
+		read, err := readJWKSFile(path, time.Now(), m.logger)
+		if err != nil {
+			return nil, err
+		}
+		f, err := acquireFileSet(read, m.logger)
+		if err != nil {
+			return nil, err
+		}
+		m.fileSets = append(m.fileSets, f)
+		m.keys.files = append(m.keys.files, f.table)
+		ids = append(ids, f.id())
+	}
+	refresh := DefaultJWKSRefresh
+	if m.JWKSRefresh > 0 {
+		refresh = time.Duration(m.JWKSRefresh)
+	}
+	for _, url := range urls {
+		ks, user, err := acquireKeySet(ctx, url, refresh, m.logger)
+		if err != nil {
+			return nil, err
+		}
+		m.keySets = append(m.keySets, ks)
+		m.keySetUsers = append(m.keySetUsers, user)
+		m.keys.fetched = append(m.keys.fetched, ks)
+	}
+	return ids, nil
+}

@@ -44,7 +44,7 @@ var (
 		Help:      "Verified-token cache lookups by result (hit, miss).",
 	}, []string{"result"})
 	keySetAgeDesc = prometheus.NewDesc("caddy_solo_auth_jwks_age_seconds",
-		"Seconds since the key set in use for a JWKS URL was fetched (from the saved copy's fetch time when loaded from storage).",
+		"Seconds since the key set in use for a JWKS URL was fetched (from the saved copy's fetch time when loaded from storage; since it was read for a jwks_file, url file://<path>).",
 		[]string{"url", "source"}, nil)
 
 	cacheHits   = cacheTotal.WithLabelValues("hit")
@@ -66,6 +66,12 @@ func (keySetCollector) Collect(ch chan<- prometheus.Metric) {
 			labels := [2]string{ks.shown, t.source}
 			ages[labels] = max(ages[labels], time.Since(t.fetchedAt).Seconds())
 		}
+		return true
+	})
+	fileSets.Range(func(_, value any) bool {
+		f := value.(*jwksFile)
+		labels := [2]string{f.shown, sourceFile}
+		ages[labels] = max(ages[labels], time.Since(f.table.fetchedAt).Seconds())
 		return true
 	})
 	for labels, age := range ages {

@@ -45,15 +45,27 @@ type SoloAuth struct {
 	// Default: none (SDK tokens are refused).
 	Secrets []string `json:"secrets,omitempty"`
 
-	// WorkOSClientID is the WorkOS client ID whose published keys verify
-	// RS256 tokens; the JWKS URL is derived from it as
-	// `https://api.workos.com/sso/jwks/<client_id>`. Placeholders are
-	// resolved at start-up. Example: `client_01H...`.
-	WorkOSClientID string `json:"workos_client_id,omitempty"`
+	// WorkOSClientID lists the WorkOS client IDs whose published keys
+	// verify RS256 tokens (several for several WorkOS environments or
+	// applications); each one's JWKS URL is derived as
+	// `https://api.workos.com/sso/jwks/<client_id>`, unless JWKSURL is
+	// set. Placeholders are resolved at start-up. JSON: a string or an
+	// array of strings. Default: none. Example: `"client_01H..."`.
+	WorkOSClientID StringList `json:"workos_client_id,omitempty"`
 
-	// JWKSURL overrides the JWKS URL derived from WorkOSClientID, for
-	// tests or an egress proxy. Must be an absolute http(s) URL.
-	JWKSURL string `json:"jwks_url,omitempty"`
+	// JWKSURL lists JWKS URLs to fetch keys from, for tests or an egress
+	// proxy; if any is set, no URL is derived from WorkOSClientID. Each
+	// must be an absolute http(s) URL; a URL given twice is fetched once.
+	// JSON: a string or an array of strings. Default: none.
+	JWKSURL StringList `json:"jwks_url,omitempty"`
+
+	// JWKSFile lists local JWK set files, read when the config loads
+	// (start-up and every reload), never fetched, with the same key rules
+	// as a fetched set; an unreadable file, or one with no usable key, is
+	// a config error. For air-gapped gateways, tests and local
+	// development. JSON: a string or an array of strings. Default: none.
+	// Example: `"/etc/caddy/dev-jwks.json"`.
+	JWKSFile StringList `json:"jwks_file,omitempty"`
 
 	// Scopes are required, all of them, in the token's permissions.
 	// Default: none (any valid token passes). Example: `["admin"]`.
@@ -124,8 +136,10 @@ type SoloAuth struct {
 
 	verifier       *Verifier // shared by the directives of one key configuration (verifierpool.go)
 	verifierKey    string    // its key in the pool; empty once released
-	keySet         *KeySet   // nil without a JWKS; kept after Cleanup, for requests still in flight
-	keySetUser     *keySetUser
+	keySets        []*KeySet // fetched key sets; kept after Cleanup, for requests still in flight
+	keySetUsers    []*keySetUser
+	fileSets       []*jwksFile // local key sets (jwks_file)
+	keys           *keySources // every key set; nil without any
 	released       bool
 	requiredScopes []string
 	forbidden      response
@@ -140,9 +154,9 @@ func (SoloAuth) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves placeholders in the settings, checks them, and takes
-// the key set of its URL and the verifier of its key configuration from
-// their pools.
+// Provision resolves placeholders in the settings, checks them, reads
+// its JWKS files, and takes the key set of each URL and the verifier of
+// its key configuration from their pools.
 func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	m.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
@@ -170,44 +184,49 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("jwks_refresh: must be at least %v", jwksMinRefresh)
 	}
 
-	jwksURL, err := m.jwksURL(repl)
+	jwksURLs, err := m.jwksURLs(repl)
 	if err != nil {
 		return err
 	}
-	if len(secrets) == 0 && jwksURL == "" {
-		return fmt.Errorf("no key source: set `secret` for SDK tokens or `workos_client_id` (or `jwks_url`) for WorkOS tokens")
+	jwksFiles, err := m.jwksFilePaths(repl)
+	if err != nil {
+		return err
+	}
+	workos := len(jwksURLs) > 0 || len(jwksFiles) > 0
+	if len(secrets) == 0 && !workos {
+		return fmt.Errorf("no key source: set `secret` for SDK tokens or `workos_client_id`, `jwks_url` or `jwks_file` for WorkOS tokens")
 	}
 	if err := m.checkTokenPlaces(); err != nil {
 		return err
 	}
 	// token_types narrows the key configuration: a route without the key
 	// of a kind refuses that kind, which is what token_types asks.
-	if secrets, jwksURL, err = m.limitToTokenTypes(secrets, jwksURL); err != nil {
+	if secrets, workos, err = m.limitToTokenTypes(secrets, workos); err != nil {
 		return err
 	}
 
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	if jwksURL != "" {
-		refresh := DefaultJWKSRefresh
-		if m.JWKSRefresh > 0 {
-			refresh = time.Duration(m.JWKSRefresh)
-		}
-		ks, user, err := acquireKeySet(ctx, jwksURL, refresh, m.logger)
-		if err != nil {
+	var fileIDs []string
+	if workos {
+		if fileIDs, err = m.acquireKeySources(ctx, jwksURLs, jwksFiles); err != nil {
 			return err
 		}
-		m.keySet, m.keySetUser = ks, user
+	} else {
+		// No key set: the verifier's key names none, or it would share a
+		// pooled verifier with a route that has the sets.
+		jwksURLs = nil
 	}
 	m.verifier, m.verifierKey, err = acquireVerifier(keyConfig{
 		secrets:     secrets,
-		jwksURL:     jwksURL,
+		jwksURLs:    jwksURLs,
+		jwksFiles:   fileIDs,
 		issuers:     replaceAll(repl, m.Issuers),
 		audiences:   replaceAll(repl, m.Audiences),
 		scopeClaims: m.ScopeClaims,
 		leeway:      leeway,
-	}, m.keySet)
+	}, m.keys)
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}
@@ -223,8 +242,8 @@ func (m *SoloAuth) Validate() error {
 	return nil
 }
 
-// Cleanup releases the verifier and the key set; the last handler to
-// release a URL stops its background fetching. m.verifier and m.keySet
+// Cleanup releases the verifier and the key sets; the last handler to
+// release a URL stops its background fetching. m.verifier and m.keys
 // stay set: on a reload, Caddy cleans up the old config while its
 // requests may still be finishing, and a stopped key set still answers
 // lookups.
@@ -233,9 +252,14 @@ func (m *SoloAuth) Cleanup() error {
 		releaseVerifier(m.verifierKey)
 		m.verifierKey = ""
 	}
-	if m.keySet != nil && !m.released {
+	if !m.released {
 		m.released = true
-		releaseKeySet(m.keySet, m.keySetUser)
+		for i, ks := range m.keySets {
+			releaseKeySet(ks, m.keySetUsers[i])
+		}
+		for _, f := range m.fileSets {
+			releaseFileSet(f)
+		}
 	}
 	return nil
 }

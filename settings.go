@@ -3,6 +3,7 @@ package soloauth
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -48,24 +49,54 @@ func replaceAll(repl *caddy.Replacer, in []string) []string {
 	return out
 }
 
-// jwksURL is the key set's URL: jwks_url if set, else derived from the
-// WorkOS client ID; empty when neither is configured.
-func (m *SoloAuth) jwksURL(repl *caddy.Replacer) (string, error) {
-	if m.JWKSURL != "" {
-		raw := repl.ReplaceKnown(m.JWKSURL, "")
-		if err := checkJWKSURL(raw); err != nil {
-			return "", fmt.Errorf("jwks_url: %w", err)
+// jwksURLs are the URLs of the fetched key sets: every jwks_url if any
+// is set, else one derived from each workos_client_id; none when neither
+// is configured. A URL given twice is fetched once.
+func (m *SoloAuth) jwksURLs(repl *caddy.Replacer) ([]string, error) {
+	var urls []string
+	if len(m.JWKSURL) > 0 {
+		for _, raw := range m.JWKSURL {
+			u := repl.ReplaceKnown(raw, "")
+			if err := checkJWKSURL(u); err != nil {
+				return nil, fmt.Errorf("jwks_url: %w", err)
+			}
+			urls = appendNew(urls, u)
 		}
-		return raw, nil
+		return urls, nil
 	}
-	if m.WorkOSClientID == "" {
-		return "", nil
+	for _, raw := range m.WorkOSClientID {
+		clientID := repl.ReplaceKnown(raw, "")
+		if clientID == "" {
+			return nil, fmt.Errorf("workos_client_id: empty after resolving placeholders (%s)", raw)
+		}
+		urls = appendNew(urls, WorkOSJWKSBase+url.PathEscape(clientID))
 	}
-	clientID := repl.ReplaceKnown(m.WorkOSClientID, "")
-	if clientID == "" {
-		return "", fmt.Errorf("workos_client_id: empty after resolving placeholders (%s)", m.WorkOSClientID)
+	return urls, nil
+}
+
+// jwksFilePaths are the jwks_file paths, placeholders resolved; a file
+// given twice is read once.
+func (m *SoloAuth) jwksFilePaths(repl *caddy.Replacer) ([]string, error) {
+	var paths []string
+	for _, raw := range m.JWKSFile {
+		p := repl.ReplaceKnown(raw, "")
+		if p == "" {
+			return nil, fmt.Errorf("jwks_file: empty path after resolving placeholders (%s)", raw)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("jwks_file: %s: %w", p, err)
+		}
+		paths = appendNew(paths, abs)
 	}
-	return WorkOSJWKSBase + url.PathEscape(clientID), nil
+	return paths, nil
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }
 
 func checkJWKSURL(raw string) error {
@@ -121,32 +152,29 @@ func isCookieName(s string) bool {
 	return s != ""
 }
 
-// limitToTokenTypes drops the key source of each kind that token_types
-// leaves out; naming a kind without its key source, or an unknown kind,
-// is an error.
-func (m *SoloAuth) limitToTokenTypes(secrets [][]byte, jwksURL string) ([][]byte, string, error) {
+// limitToTokenTypes drops the key sources of each kind that token_types
+// leaves out (workos: every jwks_url, workos_client_id and jwks_file);
+// naming a kind without its key source, or an unknown kind, is an error.
+func (m *SoloAuth) limitToTokenTypes(secrets [][]byte, workos bool) ([][]byte, bool, error) {
 	if len(m.TokenTypes) == 0 {
-		return secrets, jwksURL, nil
+		return secrets, workos, nil
 	}
 	for _, kind := range m.TokenTypes {
 		switch kind {
 		case TokenTypeSDK:
 			if len(secrets) == 0 {
-				return nil, "", fmt.Errorf("token_types: sdk tokens need a `secret`, and none is set")
+				return nil, false, fmt.Errorf("token_types: sdk tokens need a `secret`, and none is set")
 			}
 		case TokenTypeWorkOS:
-			if jwksURL == "" {
-				return nil, "", fmt.Errorf("token_types: workos tokens need `workos_client_id` or `jwks_url`, and neither is set")
+			if !workos {
+				return nil, false, fmt.Errorf("token_types: workos tokens need `workos_client_id`, `jwks_url` or `jwks_file`, and none is set")
 			}
 		default:
-			return nil, "", fmt.Errorf("token_types: unknown kind '%s': want sdk or workos", kind)
+			return nil, false, fmt.Errorf("token_types: unknown kind '%s': want sdk or workos", kind)
 		}
 	}
 	if !slices.Contains(m.TokenTypes, TokenTypeSDK) {
 		secrets = nil
 	}
-	if !slices.Contains(m.TokenTypes, TokenTypeWorkOS) {
-		jwksURL = ""
-	}
-	return secrets, jwksURL, nil
+	return secrets, workos && slices.Contains(m.TokenTypes, TokenTypeWorkOS), nil
 }

@@ -2,6 +2,7 @@ package soloauth
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -98,7 +99,7 @@ func TestTokenRS256Shape(t *testing.T) {
 	}
 
 	// The verifier takes it as a WorkOS token.
-	v := &Verifier{RSAKeys: fileKeys{"dev-1": &testRSAKey.PublicKey}}
+	v := &Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{"dev-1": &testRSAKey.PublicKey})}
 	id, err := v.Verify(token)
 	if err != nil || id.TokenType != TokenTypeWorkOS || id.Subject != "user_01" || id.KeyID != "dev-1" {
 		t.Fatalf("Verify: %+v, %v", id, err)
@@ -218,7 +219,7 @@ func TestKeyIDRoundTrip(t *testing.T) {
 	// The length bound is the verifier's own.
 	long := strings.Repeat("k", MaxKeyIDLength+1)
 	token := tu.RS256(testRSAKey, long, tu.SDKClaims("alice"))
-	if _, err := (&Verifier{RSAKeys: fileKeys{long: &testRSAKey.PublicKey}}).Verify(token); err == nil {
+	if _, err := (&Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{long: &testRSAKey.PublicKey})}).Verify(token); err == nil {
 		t.Fatal("the verifier took a kid over MaxKeyIDLength; keygen's bound is stale")
 	}
 }
@@ -274,4 +275,9 @@ func TestRoundTripGoJOSE(t *testing.T) {
 	if _, err := verify(mintRS256(t, "--key", writeTestKey(t), "--kid", "dev-1", "--sub", "user_01")); err == nil {
 		t.Error("a token signed with another key under the same kid verified")
 	}
+}
+
+// fileKeys is a fixed key table as a route's jwks_file gives one.
+func fileKeys(keys map[string]*rsa.PublicKey) RSAKeySource {
+	return &keySources{files: []*keyTable{{keys: keys, source: sourceFile}}}
 }

@@ -67,15 +67,18 @@ var (
 	ErrKeysUnavailable = errors.New("key set not loaded")
 )
 
-// RSAKeySource finds the RS256 verification key published under a kid.
-// It never returns a key for a kid it does not hold.
+// RSAKeySource finds the RS256 verification keys published under a kid,
+// in one key set or several. It never returns a key for a kid it does not
+// hold.
 type RSAKeySource interface {
-	// RSAKey returns the key of kid, and may fetch the key set to find
-	// an unknown kid; it stops waiting for that fetch when ctx is done.
-	RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error)
-	// CurrentKey returns the key of kid in the set now in use, or nil;
-	// it never fetches.
-	CurrentKey(kid string) *rsa.PublicKey
+	// RSAKeys returns the keys published under kid: first, and more where
+	// several key sets name the kid (each is tried). It may fetch to find
+	// an unknown kid; it stops waiting for that when ctx is done.
+	RSAKeys(ctx context.Context, kid string) (first *rsa.PublicKey, more []*rsa.PublicKey, err error)
+	// KeyInUse reports whether key is still published under kid in a set
+	// now in use; it never fetches. The token cache asks it on every hit
+	// for an RS256 token.
+	KeyInUse(kid string, key *rsa.PublicKey) bool
 }
 
 // Verifier checks tokens. Its fields are set once, before first use; it is
@@ -277,8 +280,8 @@ func (v *Verifier) verifyHS256(signingInput string, sig []byte) *VerifyError {
 	return invalid("bad signature", nil)
 }
 
-// verifyRS256 checks an RSASSA-PKCS1-v1_5 SHA-256 signature with the key
-// that the key set publishes under kid, and only that key.
+// verifyRS256 checks an RSASSA-PKCS1-v1_5 SHA-256 signature with the keys
+// that the key sets publish under kid, and only those keys.
 func (v *Verifier) verifyRS256(ctx context.Context, signingInput string, sig []byte, kid string) (*rsa.PublicKey, *VerifyError) {
 	if v.RSAKeys == nil {
 		return nil, invalid("RS256 token but no JWKS configured", nil)
@@ -286,7 +289,7 @@ func (v *Verifier) verifyRS256(ctx context.Context, signingInput string, sig []b
 	if kid == "" {
 		return nil, invalid("RS256 token without kid", nil)
 	}
-	key, err := v.RSAKeys.RSAKey(ctx, kid)
+	key, more, err := v.RSAKeys.RSAKeys(ctx, kid)
 	switch {
 	case errors.Is(err, ErrKeysUnavailable):
 		return nil, &VerifyError{Kind: KindUnavailable, Reason: "key set unavailable", Err: err}
@@ -296,8 +299,14 @@ func (v *Verifier) verifyRS256(ctx context.Context, signingInput string, sig []b
 		return nil, invalid("unknown kid", err)
 	}
 	digest := sha256.Sum256(stringBytes(signingInput))
-	if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig) != nil {
-		return nil, invalid("bad signature", nil)
+	if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig) == nil {
+		return key, nil
 	}
-	return key, nil
+	// Two key sets may publish the kid with different keys: each is tried.
+	for _, k := range more {
+		if rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) == nil {
+			return k, nil
+		}
+	}
+	return nil, invalid("bad signature", nil)
 }

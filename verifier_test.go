@@ -22,21 +22,21 @@ const (
 
 type staticKeys map[string]*rsa.PublicKey
 
-func (s staticKeys) RSAKey(_ context.Context, kid string) (*rsa.PublicKey, error) {
+func (s staticKeys) RSAKeys(_ context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
 	if k, ok := s[kid]; ok {
-		return k, nil
+		return k, nil, nil
 	}
-	return nil, ErrUnknownKeyID
+	return nil, nil, ErrUnknownKeyID
 }
 
-func (s staticKeys) CurrentKey(kid string) *rsa.PublicKey { return s[kid] }
+func (s staticKeys) KeyInUse(kid string, key *rsa.PublicKey) bool { return s[kid] == key }
 
 type unavailableKeys struct{}
 
-func (unavailableKeys) RSAKey(context.Context, string) (*rsa.PublicKey, error) {
-	return nil, ErrKeysUnavailable
+func (unavailableKeys) RSAKeys(context.Context, string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
+	return nil, nil, ErrKeysUnavailable
 }
-func (unavailableKeys) CurrentKey(string) *rsa.PublicKey { return nil }
+func (unavailableKeys) KeyInUse(string, *rsa.PublicKey) bool { return false }
 
 var testRSAKey = func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -34,7 +34,8 @@ var poolKeySalt = func() []byte {
 // it gives, every value resolved.
 type keyConfig struct {
 	secrets     [][]byte
-	jwksURL     string // empty: no key set
+	jwksURLs    []string // fetched key sets
+	jwksFiles   []string // local key sets: path and digest of contents (jwksFile.id)
 	issuers     []string
 	audiences   []string
 	scopeClaims []string
@@ -46,7 +47,8 @@ type keyConfig struct {
 func (k keyConfig) poolKey() string {
 	h := hmac.New(sha256.New, poolKeySalt)
 	writeList(h, k.secrets...)
-	writeList(h, []byte(k.jwksURL))
+	writeList(h, stringsAsBytes(k.jwksURLs)...)
+	writeList(h, stringsAsBytes(k.jwksFiles)...)
 	for _, list := range [][]string{k.issuers, k.audiences, k.scopeClaims} {
 		writeList(h, stringsAsBytes(list)...)
 	}
@@ -79,11 +81,12 @@ type pooledVerifier struct{ v *Verifier }
 func (pooledVerifier) Destruct() error { return nil }
 
 // acquireVerifier returns the verifier of k, making it if no directive
-// uses k yet; keys is the key set of k.jwksURL, nil without one. Every
-// directive that holds a verifier also holds the key set of its URL, so
-// the key set a pooled verifier was made with outlives it. Each call must
+// uses k yet; keys holds the key sets of k.jwksURLs and k.jwksFiles, nil
+// without any. Every directive that holds a verifier also holds the key
+// sets of its URLs, so the key sets a pooled verifier was made with
+// outlive it; a file set is data that the verifier keeps alive. Each call must
 // be paired with releaseVerifier(poolKey).
-func acquireVerifier(k keyConfig, keys *KeySet) (v *Verifier, poolKey string, err error) {
+func acquireVerifier(k keyConfig, keys *keySources) (v *Verifier, poolKey string, err error) {
 	poolKey = k.poolKey()
 	val, _, err := verifiers.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
 		v := &Verifier{

@@ -2,6 +2,7 @@ package soloauth
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 func TestVerifierSharedPerKeyConfig(t *testing.T) {
 	base := keyConfig{
 		secrets:     [][]byte{[]byte(secretA)},
-		jwksURL:     "http://127.0.0.1:1/jwks",
+		jwksURLs:    []string{"http://127.0.0.1:1/jwks", "http://127.0.0.1:2/jwks"},
+		jwksFiles:   []string{"/etc/a.json\x00digest1"},
 		issuers:     []string{"https://a"},
 		audiences:   []string{"api"},
 		scopeClaims: []string{"permissions"},
@@ -35,16 +37,24 @@ func TestVerifierSharedPerKeyConfig(t *testing.T) {
 	releaseVerifier(againKey)
 
 	variants := map[string]func(k *keyConfig){
-		"another secret":                 func(k *keyConfig) { k.secrets = [][]byte{[]byte(secretB)} },
-		"a second secret":                func(k *keyConfig) { k.secrets = append(k.secrets, []byte(secretB)) },
-		"no key set":                     func(k *keyConfig) { k.jwksURL = "" },
-		"another issuer":                 func(k *keyConfig) { k.issuers = []string{"https://b"} },
-		"issuers split differently":      func(k *keyConfig) { k.issuers = []string{"https:", "//a"} },
-		"the audience as an issuer":      func(k *keyConfig) { k.issuers, k.audiences = []string{"https://a", "api"}, nil },
-		"no audience":                    func(k *keyConfig) { k.audiences = nil },
-		"another scope claim":            func(k *keyConfig) { k.scopeClaims = []string{"scope"} },
-		"another leeway":                 func(k *keyConfig) { k.leeway = 0 },
-		"secret bytes moved to the URL":  func(k *keyConfig) { k.secrets, k.jwksURL = [][]byte{[]byte(secretA + "x")}, "ttp://127.0.0.1:1/jwks" },
+		"another secret":            func(k *keyConfig) { k.secrets = [][]byte{[]byte(secretB)} },
+		"a second secret":           func(k *keyConfig) { k.secrets = append(k.secrets, []byte(secretB)) },
+		"no key set":                func(k *keyConfig) { k.jwksURLs, k.jwksFiles = nil, nil },
+		"one URL fewer":             func(k *keyConfig) { k.jwksURLs = k.jwksURLs[:1] },
+		"a third URL":               func(k *keyConfig) { k.jwksURLs = append(slices.Clone(k.jwksURLs), "http://127.0.0.1:3/jwks") },
+		"URLs joined differently":   func(k *keyConfig) { k.jwksURLs = []string{"http://127.0.0.1:1/jwkshttp://127.0.0.1:2/jwks"} },
+		"a URL moved to the files":  func(k *keyConfig) { k.jwksURLs, k.jwksFiles = k.jwksURLs[:1], []string{k.jwksURLs[1], k.jwksFiles[0]} },
+		"the file changed":          func(k *keyConfig) { k.jwksFiles = []string{"/etc/a.json\x00digest2"} },
+		"no file":                   func(k *keyConfig) { k.jwksFiles = nil },
+		"another issuer":            func(k *keyConfig) { k.issuers = []string{"https://b"} },
+		"issuers split differently": func(k *keyConfig) { k.issuers = []string{"https:", "//a"} },
+		"the audience as an issuer": func(k *keyConfig) { k.issuers, k.audiences = []string{"https://a", "api"}, nil },
+		"no audience":               func(k *keyConfig) { k.audiences = nil },
+		"another scope claim":       func(k *keyConfig) { k.scopeClaims = []string{"scope"} },
+		"another leeway":            func(k *keyConfig) { k.leeway = 0 },
+		"secret bytes moved to the URL": func(k *keyConfig) {
+			k.secrets, k.jwksURLs = [][]byte{[]byte(secretA + "x")}, []string{"ttp://127.0.0.1:1/jwks", k.jwksURLs[1]}
+		},
 		"an issuer moved to the secrets": func(k *keyConfig) { k.secrets, k.issuers = [][]byte{[]byte(secretA), []byte("https://a")}, nil },
 	}
 	seen := map[string]string{key: "base"}

@@ -3,8 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,13 +71,8 @@ func TestKeygenTokenThroughCaddy(t *testing.T) {
 	unknownKid := mustSoloAuth(t, "token", "--rs256", "--key", keyPath, "--kid", "dev-9", "--sub", "user_01",
 		"--permissions", "templates:read")
 
-	// The route trusts the JWK set keygen wrote, served as written. With
-	// jwks_file, this line becomes: keySource := "jwks_file " + jwksPath
-	jwksServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, jwksPath)
-	}))
-	t.Cleanup(jwksServer.Close)
-	keySource := "jwks_url " + jwksServer.URL + "/dev-jwks.json"
+	// The route trusts the JWK set keygen wrote, read as a local file.
+	keySource := "jwks_file " + jwksPath
 
 	backend := newRecordingBackend(t)
 	c := startCaddy(t, spec{Site: `	solo_auth templates:read {
@@ -125,7 +118,7 @@ func TestKeygenTokenThroughCaddy(t *testing.T) {
 		t.Errorf("inspect shows no sid claim:\n%s", out)
 	}
 	if _, errOut, err := soloAuth(t, "inspect", "--jwks-file", keyPath, token); err == nil ||
-		!strings.Contains(errOut, "--jwks-file "+keyPath) {
+		!strings.Contains(errOut, "--jwks-file: "+keyPath+": not a JWK set") {
 		t.Errorf("inspect with the private key as JWK set: %v\n%s", err, errOut)
 	}
 }

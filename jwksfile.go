@@ -1,0 +1,130 @@
+package soloauth
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// sourceFile: a key set read from a local file (jwks_file).
+const sourceFile = "file"
+
+// jwksFile is a local JWK set (jwks_file), read when its config loads:
+// its keys never change; a reload reads the file again and makes a new
+// one if the file changed.
+type jwksFile struct {
+	path   string // absolute
+	shown  string // "file://" + path: where logs, metrics and the admin API show a URL
+	digest string // SHA-256 of the contents, hex: with path, names the set in the pools
+	table  *keyTable
+}
+
+// Destruct does nothing: a file set holds no goroutine or connection.
+func (*jwksFile) Destruct() error { return nil }
+
+// id names the file set, contents included, in the file set pool and in
+// the key of the verifier pool: a changed file is another set.
+func (f *jwksFile) id() string { return f.path + "\x00" + f.digest }
+
+// readJWKSFile reads and checks the JWK set at path with the rules of a
+// fetched set: at most jwksMaxBody bytes, a JWK set, at least one usable
+// key (each key that is not is skipped and logged, as for a fetch). Every
+// error names jwks_file and the path. now is the time of reading, which
+// the admin API and the metrics show as the set's fetch time.
+func readJWKSFile(path string, now time.Time, logger *zap.Logger) (*jwksFile, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("jwks_file: %s: %w", path, err)
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("jwks_file: %s: "+format, append([]any{abs}, args...)...)
+	}
+	body, err := readSmallRegularFile(abs, jwksMaxBody)
+	if err != nil {
+		return nil, fail("%w", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, fail("empty file, want a JWK set")
+	}
+	f := &jwksFile{path: abs, shown: "file://" + filepath.ToSlash(abs)}
+	keys, skipped, err := parseJWKS(body)
+	for _, s := range skipped {
+		if ce := logger.Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
+			ce.Write(zap.String("url", f.shown), zap.String("kid", s.kid), zap.String("reason", s.reason))
+		}
+	}
+	if err != nil {
+		return nil, fail("%w", err)
+	}
+	if len(keys) == 0 {
+		return nil, fail("no usable key (%d skipped: %s; want RSA of at least %d bits, use sig, alg RS256, a kid of its own)",
+			len(skipped), skippedReasons(skipped), jwksMinRSABits)
+	}
+	sum := sha256.Sum256(body)
+	f.digest = hex.EncodeToString(sum[:])
+	f.table = &keyTable{keys: keys, fetchedAt: now, source: sourceFile}
+	return f, nil
+}
+
+// readSmallRegularFile reads a regular file of at most limit bytes. A
+// directory, a device or a pipe is refused before it is opened for
+// reading (a pipe would block the config load).
+func readSmallRegularFile(path string, limit int64) ([]byte, error) {
+	info, err := os.Stat(path) // follows symlinks; a loop is an error here
+	if err != nil {
+		return nil, withoutPath(err)
+	}
+	switch {
+	case info.IsDir():
+		return nil, errors.New("is a directory, want a JWK set file")
+	case !info.Mode().IsRegular():
+		return nil, fmt.Errorf("not a regular file (%s)", info.Mode().Type())
+	case info.Size() > limit:
+		return nil, fmt.Errorf("%d bytes, over the %d-byte limit of a JWK set", info.Size(), limit)
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, withoutPath(err)
+	}
+	defer file.Close()
+	// The file may grow between Stat and here: the limit holds anyway.
+	body, err := io.ReadAll(io.LimitReader(file, limit+1))
+	if err != nil {
+		return nil, withoutPath(err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("over the %d-byte limit of a JWK set", limit)
+	}
+	return body, nil
+}
+
+// withoutPath drops the path from an *fs.PathError (and the operation,
+// which says nothing to an operator): the caller names the path.
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// skippedReasons lists why each key was skipped, for an operator to fix
+// the file: `kid "a": RSA key of 1024 bits; ...`.
+func skippedReasons(skipped []skippedKey) string {
+	reasons := make([]string, len(skipped))
+	for i, k := range skipped {
+		reasons[i] = fmt.Sprintf("kid %q: %s", k.kid, k.reason)
+	}
+	return strings.Join(reasons, "; ")
+}
