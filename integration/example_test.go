@@ -19,8 +19,13 @@ func TestCaddyfileExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	gw, backend := freePort(t), freePort(t)
+	dir := t.TempDir()
+	// The development key pair scripts/demo.sh makes on first run.
+	keyPath, jwksPath := filepath.Join(dir, "dev.key"), filepath.Join(dir, "dev-jwks.json")
+	demoTool(t, "keygen", "--kid", "demo-dev-1", "--key", keyPath, "--jwks", jwksPath)
 	cf := string(raw)
 	for old, new := range map[string]string{
+		"jwks_file demo-keys/dev-jwks.json": "jwks_file " + jwksPath,
 		"localhost:8080":   fmt.Sprintf("127.0.0.1:%d", gw),
 		"127.0.0.1:9080":   fmt.Sprintf("127.0.0.1:%d", backend),
 		"http://:9080":     fmt.Sprintf("http://:%d", backend),
@@ -31,7 +36,6 @@ func TestCaddyfileExample(t *testing.T) {
 		}
 		cf = strings.ReplaceAll(cf, old, new)
 	}
-	dir := t.TempDir()
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(cf), 0o600); err != nil {
 		t.Fatal(err)
@@ -39,18 +43,11 @@ func TestCaddyfileExample(t *testing.T) {
 	const demoSecret = "demo-secret-not-for-production-0123456789"
 	p := runConfigFile(t, path, "caddyfile", gw, "SOLO_SDK_SECRET="+demoSecret)
 
-	// The token the quick start mints with `caddy solo-auth token`.
-	mint := exec.Command(caddyBin, "solo-auth", "token",
+	// The tokens the quick start mints with `caddy solo-auth token`.
+	token := demoTool(t, "token",
 		"--sub", "user_123", "--permissions", "templates:read,identity:prefill", "--workflow-id", "wf_1")
-	mint.Env = append(caddyEnviron(), "SOLO_SDK_SECRET="+demoSecret)
-	out, err := mint.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(out))
-	if token == "" {
-		t.Fatal("no token minted")
-	}
+	workos := demoTool(t, "token", "--rs256", "--key", keyPath, "--kid", "demo-dev-1",
+		"--sub", "user_456", "--sid", "session_demo", "--permissions", "templates:read")
 
 	expectPass(t, p.get(t, "/api/templates/identity_prefill/42", bearer(token), "X-Solo-Subject: spoofed"),
 		`{"path":"/api/templates/identity_prefill/42","subject":"user_123","token_type":"sdk","permissions":"templates:read,identity:prefill","workflow_id":"wf_1"}`)
@@ -58,8 +55,30 @@ func TestCaddyfileExample(t *testing.T) {
 	expectRefusal(t, p.get(t, "/api/templates"), notAuthenticated)
 	expectRefusal(t, p.get(t, "/anything-else"), notAuthenticated)
 	expectPass(t, p.get(t, "/health"), "ok")
+	// Both token kinds; the dashboard's API takes WorkOS tokens only.
+	expectPass(t, p.get(t, "/api/dashboard/home", bearer(workos)),
+		`{"path":"/api/dashboard/home","subject":"user_456","token_type":"workos","permissions":"templates:read","workflow_id":""}`)
+	expectRefusal(t, p.get(t, "/api/dashboard/home", bearer(token)), invalidToken)
+	expectRefusal(t, p.get(t, "/api/admin/users", bearer(workos)), forbidden("admin"))
 	admin := tu.HS256(demoSecret, tu.SDKClaims("ops", "admin"))
 	if r := p.get(t, "/api/admin/users", bearer(admin)); r.Status != 200 || !strings.Contains(r.Body, `"subject":"ops"`) {
 		t.Errorf("admin token: %d %q", r.Status, r.Body)
 	}
+}
+
+// demoTool runs `caddy solo-auth <args>` as the quick start does, with the
+// demo's secret, and returns what it printed.
+func demoTool(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(caddyBin, append([]string{"solo-auth"}, args...)...)
+	cmd.Env = append(caddyEnviron(), "SOLO_SDK_SECRET=demo-secret-not-for-production-0123456789")
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("caddy solo-auth %s: %v\n%s", args[0], err, stderr)
+	}
+	return strings.TrimSpace(string(out))
 }
