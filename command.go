@@ -34,7 +34,7 @@ so that it stays out of shell history and process lists.
   caddy solo-auth inspect --scopes admin "$TOKEN"
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tokenCommand(), inspectCommand())
+			cmd.AddCommand(tokenCommand(), inspectCommand(), revokeCommand())
 		},
 	})
 }
