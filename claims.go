@@ -25,7 +25,7 @@ type claimSet struct {
 	aud           []string
 	audSet, audOK bool
 	scopes        []string
-	scopesOK      bool // every scope claim present had the right shape
+	scopesOK      bool   // every scope claim present had the right shape
 	sid, jti      string // read for revocations; empty unless a string
 }
 
