@@ -189,7 +189,8 @@ func TestRevocationCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &bySub); err != nil || bySub.Sub != "dave" || bySub.Until.Format(time.RFC3339) != until {
 		t.Fatalf("revoke --sub printed %q (%v)", out, err)
 	}
-	expectRefusal(t, c.get(t, "/a/x", bearer(tu.HS256(secret, tu.SDKClaims("dave")))), invalidToken)
+	// Issued before the revocation (one minted now may be a second later).
+	expectRefusal(t, c.get(t, "/a/x", bearer(tu.HS256(secret, tu.SDKClaims("dave").With("iat", time.Now().Unix()-60)))), invalidToken)
 
 	out, err = c.revokeCLI(t, "--list")
 	if err != nil || !strings.Contains(out, byHash.ID) || !strings.Contains(out, bySub.ID) {
@@ -221,7 +222,7 @@ func TestRevocationCLI(t *testing.T) {
 func TestRevocationExpiry(t *testing.T) {
 	t.Parallel()
 	c := startCaddy(t, revocationSpec(""))
-	tok := bearer(tu.HS256(secret, tu.SDKClaims("erin")))
+	tok := bearer(tu.HS256(secret, tu.SDKClaims("erin").With("iat", time.Now().Unix()-60)))
 	until := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339) // 2 to 3 s ahead
 	c.revoke(t, fmt.Sprintf(`{"sub":"erin","until":%q}`, until))
 	expectRefusal(t, c.get(t, "/a/x", tok), invalidToken)
