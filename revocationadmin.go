@@ -59,6 +59,7 @@ func (a *adminRevocations) Routes() []caddy.AdminRoute {
 
 func (a *adminRevocations) serve(w http.ResponseWriter, r *http.Request) error {
 	id, hasID := strings.CutPrefix(r.URL.Path, "/solo_auth/revocations/")
+	hasID = hasID && id != "" // a trailing slash names the collection
 	switch {
 	case hasID && r.Method == http.MethodDelete:
 		return a.lift(w, id)

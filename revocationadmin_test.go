@@ -115,6 +115,9 @@ func TestAdminRevocationsAPI(t *testing.T) {
 	if got := a.list_(t); len(got) != 1 || got[0]["id"] != id {
 		t.Errorf("GET lists %v", got)
 	}
+	if status, body := a.call(t, http.MethodGet, "/solo_auth/revocations/", ""); status != http.StatusOK || !strings.Contains(body, id) {
+		t.Errorf("GET with a trailing slash: %d %s", status, body)
+	}
 	if keys := store.keys(); !slices.Equal(keys, []string{revocationKey(id)}) {
 		t.Errorf("storage holds %v", keys)
 	}
