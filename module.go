@@ -225,7 +225,7 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("verifier: %w", err)
 	}
 	m.revocations = revocations
-	m.revocationUser = revocations.acquire(time.Duration(m.RevocationPoll), ctx.Storage(), m.logger)
+	m.revocationUser = revocations.acquire(time.Duration(m.RevocationPoll), contextStorage(ctx), m.logger)
 	return nil
 }
 

@@ -154,6 +154,9 @@ var errNoRevocation = errors.New("no such revocation")
 // add stores a new entry and puts it in force: in force here when add
 // returns, on other instances at their next poll.
 func (l *revocationList) add(store revocationStore, e *Revocation, logger *zap.Logger) error {
+	if store == nil {
+		return fmt.Errorf("%w: no storage", errStorage)
+	}
 	data, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -173,15 +176,26 @@ func (l *revocationList) add(store revocationStore, e *Revocation, logger *zap.L
 
 // lift deletes an entry in force and returns it.
 func (l *revocationList) lift(store revocationStore, id string, logger *zap.Logger) (*Revocation, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: no storage", errStorage)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	cur := l.index.Load()
-	e := cur.byID[id]
-	if e == nil || !e.inForce(l.clock.Now()) {
-		return nil, errNoRevocation
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), revocationStorageTimeout)
 	defer cancel()
+	now := l.clock.Now()
+	cur := l.index.Load()
+	e := cur.byID[id]
+	if e == nil {
+		// Made on another instance since this one last polled.
+		data, err := store.Load(ctx, revocationKey(id))
+		if err == nil {
+			e, _ = decodeStoredRevocation(data, id)
+		}
+	}
+	if e == nil || !e.inForce(now) {
+		return nil, errNoRevocation
+	}
 	if err := store.Delete(ctx, revocationKey(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: deleting the revocation: %v", errStorage, err)
 	}

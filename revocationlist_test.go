@@ -1,6 +1,7 @@
 package soloauth
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -84,5 +85,33 @@ func TestRevocationConcurrency(t *testing.T) {
 		if !revokesSub(l, fmt.Sprintf("user_%d_1", w)) || revokesSub(l, fmt.Sprintf("user_%d_0", w)) {
 			t.Errorf("worker %d: wrong entries in force", w)
 		}
+	}
+}
+
+// TestRevocationLiftBeforePoll: an entry made on another instance can be
+// lifted here before this instance has polled it; without a storage (a
+// config-less context) adds and lifts fail as storage errors.
+func TestRevocationLiftBeforePoll(t *testing.T) {
+	store := newMemStorage()
+	a, b := newRevocationList(realClock{}), newRevocationList(realClock{})
+	e := mustRevocation(t, `{"jti":"j1"}`, time.Now())
+	if err := a.add(store, e, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	lifted, err := b.lift(store, e.ID, zap.NewNop())
+	if err != nil || lifted.ID != e.ID || lifted.JTI != "j1" {
+		t.Fatalf("lift on the other instance: %+v, %v", lifted, err)
+	}
+	if len(store.keys()) != 0 {
+		t.Errorf("storage still holds %v", store.keys())
+	}
+	if _, err := b.lift(store, e.ID, zap.NewNop()); !errors.Is(err, errNoRevocation) {
+		t.Errorf("second lift: %v", err)
+	}
+	if err := b.add(nil, mustRevocation(t, `{"sub":"x"}`, time.Now()), zap.NewNop()); !errors.Is(err, errStorage) {
+		t.Errorf("add without storage: %v", err)
+	}
+	if _, err := b.lift(nil, e.ID, zap.NewNop()); !errors.Is(err, errStorage) {
+		t.Errorf("lift without storage: %v", err)
 	}
 }
