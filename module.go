@@ -127,7 +127,7 @@ type SoloAuth struct {
 	// `POST /solo_auth/revocations`). In a Caddyfile it is a sub-directive
 	// of the solo_auth global option only, since one revocation list
 	// serves the whole process; in JSON, the shortest of all handlers'
-	// values is used. At least 1s. Default: 10s.
+	// values is used. At least 100ms. Default: 10s.
 	RevocationPoll caddy.Duration `json:"revocation_poll,omitempty"`
 
 	revocations    *revocationList // the process's; nil in tests that build a handler by hand

@@ -41,7 +41,7 @@ func TestRevocationPollOption(t *testing.T) {
 		"too short": `{
 	solo_auth {
 		secret ` + secretA + `
-		revocation_poll 500ms
+		revocation_poll 50ms
 	}
 }
 :80 {

@@ -25,8 +25,9 @@ const (
 	// DefaultRevocationPoll is how often storage is read for entries
 	// that other instances added or lifted.
 	DefaultRevocationPoll = 10 * time.Second
-	// minRevocationPoll keeps a fleet from hammering shared storage.
-	minRevocationPoll = time.Second
+	// minRevocationPoll keeps a misconfigured fleet from hammering
+	// shared storage; short enough for tests and small fleets.
+	minRevocationPoll = 100 * time.Millisecond
 	// revocationStorageTimeout bounds one sync, or one add or lift.
 	revocationStorageTimeout = 10 * time.Second
 	// revocationStartTimeout bounds the sync that a config load waits
