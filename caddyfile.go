@@ -93,6 +93,9 @@ func (m *SoloAuth) unmarshalBlock(d *caddyfile.Dispenser, inlineScopes bool) err
 			return d.Errf("%s: given more than once", sub)
 		}
 		seen[sub] = true
+		if sub == "revocation_poll" && inlineScopes {
+			return d.Errf("revocation_poll: set it in the solo_auth global option; one revocation list serves the whole process")
+		}
 		if err := m.unmarshalSubdirective(d, sub); err != nil {
 			return err
 		}
@@ -204,6 +207,15 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 			}
 		}
 		m.TokenTypes = args
+	case "revocation_poll":
+		dur, err := parseDurationArg(d, sub, args, false)
+		if err != nil {
+			return err
+		}
+		if dur < minRevocationPoll {
+			return d.Errf("revocation_poll: %s is too short: at least %v", args[0], minRevocationPoll)
+		}
+		m.RevocationPoll = caddy.Duration(dur)
 	case "optional":
 		if len(args) != 0 {
 			return d.Errf("optional: takes no arguments")

@@ -25,7 +25,8 @@ type claimSet struct {
 	aud           []string
 	audSet, audOK bool
 	scopes        []string
-	scopesOK      bool // every scope claim present had the right shape
+	scopesOK      bool   // every scope claim present had the right shape
+	sid, jti      string // read for revocations; empty unless a string
 }
 
 type dateClaim struct {
@@ -72,7 +73,8 @@ func (v *Verifier) checkClaims(payload []byte) (*Identity, *VerifyError) {
 	if c.iat.set && t.Add(v.Leeway).Before(c.iat.t) {
 		return nil, fail("issued in the future (iat)")
 	}
-	return &Identity{Subject: c.sub, Scopes: c.scopes, ExpiresAt: c.exp.t}, nil
+	return &Identity{Subject: c.sub, Scopes: c.scopes, ExpiresAt: c.exp.t,
+		IssuedAt: c.iat.t, HasIssuedAt: c.iat.set, SessionID: c.sid, TokenID: c.jti}, nil
 }
 
 func (v *Verifier) checkIssuer(c claimSet) string {
@@ -126,6 +128,8 @@ const (
 	claimIss
 	claimAud
 	claimScopes // permissions, or another configured scope claim
+	claimSid    // a WorkOS session; revocations.go matches it
+	claimJti    // revocations.go matches it
 )
 
 // decisionClaim names the claim a member is, if a decision reads it.
@@ -143,6 +147,10 @@ func decisionClaim(name []byte, scopeClaims []string) claimID {
 		return claimIss
 	case "aud":
 		return claimAud
+	case "sid":
+		return claimSid
+	case "jti":
+		return claimJti
 	}
 	if isScopeClaim(name, scopeClaims) {
 		return claimScopes
@@ -179,6 +187,10 @@ func (c *claimSet) store(id claimID, name []byte, v memberValue, scopeClaims []s
 		c.aud, c.audOK = v.texts, v.ok
 	case claimScopes:
 		c.addScopes(string(name), v.texts, v.isArray, v.ok, scopeClaims)
+	case claimSid:
+		c.sid = v.text // "" unless a string: not a decision's concern otherwise
+	case claimJti:
+		c.jti = v.text
 	}
 }
 

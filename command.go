@@ -38,7 +38,7 @@ set, so that the WorkOS path can be tried without a WorkOS account:
   caddy solo-auth inspect --jwks-file dev-jwks.json "$TOKEN"
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tokenCommand(), inspectCommand(), keygenCommand())
+			cmd.AddCommand(tokenCommand(), inspectCommand(), keygenCommand(), revokeCommand())
 		},
 	})
 }

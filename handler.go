@@ -49,6 +49,12 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 				verr = &VerifyError{Kind: KindInvalid, Reason: "verification failed", Err: err}
 			}
 			refusal = responseFor(verr.Kind)
+		} else if m.revocations.revokes(id) {
+			// After verification, cached or not: a revocation
+			// applies from the moment it is made.
+			refusal = &respRevoked
+			verr = &VerifyError{Kind: KindInvalid, Reason: reasonRevoked,
+				KeyID: id.KeyID, Subject: id.Subject, TokenType: id.TokenType}
 		} else if missing := missingScopes(m.requiredScopes, id.Scopes); missing != nil {
 			refusal = &m.forbidden
 			verr = &VerifyError{Kind: KindInvalid, Reason: "missing scopes: " + strings.Join(missing, " "),

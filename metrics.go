@@ -17,6 +17,7 @@ const (
 	outcomeForbidden   = "forbidden"
 	outcomeUnavailable = "unavailable"
 	outcomeAnonymous   = "anonymous" // optional: no token, passed
+	outcomeRevoked     = "revoked"   // a valid token that a revocation refuses
 )
 
 // The collectors live for the process, so that counts survive config
@@ -29,7 +30,7 @@ var (
 		Namespace: "caddy",
 		Subsystem: "solo_auth",
 		Name:      "requests_total",
-		Help:      "Requests decided by solo_auth, by outcome (ok, anonymous, missing, invalid, expired, forbidden, unavailable) and token type (sdk, workos, none).",
+		Help:      "Requests decided by solo_auth, by outcome (ok, anonymous, missing, invalid, expired, revoked, forbidden, unavailable) and token type (sdk, workos, none).",
 	}, []string{"outcome", "token_type"})
 	jwksFetchesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy",
@@ -43,6 +44,18 @@ var (
 		Name:      "cache_total",
 		Help:      "Verified-token cache lookups by result (hit, miss).",
 	}, []string{"result"})
+	revocationReadFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "solo_auth",
+		Name:      "revocation_storage_failures_total",
+		Help:      "Failed reads of the revocations in storage (the entries known are kept).",
+	})
+	revocationsInForce = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "caddy",
+		Subsystem: "solo_auth",
+		Name:      "revocations",
+		Help:      "Revocations in force on this instance.",
+	}, func() float64 { return float64(revocations.inForce()) })
 	keySetAgeDesc = prometheus.NewDesc("caddy_solo_auth_jwks_age_seconds",
 		"Seconds since the key set in use for a JWKS URL was fetched (from the saved copy's fetch time when loaded from storage; since it was read for a jwks_file, url file://<path>).",
 		[]string{"url", "source"}, nil)
@@ -85,7 +98,8 @@ func registerMetrics(ctx caddy.Context) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{requestsTotal, jwksFetchesTotal, cacheTotal, keySetCollector{}} {
+	for _, c := range []prometheus.Collector{requestsTotal, jwksFetchesTotal, cacheTotal, keySetCollector{},
+		revocationReadFailures, revocationsInForce} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -107,6 +121,8 @@ func outcomeOf(refusal *response) string {
 		return outcomeUnavailable
 	case &respInvalid:
 		return outcomeInvalid
+	case &respRevoked:
+		return outcomeRevoked
 	}
 	return outcomeForbidden
 }
@@ -122,7 +138,7 @@ func observeCache(hit bool) {
 // requestCounters are the requests metric's children, looked up once.
 var requestCounters = func() map[[2]string]prometheus.Counter {
 	m := map[[2]string]prometheus.Counter{}
-	for _, o := range []string{outcomeOK, outcomeAnonymous, outcomeMissing, outcomeInvalid, outcomeExpired, outcomeForbidden, outcomeUnavailable} {
+	for _, o := range []string{outcomeOK, outcomeAnonymous, outcomeMissing, outcomeInvalid, outcomeExpired, outcomeForbidden, outcomeUnavailable, outcomeRevoked} {
 		for _, tt := range []string{TokenTypeSDK, TokenTypeWorkOS, "none"} {
 			m[[2]string{o, tt}] = requestsTotal.WithLabelValues(o, tt)
 		}

@@ -134,6 +134,16 @@ type SoloAuth struct {
 	// false.
 	Optional bool `json:"optional,omitempty"`
 
+	// RevocationPoll is how often Caddy's storage is read for the
+	// revocations that other instances sharing it add or lift (see
+	// `POST /solo_auth/revocations`). In a Caddyfile it is a sub-directive
+	// of the solo_auth global option only, since one revocation list
+	// serves the whole process; in JSON, the shortest of all handlers'
+	// values is used. At least 100ms. Default: 10s.
+	RevocationPoll caddy.Duration `json:"revocation_poll,omitempty"`
+
+	revocations    *revocationList // the process's; nil in tests that build a handler by hand
+	revocationUser *revocationUser
 	verifier       *Verifier // shared by the directives of one key configuration (verifierpool.go)
 	verifierKey    string    // its key in the pool; empty once released
 	keySets        []*KeySet // fetched key sets; kept after Cleanup, for requests still in flight
@@ -179,6 +189,9 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	}
 	if leeway < 0 {
 		return fmt.Errorf("leeway: must not be negative")
+	}
+	if m.RevocationPoll != 0 && time.Duration(m.RevocationPoll) < minRevocationPoll {
+		return fmt.Errorf("revocation_poll: must be at least %v", minRevocationPoll)
 	}
 	if m.JWKSRefresh != 0 && time.Duration(m.JWKSRefresh) < jwksMinRefresh {
 		return fmt.Errorf("jwks_refresh: must be at least %v", jwksMinRefresh)
@@ -230,6 +243,8 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}
+	m.revocations = revocations
+	m.revocationUser = revocations.acquire(time.Duration(m.RevocationPoll), contextStorage(ctx), m.logger)
 	return nil
 }
 
@@ -251,6 +266,10 @@ func (m *SoloAuth) Cleanup() error {
 	if m.verifierKey != "" {
 		releaseVerifier(m.verifierKey)
 		m.verifierKey = ""
+	}
+	if m.revocationUser != nil {
+		m.revocations.release(m.revocationUser)
+		m.revocationUser = nil
 	}
 	if !m.released {
 		m.released = true

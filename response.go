@@ -27,6 +27,9 @@ var (
 	respExpired = newResponse(http.StatusUnauthorized, "Token has expired",
 		`Bearer error="invalid_token", error_description="The token has expired"`)
 	respUnavailable = newResponse(http.StatusServiceUnavailable, "Authentication service unavailable", "")
+	// respRevoked is respInvalid byte for byte; its own value so that the
+	// requests metric counts it as revoked.
+	respRevoked = newResponse(http.StatusUnauthorized, "Invalid token", `Bearer error="invalid_token"`)
 )
 
 func forbiddenResponse(required []string) response {

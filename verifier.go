@@ -137,10 +137,27 @@ type Identity struct {
 	Scopes []string
 	// ExpiresAt is the token's exp.
 	ExpiresAt time.Time
+	// IssuedAt is the token's iat, if HasIssuedAt; revocations by
+	// subject compare it.
+	IssuedAt    time.Time
+	HasIssuedAt bool
+	// SessionID and TokenID are the `sid` and `jti` claims, if strings;
+	// revocations by session and by token id match them.
+	SessionID, TokenID string
 
 	token      string // verified; Claims decodes its payload segment
 	claimsOnce sync.Once
 	claims     map[string]any
+	hashOnce   sync.Once
+	hash       [sha256.Size]byte // tokenSHA256's result
+}
+
+// tokenSHA256 is the SHA-256 of the compact token, computed on first use
+// (only while a revocation by token hash exists) and then kept, so that a
+// cached identity hashes once.
+func (id *Identity) tokenSHA256() [sha256.Size]byte {
+	id.hashOnce.Do(func() { id.hash = sha256.Sum256(stringBytes(id.token)) })
+	return id.hash
 }
 
 // Claims returns every claim of the token, numbers as json.Number. It is

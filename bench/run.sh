@@ -11,7 +11,11 @@
 #   bench/run.sh                       # defaults below; about 10 minutes
 #   BENCH_DURATION=5s BENCH_ROUNDS=1 BENCH_FLOOD=100000 bench/run.sh
 #   BENCH_FLOOD=0 bench/run.sh         # ratios only
-#   BENCH_ONLY=lines BENCH_FLOOD=0 bench/run.sh  # scenarios named: hs256 query rs256 distinct lines
+#   BENCH_ONLY=lines BENCH_FLOOD=0 bench/run.sh  # scenarios named: hs256 query rs256 distinct lines revocations
+#
+# revocations compares the solo config with 10,000 revocations in force
+# (none naming the tokens used; a quarter of them token hashes) against
+# the same config with none: the same HS256 token, then the token pool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +24,7 @@ rounds=${BENCH_ROUNDS:-9}
 flood=${BENCH_FLOOD:-1000000}
 distinct=${BENCH_DISTINCT:-400000}
 pool=${BENCH_POOL:-12000}
-only=${BENCH_ONLY:-hs256 query rs256 distinct lines}
+only=${BENCH_ONLY:-hs256 query rs256 distinct lines revocations}
 out=bench/out
 mkdir -p "$out"
 
@@ -85,10 +89,33 @@ CF
 	sed -n '/^http:\/\/127.0.0.1:'"$port"' {$/,$p' "$out/solo.Caddyfile" | sed 1,2d
 } >"$out/solo20.Caddyfile"
 
+# The solo config on a storage holding 10,000 revocations (files as
+# solo_auth writes them, valid for 29 days; written again after a day).
+revdir=$out/storage-rev/solo_auth/revocations
+if [[ " $only " == *" revocations "* ]] && { [[ ! -d $revdir ]] || [[ -n $(find "$revdir" -maxdepth 0 -mmin +1440) ]]; }; then
+	echo "writing 10,000 revocations..." >&2
+	rm -rf "$revdir" && mkdir -p "$revdir"
+	created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	until=$(date -u -d '+29 days' +%Y-%m-%dT%H:%M:%SZ)
+	for ((i = 0; i < 10000; i++)); do
+		case $((i % 4)) in
+		0) kind=$(printf '"sub":"user_%08d"' "$i") ;;
+		1) kind=$(printf '"token_sha256":"%064x"' "$i") ;;
+		2) kind=$(printf '"sid":"session_%08d"' "$i") ;;
+		3) kind=$(printf '"jti":"jti_%08d"' "$i") ;;
+		esac
+		printf '{"id":"%016x",%s,"created":"%s","until":"%s"}' "$i" "$kind" "$created" "$until" >"$revdir/$(printf '%016x' "$i").json"
+	done
+	touch "$revdir"
+fi
+sed "s|storage file_system .*|storage file_system $PWD/$out/storage-rev|" "$out/solo.Caddyfile" >"$out/solorev.Caddyfile"
+
 pid=
-start_caddy() { # config name: plain, solo or solo20 (the solo binary)
+start_caddy() { # config name: plain (the plain binary), solo, solo20 or solorev (the solo binary)
+	local bin=solo
+	[[ $1 == plain ]] && bin=plain
 	XDG_DATA_HOME=$PWD/$out/data XDG_CONFIG_HOME=$PWD/$out/config \
-		"$out/caddy-${1%20}" run --config "$out/$1.Caddyfile" --adapter caddyfile >"$out/$1.log" 2>&1 &
+		"$out/caddy-$bin" run --config "$out/$1.Caddyfile" --adapter caddyfile >"$out/$1.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
 		curl -s -o /dev/null "$url" && return 0
@@ -182,6 +209,8 @@ want query && report "same HS256 token, query" bench/token.lua "$out/hs256.txt" 
 want rs256 && report "same RS256 token" bench/token.lua "$out/rs256.txt"
 want distinct && report "distinct HS256 tokens" bench/distinct.lua "$out/distinct.txt" 0 "$distinct"
 want lines && BASE=solo CAND=solo20 report "20 lines vs 1, $pool pool" bench/distinct.lua "$out/distinct.txt" 0 "$pool"
+want revocations && BASE=solo CAND=solorev report "10,000 revocations vs 0" bench/token.lua "$out/hs256.txt"
+want revocations && BASE=solo CAND=solorev report "10,000 revocations, pool" bench/distinct.lua "$out/distinct.txt" 0 "$pool"
 
 # Memory: resident set of Caddy with solo_auth before and after a flood of
 # distinct valid tokens.

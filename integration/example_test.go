@@ -26,10 +26,10 @@ func TestCaddyfileExample(t *testing.T) {
 	cf := string(raw)
 	for old, new := range map[string]string{
 		"jwks_file demo-keys/dev-jwks.json": "jwks_file " + jwksPath,
-		"localhost:8080":   fmt.Sprintf("127.0.0.1:%d", gw),
-		"127.0.0.1:9080":   fmt.Sprintf("127.0.0.1:%d", backend),
-		"http://:9080":     fmt.Sprintf("http://:%d", backend),
-		"\tauto_https off": "\tauto_https off\n\tadmin off\n\tpersist_config off",
+		"localhost:8080":                    fmt.Sprintf("127.0.0.1:%d", gw),
+		"127.0.0.1:9080":                    fmt.Sprintf("127.0.0.1:%d", backend),
+		"http://:9080":                      fmt.Sprintf("http://:%d", backend),
+		"\tauto_https off":                  "\tauto_https off\n\tadmin off\n\tpersist_config off",
 	} {
 		if !strings.Contains(cf, old) {
 			t.Fatalf("Caddyfile.example no longer contains %q; update this test", old)

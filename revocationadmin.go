@@ -1,0 +1,146 @@
+package soloauth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(adminRevocations{})
+}
+
+// maxRevocationBody bounds a POST body; a real one is under 200 bytes.
+const maxRevocationBody = 64 << 10
+
+// adminRevocations serves the revocation API on Caddy's admin endpoint:
+//
+//	POST   /solo_auth/revocations       add one: 201 with the entry
+//	GET    /solo_auth/revocations       {"revocations": [...], "storage": {...}}
+//	DELETE /solo_auth/revocations/<id>  lift one: 200 with it, 404 if none
+//
+// Caddy provisions admin routers with the context of each config it
+// loads, whose storage (ctx.Storage()) is the config's: entries are
+// written there, where every instance sharing it polls for them.
+type adminRevocations struct {
+	list   *revocationList
+	store  revocationStore
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (adminRevocations) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.solo_auth_revocations",
+		New: func() caddy.Module { return new(adminRevocations) },
+	}
+}
+
+// Provision takes the config's storage and logger.
+func (a *adminRevocations) Provision(ctx caddy.Context) error {
+	a.list, a.store, a.logger = revocations, contextStorage(ctx), ctx.Logger()
+	return nil
+}
+
+// Routes returns the admin routes.
+func (a *adminRevocations) Routes() []caddy.AdminRoute {
+	h := caddy.AdminHandlerFunc(a.serve)
+	return []caddy.AdminRoute{
+		{Pattern: "/solo_auth/revocations", Handler: h},
+		{Pattern: "/solo_auth/revocations/", Handler: h},
+	}
+}
+
+func (a *adminRevocations) serve(w http.ResponseWriter, r *http.Request) error {
+	id, hasID := strings.CutPrefix(r.URL.Path, "/solo_auth/revocations/")
+	hasID = hasID && id != "" // a trailing slash names the collection
+	switch {
+	case hasID && r.Method == http.MethodDelete:
+		return a.lift(w, id)
+	case hasID:
+		return apiError(http.StatusMethodNotAllowed, "method not allowed: DELETE /solo_auth/revocations/<id>")
+	case r.Method == http.MethodGet:
+		entries, status := a.list.snapshot()
+		return writeJSON(w, http.StatusOK, map[string]any{"revocations": entries, "storage": status})
+	case r.Method == http.MethodPost:
+		return a.add(w, r)
+	}
+	return apiError(http.StatusMethodNotAllowed, "method not allowed: GET or POST /solo_auth/revocations")
+}
+
+func (a *adminRevocations) add(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRevocationBody))
+	if err != nil {
+		return apiError(http.StatusBadRequest, "body: "+err.Error())
+	}
+	e, err := parseRevocationRequest(body, a.list.clock.Now())
+	if err != nil {
+		return apiError(http.StatusBadRequest, err.Error())
+	}
+	if err := a.list.add(a.store, e, a.logger); err != nil {
+		return storageError(err)
+	}
+	return writeJSON(w, http.StatusCreated, e)
+}
+
+func (a *adminRevocations) lift(w http.ResponseWriter, id string) error {
+	if !isRevocationID(id) {
+		return apiError(http.StatusNotFound, fmt.Sprintf("no revocation %q", id))
+	}
+	e, err := a.list.lift(a.store, id, a.logger)
+	switch {
+	case errors.Is(err, errNoRevocation):
+		return apiError(http.StatusNotFound, fmt.Sprintf("no revocation %q", id))
+	case err != nil:
+		return storageError(err)
+	}
+	return writeJSON(w, http.StatusOK, e)
+}
+
+// contextStorage is ctx.Storage(), or nil for a context without a config
+// (a unit test's), on which Caddy's accessor panics.
+func contextStorage(ctx caddy.Context) (store revocationStore) {
+	defer func() {
+		if recover() != nil {
+			store = nil
+		}
+	}()
+	if s := ctx.Storage(); s != nil {
+		return s
+	}
+	return nil
+}
+
+// storageError is a 503: the storage refused the change, which was not
+// made; the operator retries.
+func storageError(err error) error {
+	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
+}
+
+// apiError is answered by Caddy's admin server as {"error": msg}.
+func apiError(status int, msg string) error {
+	return caddy.APIError{HTTPStatus: status, Err: errors.New(msg)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(body, '\n'))
+	return err
+}
+
+// Interface guards
+var (
+	_ caddy.AdminRouter = (*adminRevocations)(nil)
+	_ caddy.Provisioner = (*adminRevocations)(nil)
+)

@@ -1,0 +1,229 @@
+package soloauth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+// testAdmin is the admin API on a list and storage of its own.
+func testAdmin(t *testing.T) (*adminRevocations, *memStorage, *observer.ObservedLogs) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	store := newMemStorage()
+	return &adminRevocations{list: newRevocationList(realClock{}), store: store, logger: zap.New(core)}, store, logs
+}
+
+// call runs one admin request; an error is answered with its status, as
+// Caddy's admin server does ({"error": ...}).
+func (a *adminRevocations) call(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	err := a.serve(w, httptest.NewRequest(method, path, strings.NewReader(body)))
+	if err != nil {
+		var apiErr caddy.APIError
+		if !errors.As(err, &apiErr) {
+			t.Fatalf("%s %s: not an APIError: %v", method, path, err)
+		}
+		return apiErr.HTTPStatus, err.Error()
+	}
+	return w.Code, w.Body.String()
+}
+
+func (a *adminRevocations) list_(t *testing.T) []map[string]any {
+	t.Helper()
+	status, body := a.call(t, http.MethodGet, "/solo_auth/revocations", "")
+	if status != http.StatusOK {
+		t.Fatalf("GET: %d %s", status, body)
+	}
+	var out struct {
+		Revocations []map[string]any `json:"revocations"`
+		Storage     map[string]any   `json:"storage"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil || out.Revocations == nil || out.Storage == nil {
+		t.Fatalf("GET body %s: %v", body, err)
+	}
+	return out.Revocations
+}
+
+// TestAdminRevocationsBadInput: every bad input is a 400 that changes
+// nothing, in memory or in storage.
+func TestAdminRevocationsBadInput(t *testing.T) {
+	a, store, _ := testAdmin(t)
+	if status, body := a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"keep"}`); status != http.StatusCreated {
+		t.Fatalf("POST: %d %s", status, body)
+	}
+	before, keys := a.list_(t), store.keys()
+	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	far := time.Now().Add(31 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	for _, body := range []string{``, `nope`, `{"sub":"a"`, `[]`, `{}`, `{"sub":"a","sid":"b"}`, `{"sub":1}`,
+		`{"sub":"a","extra":true}`, `{"token_sha256":"xyz"}`, `{"token_sha256":"` + strings.Repeat("a", 63) + `"}`,
+		`{"sub":"a","until":"` + past + `"}`, `{"sub":"a","until":"` + far + `"}`, `{"sub":""}`, `{"jti":""}`,
+		`{"sub":"a","until":"next week"}`} {
+		if status, msg := a.call(t, http.MethodPost, "/solo_auth/revocations", body); status != http.StatusBadRequest {
+			t.Errorf("POST %s: %d %s, want 400", body, status, msg)
+		}
+	}
+	if after := a.list_(t); len(after) != len(before) || after[0]["id"] != before[0]["id"] {
+		t.Errorf("bad input changed the list: %v -> %v", before, after)
+	}
+	if got := store.keys(); !slices.Equal(got, keys) {
+		t.Errorf("bad input changed storage: %v -> %v", keys, got)
+	}
+}
+
+// TestAdminRevocationsAPI: the 201 shape, the list, lifting, 404s and
+// 405s, and a 503 that changes nothing when storage refuses.
+func TestAdminRevocationsAPI(t *testing.T) {
+	a, store, logs := testAdmin(t)
+	hash := strings.Repeat("AB", 32)
+	status, body := a.call(t, http.MethodPost, "/solo_auth/revocations", `{"token_sha256":"`+hash+`","until":"`+
+		time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("POST: %d %s", status, body)
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(body), &entry); err != nil {
+		t.Fatal(err)
+	}
+	var members []string
+	for k := range entry {
+		members = append(members, k)
+	}
+	slices.Sort(members)
+	if !slices.Equal(members, []string{"created", "id", "token_sha256", "until"}) || entry["token_sha256"] != strings.ToLower(hash) {
+		t.Errorf("201 body %s", body)
+	}
+	for _, k := range []string{"created", "until"} {
+		if _, err := time.Parse(time.RFC3339, entry[k].(string)); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	id := entry["id"].(string)
+	if got := a.list_(t); len(got) != 1 || got[0]["id"] != id {
+		t.Errorf("GET lists %v", got)
+	}
+	if status, body := a.call(t, http.MethodGet, "/solo_auth/revocations/", ""); status != http.StatusOK || !strings.Contains(body, id) {
+		t.Errorf("GET with a trailing slash: %d %s", status, body)
+	}
+	if keys := store.keys(); !slices.Equal(keys, []string{revocationKey(id)}) {
+		t.Errorf("storage holds %v", keys)
+	}
+	added := logs.FilterMessage("revocation added").All()
+	if len(added) != 1 || added[0].ContextMap()["id"] != id || added[0].ContextMap()["kind"] != "token_sha256" {
+		t.Errorf("logged %v", added)
+	}
+
+	for _, tt := range []struct{ method, path string }{
+		{http.MethodPut, "/solo_auth/revocations"}, {http.MethodDelete, "/solo_auth/revocations"},
+		{http.MethodGet, "/solo_auth/revocations/" + id}, {http.MethodPost, "/solo_auth/revocations/" + id},
+	} {
+		if status, _ := a.call(t, tt.method, tt.path, ""); status != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s: %d, want 405", tt.method, tt.path, status)
+		}
+	}
+	for _, missing := range []string{"0000000000000000", "nope", "../../etc", strings.ToUpper(id)} {
+		if status, _ := a.call(t, http.MethodDelete, "/solo_auth/revocations/"+missing, ""); status != http.StatusNotFound {
+			t.Errorf("DELETE %s: %d, want 404", missing, status)
+		}
+	}
+
+	store.set(func(s *memStorage) { s.failDelete = errors.New("down") })
+	if status, _ := a.call(t, http.MethodDelete, "/solo_auth/revocations/"+id, ""); status != http.StatusServiceUnavailable {
+		t.Errorf("DELETE on failing storage: %d, want 503", status)
+	}
+	store.set(func(s *memStorage) { s.failDelete, s.failStore = nil, errors.New("down") })
+	if status, _ := a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"x"}`); status != http.StatusServiceUnavailable {
+		t.Errorf("POST on failing storage: %d, want 503", status)
+	}
+	if got := a.list_(t); len(got) != 1 {
+		t.Errorf("a 503 changed the list: %v", got)
+	}
+	status, body = a.call(t, http.MethodDelete, "/solo_auth/revocations/"+id, "")
+	if status != http.StatusOK || !strings.Contains(body, `"id":"`+id+`"`) {
+		t.Fatalf("DELETE: %d %s", status, body)
+	}
+	if got := a.list_(t); len(got) != 0 {
+		t.Errorf("still listed after the lift: %v", got)
+	}
+	if status, _ := a.call(t, http.MethodDelete, "/solo_auth/revocations/"+id, ""); status != http.StatusNotFound {
+		t.Errorf("second DELETE: %d, want 404", status)
+	}
+	if lifted := logs.FilterMessage("revocation lifted").All(); len(lifted) != 1 {
+		t.Errorf("lift logged %d times", len(lifted))
+	}
+}
+
+// TestHandlerRevoked: a cached token is refused from the moment the
+// POST returns, as Invalid token with reason revoked (log, metric,
+// report_only's {solo.error_reason}); a token minted in a later second
+// by the same subject passes.
+func TestHandlerRevoked(t *testing.T) {
+	a, _, _ := testAdmin(t)
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, Leeway: 30 * time.Second} // the leeway lets a token minted "later" pass now
+	v.EnableCache(100)
+	core, logs := observer.New(zapcore.DebugLevel)
+	m := testHandler(v, nil)
+	m.logger, m.revocations = zap.New(core), a.list
+	report := testHandler(v, nil)
+	report.ReportOnly, report.revocations = true, a.list
+
+	now := time.Now()
+	token := tu.HS256(secretA, tu.SDKClaims("alice").With("iat", now.Add(-time.Minute).Unix()))
+	get := func(h *SoloAuth, token string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return serve(t, r, h)
+	}
+	for range 3 { // cached from the second on
+		expectResponse(t, get(m, token), 200, "passed alice", "")
+	}
+	if v.cache.len() != 1 {
+		t.Fatalf("the token is not cached")
+	}
+	before := counterValue(t, requestCounters[[2]string{outcomeRevoked, TokenTypeSDK}])
+	if status, body := a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"alice"}`); status != http.StatusCreated {
+		t.Fatalf("POST: %d %s", status, body)
+	}
+	expectResponse(t, get(m, token), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
+	if got := counterValue(t, requestCounters[[2]string{outcomeRevoked, TokenTypeSDK}]) - before; got != 1 {
+		t.Errorf("revoked outcomes counted: %v", got)
+	}
+	refused := logs.FilterMessage("request refused").All()
+	if len(refused) != 1 || refused[0].ContextMap()["reason"] != reasonRevoked {
+		t.Errorf("refusal log %v", refused)
+	}
+
+	// report_only passes it, with the reason in {solo.error_reason}.
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	repl := caddy.NewReplacer()
+	r = caddyhttp.PrepareRequest(r, repl, w, &caddyhttp.Server{})
+	err := report.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+		_, err := w.Write([]byte(repl.ReplaceKnown("sub=[{solo.sub}] error=[{solo.error}] reason=[{solo.error_reason}]", "")))
+		return err
+	}))
+	if err != nil || w.Body.String() != "sub=[] error=[Invalid token] reason=[revoked]" {
+		t.Errorf("report_only: %v %q", err, w.Body.String())
+	}
+
+	// A token minted in a later second works; one without iat does not.
+	later := tu.HS256(secretA, tu.SDKClaims("alice").With("iat", now.Add(2*time.Second).Unix()))
+	expectResponse(t, get(m, later), 200, "passed alice", "")
+	noIat := tu.HS256(secretA, tu.SDKClaims("alice").With("iat", nil))
+	expectResponse(t, get(m, noIat), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
+	expectResponse(t, get(m, tu.HS256(secretA, tu.SDKClaims("bob"))), 200, "passed bob", "")
+}

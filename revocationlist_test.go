@@ -1,0 +1,117 @@
+package soloauth
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// TestRevocationPollInterval: the shortest interval asked for is used;
+// the last release stops the loop.
+func TestRevocationPollInterval(t *testing.T) {
+	store := newMemStorage()
+	l := newTestList(t)
+	u1 := l.acquire(20*time.Second, store, zap.NewNop())
+	l.drainSync(t)
+	u2 := l.acquire(3*time.Second, store, zap.NewNop())
+	if err := l.poll(t, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	l.release(u2)
+	if _, st := l.snapshot(); st.Poll != "20s" {
+		t.Errorf("poll %q after the short one left, want 20s", st.Poll)
+	}
+	if err := l.poll(t, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	l.release(u1)
+	l.drainPending()
+	l.clk.Advance(time.Hour)
+	select {
+	case err := <-l.synced:
+		t.Fatalf("a sync after the last release: %v", err)
+	default:
+	}
+}
+
+// TestRevocationConcurrency: adds, lifts, syncs and lookups at once, for
+// the race detector.
+func TestRevocationConcurrency(t *testing.T) {
+	store := newMemStorage()
+	l := newRevocationList(realClock{})
+	u := l.acquire(time.Second, store, zap.NewNop())
+	defer l.release(u)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				e := mustRevocation(t, fmt.Sprintf(`{"sub":"user_%d_%d"}`, w, i), time.Now())
+				if err := l.add(store, e, zap.NewNop()); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%2 == 0 {
+					if _, err := l.lift(store, e.ID, zap.NewNop()); err != nil {
+						t.Error(err)
+					}
+				}
+				if i%10 == 0 {
+					l.mu.Lock()
+					_ = l.syncLocked(revocationStorageTimeout)
+					l.mu.Unlock()
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			id := &Identity{Subject: fmt.Sprintf("user_%d_1", w), token: "a.b.c", TokenID: "j"}
+			for range 2000 {
+				l.revokes(id)
+				l.snapshot()
+			}
+		}()
+	}
+	wg.Wait()
+	if entries, _ := l.snapshot(); len(entries) != 4*25 {
+		t.Errorf("%d entries in force, want %d", len(entries), 4*25)
+	}
+	for w := range 4 {
+		if !revokesSub(l, fmt.Sprintf("user_%d_1", w)) || revokesSub(l, fmt.Sprintf("user_%d_0", w)) {
+			t.Errorf("worker %d: wrong entries in force", w)
+		}
+	}
+}
+
+// TestRevocationLiftBeforePoll: an entry made on another instance can be
+// lifted here before this instance has polled it; without a storage (a
+// config-less context) adds and lifts fail as storage errors.
+func TestRevocationLiftBeforePoll(t *testing.T) {
+	store := newMemStorage()
+	a, b := newRevocationList(realClock{}), newRevocationList(realClock{})
+	e := mustRevocation(t, `{"jti":"j1"}`, time.Now())
+	if err := a.add(store, e, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	lifted, err := b.lift(store, e.ID, zap.NewNop())
+	if err != nil || lifted.ID != e.ID || lifted.JTI != "j1" {
+		t.Fatalf("lift on the other instance: %+v, %v", lifted, err)
+	}
+	if len(store.keys()) != 0 {
+		t.Errorf("storage still holds %v", store.keys())
+	}
+	if _, err := b.lift(store, e.ID, zap.NewNop()); !errors.Is(err, errNoRevocation) {
+		t.Errorf("second lift: %v", err)
+	}
+	if err := b.add(nil, mustRevocation(t, `{"sub":"x"}`, time.Now()), zap.NewNop()); !errors.Is(err, errStorage) {
+		t.Errorf("add without storage: %v", err)
+	}
+	if _, err := b.lift(nil, e.ID, zap.NewNop()); !errors.Is(err, errStorage) {
+		t.Errorf("lift without storage: %v", err)
+	}
+}

@@ -1,0 +1,116 @@
+package soloauth
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+)
+
+// revocationEntries makes n entries of the four kinds in turn, none of
+// which names the benchmark's tokens.
+func revocationEntries(tb testing.TB, n int) []*Revocation {
+	now := time.Now()
+	entries := make([]*Revocation, n)
+	for i := range entries {
+		var body string
+		switch i % 4 {
+		case 0:
+			body = fmt.Sprintf(`{"sub":"user_%08d"}`, i)
+		case 1:
+			body = fmt.Sprintf(`{"token_sha256":"%064x"}`, i)
+		case 2:
+			body = fmt.Sprintf(`{"sid":"session_%08d"}`, i)
+		default:
+			body = fmt.Sprintf(`{"jti":"jti_%08d"}`, i)
+		}
+		entries[i] = mustRevocation(tb, body, now)
+	}
+	return entries
+}
+
+func revocationHandler(tb testing.TB, n int) *SoloAuth {
+	m := benchHandler("templates:read")
+	m.revocations = newRevocationList(realClock{})
+	m.revocations.index.Store(newRevocationIndex(revocationEntries(tb, n)))
+	return m
+}
+
+// BenchmarkServeHTTPRevocations is BenchmarkServeHTTPCacheHit and
+// BenchmarkServeHTTPDistinct with 0 and 10,000 entries in force (a
+// quarter of each kind, token hashes included, so that the token's
+// SHA-256 is computed: once per cached identity, once per request for
+// distinct tokens).
+func BenchmarkServeHTTPRevocations(b *testing.B) {
+	distinct := distinctTokens(1<<16, func(c tu.Claims) string { return tu.HS256(secretA, c) })
+	for _, n := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("cached/entries=%d", n), func(b *testing.B) {
+			benchServeHTTP(b, revocationHandler(b, n))
+		})
+		b.Run(fmt.Sprintf("distinct/entries=%d", n), func(b *testing.B) {
+			benchServeHTTP(b, revocationHandler(b, n), distinct...)
+		})
+	}
+}
+
+// BenchmarkRevocationLookup is the request path's lookup alone, on a
+// cached identity (its token hash already computed).
+func BenchmarkRevocationLookup(b *testing.B) {
+	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	id, err := v.Verify(tu.HS256(secretA, benchClaims().With("sid", "session_x", "jti", "jti_x")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			l := revocationHandler(b, n).revocations
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if l.revokes(id) {
+					b.Fatal("revoked")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRevocationMemory measures the heap that 10,000 entries take
+// once in force (the entries and the index), as the README states it.
+func BenchmarkRevocationMemory(b *testing.B) {
+	var x *revocationIndex
+	var perIndex float64
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		x = newRevocationIndex(revocationEntries(b, 10000))
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perIndex = float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	}
+	runtime.KeepAlive(x)
+	b.ReportMetric(perIndex/(1<<20), "MiB/10k-entries")
+	b.ReportMetric(0, "ns/op")
+}
+
+// TestRevocationBenchEntries keeps the benchmark's entries honest: none
+// of them revokes the benchmark's token.
+func TestRevocationBenchEntries(t *testing.T) {
+	m := revocationHandler(t, 10000)
+	if len(m.revocations.index.Load().byID) != 10000 {
+		t.Fatal("entries missing")
+	}
+	id, err := m.verifier.Verify(tu.HS256(secretA, benchClaims()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.revocations.revokes(id) {
+		t.Fatal("the benchmark's token is revoked")
+	}
+	if !strings.HasPrefix(revocationEntries(t, 2)[1].TokenSHA256, "0000") {
+		t.Fatal("the hash entries are not the benchmark's")
+	}
+}

@@ -1,0 +1,223 @@
+package soloauth
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// TestRevocationFleet: two instances on one storage. An entry added on
+// one applies on the other at its next poll; a restart (a new list on the
+// same storage) applies it from its first acquire; a lift on one is
+// dropped by the other at its next poll.
+func TestRevocationFleet(t *testing.T) {
+	store := newMemStorage()
+	a, b := newTestList(t), newTestList(t)
+	clk := a.clk
+	const poll = 2 * time.Second
+	ua := a.acquire(poll, store, zap.NewNop())
+	defer a.release(ua)
+	a.drainSync(t)
+	ub := b.acquire(poll, store, zap.NewNop())
+	defer b.release(ub)
+	b.drainSync(t)
+
+	e := mustRevocation(t, `{"sub":"alice"}`, clk.Now())
+	if err := a.add(store, e, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	if !revokesSub(a.revocationList, "alice") {
+		t.Fatal("not in force on the instance that took it")
+	}
+	if revokesSub(b.revocationList, "alice") {
+		t.Fatal("in force on the other instance before its poll")
+	}
+	if err := b.poll(t, poll); err != nil {
+		t.Fatal(err)
+	}
+	if !revokesSub(b.revocationList, "alice") {
+		t.Fatal("not in force on the other instance after its poll")
+	}
+
+	restarted := newTestList(t)
+	ur := restarted.acquire(poll, store, zap.NewNop())
+	defer restarted.release(ur)
+	restarted.drainSync(t)
+	if !revokesSub(restarted.revocationList, "alice") {
+		t.Fatal("not in force after a restart")
+	}
+
+	if _, err := b.lift(store, e.ID, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	if revokesSub(b.revocationList, "alice") {
+		t.Fatal("still in force where it was lifted")
+	}
+	if err := a.poll(t, poll); err != nil {
+		t.Fatal(err)
+	}
+	if revokesSub(a.revocationList, "alice") {
+		t.Fatal("still in force on the other instance after its poll")
+	}
+	if _, err := a.lift(store, e.ID, zap.NewNop()); !errors.Is(err, errNoRevocation) {
+		t.Errorf("lifting it again: %v, want errNoRevocation", err)
+	}
+}
+
+// TestRevocationOutage: a storage that cannot be listed or read keeps the
+// entries known, says so in the status and counts each failure; a new
+// entry that cannot be stored changes nothing.
+func TestRevocationOutage(t *testing.T) {
+	store := newMemStorage()
+	l := newTestList(t)
+	clk := l.clk
+	const poll = time.Second
+	u := l.acquire(poll, store, zap.NewNop())
+	defer l.release(u)
+	l.drainSync(t)
+	e := mustRevocation(t, `{"sub":"alice"}`, clk.Now())
+	if err := l.add(store, e, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+
+	before := counterValue(t, revocationReadFailures)
+	store.set(func(s *memStorage) { s.failList = errors.New("storage down") })
+	if err := l.poll(t, poll); err == nil {
+		t.Fatal("the sync did not fail")
+	}
+	if !revokesSub(l.revocationList, "alice") {
+		t.Fatal("an outage forgot an entry")
+	}
+	entries, st := l.snapshot()
+	if st.StorageOK || !strings.Contains(st.LastError, "storage down") || st.Failures != 1 || len(entries) != 1 {
+		t.Errorf("status during the outage: %+v, %d entries", st, len(entries))
+	}
+	if got := counterValue(t, revocationReadFailures) - before; got != 1 {
+		t.Errorf("failures counted: %v, want 1", got)
+	}
+
+	// Listing works but reading a new entry fails: it is retried.
+	other := newTestList(t)
+	other.index.Store(newRevocationIndex(nil))
+	e2 := mustRevocation(t, `{"sub":"bob"}`, clk.Now())
+	if err := other.add(store, e2, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	store.set(func(s *memStorage) { s.failList, s.failLoad = nil, errors.New("read timeout") })
+	if err := l.poll(t, poll); err == nil {
+		t.Fatal("the sync did not fail")
+	}
+	if !revokesSub(l.revocationList, "alice") || revokesSub(l.revocationList, "bob") {
+		t.Fatal("after a failed read: want alice known, bob not yet")
+	}
+	store.set(func(s *memStorage) { s.failLoad = nil })
+	if err := l.poll(t, poll); err != nil {
+		t.Fatal(err)
+	}
+	if !revokesSub(l.revocationList, "bob") {
+		t.Fatal("the entry that could not be read was not retried")
+	}
+	if _, st := l.snapshot(); !st.StorageOK || st.LastError != "" || st.LastErrorAt.IsZero() || st.Failures != 2 {
+		t.Errorf("status after recovery: %+v", st)
+	}
+
+	// Storing fails: nothing changes.
+	store.set(func(s *memStorage) { s.failStore = errors.New("read-only") })
+	e3 := mustRevocation(t, `{"sub":"carol"}`, clk.Now())
+	if err := l.add(store, e3, zap.NewNop()); !errors.Is(err, errStorage) {
+		t.Fatalf("add on a failing storage: %v", err)
+	}
+	if revokesSub(l.revocationList, "carol") || len(store.keys()) != 2 {
+		t.Fatal("a failed add changed something")
+	}
+	store.set(func(s *memStorage) { s.failDelete = errors.New("read-only") })
+	if _, err := l.lift(store, e.ID, zap.NewNop()); !errors.Is(err, errStorage) {
+		t.Fatalf("lift on a failing storage: %v", err)
+	}
+	if !revokesSub(l.revocationList, "alice") {
+		t.Fatal("a failed lift changed something")
+	}
+}
+
+// TestRevocationExpiry: an entry stops applying at its until, at once,
+// and the next poll deletes it from storage and memory.
+func TestRevocationExpiry(t *testing.T) {
+	store := newMemStorage()
+	l := newTestList(t)
+	clk := l.clk
+	const poll = 10 * time.Second
+	start := clk.Now()
+	u := l.acquire(poll, store, zap.NewNop())
+	defer l.release(u)
+	l.drainSync(t)
+	awaitWaiters(t, clk, start.Add(poll), 1) // the loop waits before the clock moves
+	short := mustRevocation(t, fmt.Sprintf(`{"sub":"alice","until":%q}`, clk.Now().Add(5*time.Second).Format(time.RFC3339)), clk.Now())
+	long := mustRevocation(t, `{"sub":"bob"}`, clk.Now())
+	for _, e := range []*Revocation{short, long} {
+		if err := l.add(store, e, zap.NewNop()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(5*time.Second - time.Nanosecond)
+	if !revokesSub(l.revocationList, "alice") {
+		t.Fatal("expired before its until")
+	}
+	clk.Advance(time.Nanosecond)
+	if revokesSub(l.revocationList, "alice") {
+		t.Fatal("still in force at its until")
+	}
+	if entries, _ := l.snapshot(); !slices.Equal(ids(entries), []string{long.ID}) {
+		t.Errorf("listed %v, want only %v", ids(entries), long.ID)
+	}
+	if _, err := l.lift(store, short.ID, zap.NewNop()); !errors.Is(err, errNoRevocation) {
+		t.Errorf("lifting an expired entry: %v", err)
+	}
+	if err := l.poll(t, poll-5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.keys(); !slices.Equal(got, []string{revocationKey(long.ID)}) {
+		t.Errorf("storage after the poll: %v", got)
+	}
+	if _, known := l.index.Load().byID[short.ID]; known {
+		t.Error("the expired entry is still in memory")
+	}
+}
+
+// TestRevocationStoredEntries: what another writer left in storage is
+// checked; a bad file is ignored, never applied, and files that are not
+// ours are left alone.
+func TestRevocationStoredEntries(t *testing.T) {
+	clk := newFakeClock()
+	store := newMemStorage()
+	good := mustRevocation(t, `{"jti":"j1"}`, clk.Now())
+	data := fmt.Sprintf(`{"id":%q,"jti":"j1","created":%q,"until":%q}`, good.ID,
+		good.Created.Format(time.RFC3339Nano), good.Until.Format(time.RFC3339Nano))
+	store.data[revocationKey(good.ID)] = []byte(data)
+	store.data[revocationKey("00000000000000aa")] = []byte(`{"id":"00000000000000aa","sub":"x","jti":"y","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
+	store.data[revocationKey("00000000000000bb")] = []byte(`{"id":"00000000000000cc","sub":"x","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
+	store.data[revocationKey("00000000000000dd")] = []byte(`not json`)
+	store.data[revocationPrefix+"/README"] = []byte(`hello`)
+	l := newTestList(t)
+	u := l.acquire(0, store, zap.NewNop())
+	defer l.release(u)
+	if err := l.drainSync(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(l.index.Load().entries(clk.Now())); !slices.Equal(got, []string{good.ID}) {
+		t.Errorf("applied %v, want only %v", got, good.ID)
+	}
+	if !l.revokes(&Identity{Subject: "s", TokenID: "j1", token: "a.b.c"}) {
+		t.Error("the good entry does not apply")
+	}
+	if len(store.keys()) != 5 {
+		t.Errorf("storage changed: %v", store.keys())
+	}
+	if _, st := l.snapshot(); st.Poll != DefaultRevocationPoll.String() {
+		t.Errorf("poll %q, want the default", st.Poll)
+	}
+}
