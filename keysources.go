@@ -30,47 +30,10 @@ func (s *keySources) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, [
 	if first != nil {
 		return first, more, nil
 	}
-	// Two rounds at most: a set whose first attempt settles in the first
-	// round is asked for a refresh in the second, as one set alone would
-	// be (KeySet.RSAKey).
-	asked := make([]bool, len(s.fetched))
-	for round := 0; round < 2; round++ {
-		var calls []*fetchCall
-		var waitFirst []*KeySet
-		for i, ks := range s.fetched {
-			if ks.table.Load() == nil {
-				waitFirst = append(waitFirst, ks)
-				continue
-			}
-			if asked[i] {
-				continue
-			}
-			asked[i] = true
-			if call := ks.fetchUnlessRecent(); call != nil {
-				calls = append(calls, call)
-			}
-		}
-		if len(calls) == 0 && len(waitFirst) == 0 {
-			break
-		}
-		// The fetches run at once; waiting on them one after another
-		// ends when the slowest does.
-		for _, ks := range waitFirst {
-			ks.awaitFirstAttempt(ctx)
-		}
-		for _, call := range calls {
-			select {
-			case <-call.done:
-			case <-ctx.Done():
-			}
-		}
-		if first, more, unloaded = s.lookup(kid); first != nil {
-			return first, more, nil
-		}
-		if ctx.Err() != nil || len(calls) == 0 && unloaded == len(waitFirst) {
-			break // the client is gone, or nothing changed
-		}
+	if first, more = s.awaitKID(ctx, kid); first != nil {
+		return first, more, nil
 	}
+	_, _, unloaded = s.lookup(kid)
 	switch {
 	case unloaded > 0:
 		return nil, nil, ErrKeysUnavailable
@@ -79,6 +42,65 @@ func (s *keySources) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, [
 		return nil, nil, fmt.Errorf("%w: %w", ErrUnknownKeyID, ctx.Err())
 	}
 	return nil, nil, ErrUnknownKeyID
+}
+
+// awaitKID asks every loaded fetched set for a refresh (each under its
+// own window) and waits for those and for the first attempts of the sets
+// not loaded yet, all at once, looking kid up again as each one ends: the
+// first set to find it answers, and a slow or dead endpoint of another
+// set holds nobody up. A set whose first attempt ends meanwhile is asked
+// for a refresh then, as one set alone would be (KeySet.RSAKey). This is
+// the slow path of a kid no set knows, which the windows rate-limit, so a
+// goroutine per wait is affordable; each ends when the wait does.
+func (s *keySources) awaitKID(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey) {
+	waitCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	// Each set sends at most two events (its first attempt, one refresh),
+	// so no sender ever blocks once this returns.
+	events := make(chan struct{}, 2*len(s.fetched))
+	pending := 0
+	asked := make([]bool, len(s.fetched))
+	askLoaded := func() {
+		for i, ks := range s.fetched {
+			if asked[i] || ks.table.Load() == nil {
+				continue
+			}
+			asked[i] = true
+			if call := ks.fetchUnlessRecent(); call != nil {
+				pending++
+				go func() {
+					select {
+					case <-call.done:
+					case <-waitCtx.Done():
+					}
+					events <- struct{}{}
+				}()
+			}
+		}
+	}
+	for _, ks := range s.fetched {
+		if ks.table.Load() == nil {
+			pending++
+			go func() {
+				ks.awaitFirstAttempt(waitCtx)
+				events <- struct{}{}
+			}()
+		}
+	}
+	askLoaded()
+	for pending > 0 {
+		select {
+		case <-events:
+			pending--
+		case <-ctx.Done():
+			return nil, nil
+		}
+		if first, more, _ := s.lookup(kid); first != nil {
+			return first, more
+		}
+		askLoaded()
+	}
+	return nil, nil
 }
 
 // lookup finds kid in the sets in use, without waiting, and counts the

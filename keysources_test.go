@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -101,6 +102,9 @@ func TestKeySourcesUnknownKID(t *testing.T) {
 	if err != nil || !key.Equal(&rsaKey3.PublicKey) {
 		t.Fatalf("rotated kid: %v", err)
 	}
+	// The answer came with b's refresh; a's, started at the same time,
+	// may still be on its way.
+	awaitInflight(s.ksA)
 	if a, b := s.fetches(); a != 2 || b != 2 {
 		t.Fatalf("fetches %d/%d, want 2/2: one refresh of each set", a, b)
 	}
@@ -240,5 +244,46 @@ func BenchmarkKeySourcesKnownKID(b *testing.B) {
 		if k, _, err := src.RSAKeys(ctx, "k2"); err != nil || k == nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// awaitInflight waits for the fetch ks has in flight, if any, to end.
+func awaitInflight(ks *KeySet) {
+	ks.mu.Lock()
+	call := ks.inflight
+	ks.mu.Unlock()
+	if call != nil {
+		<-call.done
+	}
+}
+
+// TestKeySourcesSlowSetHoldsNobody: a kid that one set's refresh finds is
+// answered at once, while another set's refresh still hangs (a dead
+// WorkOS environment must not hold up a live one's rotated key).
+func TestKeySourcesSlowSetHoldsNobody(t *testing.T) {
+	clk := newFakeClock()
+	a := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	b := newJWKSServer(t, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	gate := make(chan struct{})
+	t.Cleanup(func() { close(gate) }) // runs before the servers close
+	ksA := newKeySet(keySetConfig{URL: a.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{Timeout: time.Minute}})
+	ksA.start()
+	t.Cleanup(func() { ksA.Destruct() })
+	awaitSettled(t, ksA)
+	ksB := startKeySet(t, b.URL, clk, nil)
+	src := &keySources{fetched: []*KeySet{ksA, ksB}}
+
+	clk.Advance(jwksMinInterval)
+	a.setGate(gate) // a's refresh hangs until the test ends
+	b.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil), jwkJSON(t, &rsaKey3.PublicKey, "new", nil)))
+	key, _, err := src.RSAKeys(context.Background(), "new")
+	if err != nil || !key.Equal(&rsaKey3.PublicKey) {
+		t.Fatalf("rotated kid in b: %v", err)
+	}
+	ksA.mu.Lock()
+	stillFetching := ksA.inflight != nil
+	ksA.mu.Unlock()
+	if !stillFetching {
+		t.Fatal("the answer waited for a's hanging refresh")
 	}
 }
