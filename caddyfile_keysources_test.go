@@ -114,6 +114,8 @@ func TestStringListJSON(t *testing.T) {
 		{`["a"]`, StringList{"a"}, `"a"`},
 		{` ["a","b"] `, StringList{"a", "b"}, `["a","b"]`},
 		{`[]`, StringList{}, `[]`},
+		// The first round's plain strings: "" was unset, and still is.
+		{`""`, nil, `null`},
 	} {
 		var got StringList
 		if err := json.Unmarshal([]byte(tt.in), &got); err != nil {
@@ -201,6 +203,15 @@ func TestProvisionJWKSFile(t *testing.T) {
 	_ = bad.Cleanup()
 	if err == nil || !strings.Contains(err.Error(), "jwks_file: "+dir+": is a directory") {
 		t.Fatalf("error %v", err)
+	}
+	// A bad file is a config error on a route that token_types limits
+	// to SDK tokens, too (it inherits the file from the global option).
+	sdkOnly := &SoloAuth{Secrets: []string{strings.Repeat("s", MinSecretLength)},
+		JWKSFile: StringList{filepath.Join(dir, "missing.json")}, TokenTypes: []string{"sdk"}}
+	err = sdkOnly.Provision(ctx)
+	_ = sdkOnly.Cleanup()
+	if err == nil || !strings.Contains(err.Error(), "jwks_file: "+filepath.Join(dir, "missing.json")) {
+		t.Fatalf("sdk-only route with a missing jwks_file: %v", err)
 	}
 	id := m.fileSets[0].id()
 	_ = m.Cleanup()

@@ -54,6 +54,9 @@ func readJWKSFile(path string, now time.Time, logger *zap.Logger) (*jwksFile, er
 	if err != nil {
 		return nil, fail("%w", err)
 	}
+	// Some editors start a UTF-8 file with a byte order mark; JSON has
+	// none (RFC 8259 §8.1), and the file is otherwise what was meant.
+	body = bytes.TrimPrefix(body, []byte("\ufeff"))
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, fail("empty file, want a JWK set")
 	}

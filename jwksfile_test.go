@@ -38,6 +38,7 @@ func TestReadJWKSFile(t *testing.T) {
 		want string // in the error after "jwks_file: <path>: "; empty: no error
 	}{
 		{"good", write("good.json", good), ""},
+		{"good, with a UTF-8 byte order mark", write("bom.json", "\ufeff"+good), ""},
 		{"one usable key of two", write("mixed.json", jwksOf(jwkJSON(t, &small.PublicKey, "weak", nil), jwkJSON(t, &testRSAKey.PublicKey, "k1", nil))), ""},
 		{"missing", filepath.Join(dir, "nope.json"), "no such file or directory"},
 		{"a directory", dir, "is a directory"},

@@ -230,6 +230,13 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		// No key set: the verifier's key names none, or it would share a
 		// pooled verifier with a route that has the sets.
 		jwksURLs = nil
+		// A file the route inherits but token_types leaves unused must
+		// still be a JWK set: a bad jwks_file is a config error anywhere.
+		for _, path := range jwksFiles {
+			if _, err := readJWKSFile(path, time.Now(), m.logger); err != nil {
+				return err
+			}
+		}
 	}
 	m.verifier, m.verifierKey, err = acquireVerifier(keyConfig{
 		secrets:     secrets,

@@ -21,7 +21,11 @@ func (l *StringList) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*l = StringList{s}
+		// "" is unset, as it was when these fields were plain strings.
+		*l = nil
+		if s != "" {
+			*l = StringList{s}
+		}
 		return nil
 	}
 	var list []string
