@@ -62,9 +62,7 @@ func TestRevocationConcurrency(t *testing.T) {
 					}
 				}
 				if i%10 == 0 {
-					l.mu.Lock()
-					_ = l.syncLocked(revocationStorageTimeout)
-					l.mu.Unlock()
+					_ = l.sync(revocationStorageTimeout, nil)
 				}
 			}
 		}()
