@@ -71,7 +71,7 @@ func TestAdminRevocationsBadInput(t *testing.T) {
 	for _, body := range []string{``, `nope`, `{"sub":"a"`, `[]`, `{}`, `{"sub":"a","sid":"b"}`, `{"sub":1}`,
 		`{"sub":"a","extra":true}`, `{"token_sha256":"xyz"}`, `{"token_sha256":"` + strings.Repeat("a", 63) + `"}`,
 		`{"sub":"a","until":"` + past + `"}`, `{"sub":"a","until":"` + far + `"}`, `{"sub":""}`, `{"jti":""}`,
-		`{"sub":"a","until":"next week"}`} {
+		`{"sub":"a","until":"next week"}`, `{"sub":"a","sid":null}`, `{"sub":"a","until":null}`} {
 		if status, msg := a.call(t, http.MethodPost, "/solo_auth/revocations", body); status != http.StatusBadRequest {
 			t.Errorf("POST %s: %d %s, want 400", body, status, msg)
 		}
