@@ -2,6 +2,7 @@ package soloauth
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -141,6 +143,22 @@ func (s *memStorage) keys() []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// configContext is a Caddy context with a config whose storage is a
+// folder of the test's, as a config load makes: ctx.Storage() needs a
+// config (it panics without one).
+func configContext(t *testing.T) (caddy.Context, context.CancelFunc) {
+	t.Helper()
+	raw, err := json.Marshal(map[string]string{"module": "file_system", "root": t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := caddy.ProvisionContext(&caddy.Config{StorageRaw: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return caddy.NewContext(base)
 }
 
 // testList is a list on a fake clock whose syncs the test hears of.
