@@ -155,6 +155,7 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 	// A reload onto a storage that hangs: acquire returns at its bound.
 	hung := newMemStorage()
 	hungGate := make(chan struct{})
+	defer close(hungGate) // it answers only once the test is over
 	hung.listGate = hungGate
 	var u2 *revocationUser
 	acquired := make(chan struct{})
@@ -171,12 +172,24 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 	within(t, "acquire on a hung storage", func() { <-acquired })
 	timer.reset()
 	l.release(u2)
-	close(hungGate)
 
-	close(gate) // the first poll's list answers, without mallory's file
+	// Going back to store made the loop start a second sync of it (the
+	// first one's wait had timed out with the bound fired for acquire):
+	// both lists wait at the gate, the first without mallory's file.
+	awaitListing := func() {
+		select {
+		case <-listing:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no second list")
+		}
+	}
+	awaitListing()
+	close(gate)
 	store.set(func(s *memStorage) { s.listGate = nil })
-	if err := l.drainSync(t); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if err := l.drainSync(t); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !revokesSub(l.revocationList, "mallory") {
 		t.Fatal("an older list dropped an entry added during it")
