@@ -270,6 +270,17 @@ func (l *revocationList) setStatus(f func(*revocationStatus)) {
 // inForce counts the entries in force, for the gauge.
 func (l *revocationList) inForce() int { return l.index.Load().countInForce(l.clock.Now()) }
 
+// countInForce is how many of the index's entries are in force at now.
+func (x *revocationIndex) countInForce(now time.Time) int {
+	n := 0
+	for _, e := range x.byID {
+		if e.inForce(now) {
+			n++
+		}
+	}
+	return n
+}
+
 // sameStore reports whether two storages are the same value. A value
 // that == would panic on (reflect tells) counts as different, as does a
 // new value for the same place (a config load makes a new *FileStorage):

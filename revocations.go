@@ -271,17 +271,6 @@ func (x *revocationIndex) entries(now time.Time) []*Revocation {
 	return out
 }
 
-// countInForce is how many entries are in force at now.
-func (x *revocationIndex) countInForce(now time.Time) int {
-	n := 0
-	for _, e := range x.byID {
-		if e.inForce(now) {
-			n++
-		}
-	}
-	return n
-}
-
 // with returns a new index holding x's entries and e, without those
 // whose id is in drop.
 func (x *revocationIndex) with(add []*Revocation, drop func(*Revocation) bool) *revocationIndex {
