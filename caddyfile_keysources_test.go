@@ -1,7 +1,6 @@
 package soloauth
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -180,7 +179,7 @@ func TestKeySourceURLs(t *testing.T) {
 // a bad file is a config error naming jwks_file and the path; the admin
 // listing shows the set while it is in use.
 func TestProvisionJWKSFile(t *testing.T) {
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	ctx, cancel := configContext(t)
 	defer cancel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys.json")

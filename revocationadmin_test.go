@@ -71,7 +71,7 @@ func TestAdminRevocationsBadInput(t *testing.T) {
 	for _, body := range []string{``, `nope`, `{"sub":"a"`, `[]`, `{}`, `{"sub":"a","sid":"b"}`, `{"sub":1}`,
 		`{"sub":"a","extra":true}`, `{"token_sha256":"xyz"}`, `{"token_sha256":"` + strings.Repeat("a", 63) + `"}`,
 		`{"sub":"a","until":"` + past + `"}`, `{"sub":"a","until":"` + far + `"}`, `{"sub":""}`, `{"jti":""}`,
-		`{"sub":"a","until":"next week"}`} {
+		`{"sub":"a","until":"next week"}`, `{"sub":"a","sid":null}`, `{"sub":"a","until":null}`} {
 		if status, msg := a.call(t, http.MethodPost, "/solo_auth/revocations", body); status != http.StatusBadRequest {
 			t.Errorf("POST %s: %d %s, want 400", body, status, msg)
 		}
@@ -226,4 +226,26 @@ func TestHandlerRevoked(t *testing.T) {
 	noIat := tu.HS256(secretA, tu.SDKClaims("alice").With("iat", nil))
 	expectResponse(t, get(m, noIat), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
 	expectResponse(t, get(m, tu.HS256(secretA, tu.SDKClaims("bob"))), 200, "passed bob", "")
+}
+
+// TestAdminRevocationLiftStorageError: lifting an entry not known here
+// (made on another instance) when storage fails to read it is a 503, not
+// a 404: the entry may well exist. A missing one is a 404.
+func TestAdminRevocationLiftStorageError(t *testing.T) {
+	a, store, _ := testAdmin(t)
+	e := mustRevocation(t, `{"sub":"elsewhere"}`, time.Now())
+	if err := newRevocationList(realClock{}).add(store, e, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	store.set(func(s *memStorage) { s.failLoad = errors.New("read timeout") })
+	if status, body := a.call(t, http.MethodDelete, "/solo_auth/revocations/"+e.ID, ""); status != http.StatusServiceUnavailable {
+		t.Errorf("DELETE while storage cannot read: %d %s, want 503", status, body)
+	}
+	store.set(func(s *memStorage) { s.failLoad = nil })
+	if status, body := a.call(t, http.MethodDelete, "/solo_auth/revocations/00000000000000ff", ""); status != http.StatusNotFound {
+		t.Errorf("DELETE of a missing entry: %d %s, want 404", status, body)
+	}
+	if status, body := a.call(t, http.MethodDelete, "/solo_auth/revocations/"+e.ID, ""); status != http.StatusOK {
+		t.Errorf("DELETE once storage reads again: %d %s", status, body)
+	}
 }

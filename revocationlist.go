@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,13 +29,28 @@ type revocationList struct {
 	clock clock
 	// onSync, if set (tests), is told the result of each sync.
 	onSync func(error)
+	// storageTimer, if set (tests), replaces the wall-clock timer that
+	// bounds storage calls.
+	storageTimer func(time.Duration) <-chan time.Time
 
-	mu     sync.Mutex // serializes adds, lifts and syncs
-	users  []*revocationUser
-	store  revocationStore // the newest user's; nil while none
-	logger *zap.Logger
-	stop   chan struct{} // closed to end the loop; nil while none runs
-	wake   chan struct{} // the interval or the storage changed
+	// mu guards what follows and every change of index. It is never
+	// held during a storage call (revocationsync.go).
+	mu       sync.Mutex
+	users    []*revocationUser
+	store    revocationStore // the newest user's; nil while none
+	logger   *zap.Logger
+	stop     chan struct{} // closed to end the loop; nil while none runs
+	wake     chan struct{} // the interval or the storage changed
+	loopDone chan struct{} // closed when the loop has ended
+	resync   bool          // the storage changed: the loop syncs at once
+	running  *syncRun      // the newest sync in flight
+	syncs    int           // syncs in flight
+	// lifted holds ids lifted here while a sync was in flight, which
+	// that sync must not bring back; cleared when none is.
+	lifted map[string]bool
+	// unreadable is the files in storage that could not be decoded,
+	// each warned of once until it changes.
+	unreadable map[string]unreadableEntry
 
 	statusMu sync.Mutex // apart from mu, so that GET answers during a slow sync
 	status   revocationStatus
@@ -81,48 +97,62 @@ func (l *revocationList) revokes(id *Identity) bool {
 
 // acquire adds a handler as a user. The first user, or one with another
 // storage (a reload onto a new storage), reads storage at once, so that
-// after a restart the entries apply from the first request.
+// after a restart the entries apply from the first request; a config
+// load waits for that at most revocationStartTimeout.
 func (l *revocationList) acquire(poll time.Duration, store revocationStore, logger *zap.Logger) *revocationUser {
 	u := &revocationUser{poll: poll, store: store, logger: logger}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	changed := !sameStore(l.store, store)
 	l.users = append(l.users, u)
-	l.usersChangedLocked()
+	changed := l.usersChangedLocked()
+	l.mu.Unlock()
 	if changed {
-		_ = l.syncLocked(revocationStartTimeout)
+		_ = l.sync(revocationStartTimeout, nil)
 	}
 	return u
 }
 
 // release undoes acquire; the last user stops the loop. The entries stay
-// in memory, to be checked against storage when a user comes back.
+// in memory, to be checked against storage when a user comes back. If
+// the storage in use changes (a reload that failed goes back to the old
+// one), the loop syncs with it at once.
 func (l *revocationList) release(u *revocationUser) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.users = slices.DeleteFunc(l.users, func(v *revocationUser) bool { return v == u })
-	l.usersChangedLocked()
+	if l.usersChangedLocked() && l.wake != nil {
+		l.resync = true
+		l.wakeLocked()
+	}
 }
 
-func (l *revocationList) usersChangedLocked() {
+// usersChangedLocked follows the newest user's storage and the shortest
+// interval, starts or stops the loop, and reports whether the storage
+// in use changed.
+func (l *revocationList) usersChangedLocked() (storeChanged bool) {
 	if len(l.users) == 0 {
 		if l.stop != nil {
 			close(l.stop)
-			l.stop, l.wake = nil, nil
+			l.stop, l.wake, l.loopDone = nil, nil, nil
 		}
-		l.store = nil
+		l.store, l.resync = nil, false
 		l.setStatus(func(st *revocationStatus) { st.Poll = "" })
-		return
+		return false
 	}
 	newest := l.users[len(l.users)-1]
+	storeChanged = !sameStore(l.store, newest.store)
 	l.store, l.logger = newest.store, newest.logger
 	poll := l.pollLocked().String()
 	l.setStatus(func(st *revocationStatus) { st.Poll = poll })
 	if l.stop == nil {
-		l.stop, l.wake = make(chan struct{}), make(chan struct{}, 1)
-		go l.loop(l.stop, l.wake)
-		return
+		l.stop, l.wake, l.loopDone = make(chan struct{}), make(chan struct{}, 1), make(chan struct{})
+		go l.loop(l.stop, l.wake, l.loopDone)
+		return storeChanged
 	}
+	l.wakeLocked()
+	return storeChanged
+}
+
+func (l *revocationList) wakeLocked() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -152,7 +182,9 @@ var errStorage = errors.New("storage unavailable")
 var errNoRevocation = errors.New("no such revocation")
 
 // add stores a new entry and puts it in force: in force here when add
-// returns, on other instances at their next poll.
+// returns, on other instances at their next poll. Storage gets
+// revocationStorageTimeout; on a timeout the caller answers 503, and the
+// entry, if storage took it after all, applies at the next poll.
 func (l *revocationList) add(store revocationStore, e *Revocation, logger *zap.Logger) error {
 	if store == nil {
 		return fmt.Errorf("%w: no storage", errStorage)
@@ -161,45 +193,62 @@ func (l *revocationList) add(store revocationStore, e *Revocation, logger *zap.L
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), revocationStorageTimeout)
-	defer cancel()
-	if err := store.Store(ctx, revocationKey(e.ID), data); err != nil {
-		return fmt.Errorf("%w: storing the revocation: %v", errStorage, err)
+	err = l.bounded(revocationStorageTimeout, func(ctx context.Context) error {
+		return store.Store(ctx, revocationKey(e.ID), data)
+	})
+	if err != nil {
+		return fmt.Errorf("%w: storing the revocation: %w", errStorage, err)
 	}
+	l.mu.Lock()
 	l.index.Store(l.index.Load().with([]*Revocation{e}, nil))
+	l.mu.Unlock()
 	logger.Info("revocation added", zap.String("id", e.ID), zap.String("kind", e.Kind()),
 		zap.String("value", e.Value()), zap.Time("until", e.Until))
 	return nil
 }
 
-// lift deletes an entry in force and returns it.
+// lift deletes an entry in force and returns it: errNoRevocation if
+// there is none, errStorage if storage fails or does not answer in time.
 func (l *revocationList) lift(store revocationStore, id string, logger *zap.Logger) (*Revocation, error) {
 	if store == nil {
 		return nil, fmt.Errorf("%w: no storage", errStorage)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), revocationStorageTimeout)
-	defer cancel()
 	now := l.clock.Now()
-	cur := l.index.Load()
-	e := cur.byID[id]
-	if e == nil {
-		// Made on another instance since this one last polled.
-		data, err := store.Load(ctx, revocationKey(id))
-		if err == nil {
-			e, _ = decodeStoredRevocation(data, id)
+	known := l.index.Load().byID[id]
+	var e *Revocation
+	err := l.bounded(revocationStorageTimeout, func(ctx context.Context) error {
+		found := known
+		if found == nil {
+			// Made on another instance since this one last polled.
+			data, err := store.Load(ctx, revocationKey(id))
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return errNoRevocation
+			case err != nil:
+				return fmt.Errorf("%w: loading the revocation: %w", errStorage, err)
+			}
+			if found, err = decodeStoredRevocation(data, id); err != nil {
+				return errNoRevocation // not one this instance would apply
+			}
 		}
+		if !found.inForce(now) {
+			return errNoRevocation
+		}
+		if err := store.Delete(ctx, revocationKey(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: deleting the revocation: %w", errStorage, err)
+		}
+		e = found
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if e == nil || !e.inForce(now) {
-		return nil, errNoRevocation
+	l.mu.Lock()
+	l.index.Store(l.index.Load().with(nil, func(x *Revocation) bool { return x.ID == id }))
+	if l.syncs > 0 {
+		l.lifted = mapSet(l.lifted, id, true)
 	}
-	if err := store.Delete(ctx, revocationKey(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: deleting the revocation: %v", errStorage, err)
-	}
-	l.index.Store(cur.with(nil, func(x *Revocation) bool { return x.ID == id }))
+	l.mu.Unlock()
 	logger.Info("revocation lifted", zap.String("id", e.ID), zap.String("kind", e.Kind()), zap.String("value", e.Value()))
 	return e, nil
 }
@@ -219,10 +268,12 @@ func (l *revocationList) setStatus(f func(*revocationStatus)) {
 }
 
 // inForce counts the entries in force, for the gauge.
-func (l *revocationList) inForce() int {
-	now := l.clock.Now()
+func (l *revocationList) inForce() int { return l.index.Load().countInForce(l.clock.Now()) }
+
+// countInForce is how many of the index's entries are in force at now.
+func (x *revocationIndex) countInForce(now time.Time) int {
 	n := 0
-	for _, e := range l.index.Load().byID {
+	for _, e := range x.byID {
 		if e.inForce(now) {
 			n++
 		}
@@ -230,13 +281,13 @@ func (l *revocationList) inForce() int {
 	return n
 }
 
-// sameStore compares two storages; a storage type that cannot be compared
-// counts as different (a sync too many, never one too few).
-func sameStore(a, b revocationStore) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
+// sameStore reports whether two storages are the same value. A value
+// that == would panic on (reflect tells) counts as different, as does a
+// new value for the same place (a config load makes a new *FileStorage):
+// a sync too many, never one too few.
+func sameStore(a, b revocationStore) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return reflect.ValueOf(a).Comparable() && reflect.ValueOf(b).Comparable() && a == b
 }

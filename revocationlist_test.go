@@ -11,7 +11,7 @@ import (
 )
 
 // TestRevocationPollInterval: the shortest interval asked for is used;
-// the last release stops the loop.
+// the last release ends the loop (it closes loopDone on its way out).
 func TestRevocationPollInterval(t *testing.T) {
 	store := newMemStorage()
 	l := newTestList(t)
@@ -28,7 +28,15 @@ func TestRevocationPollInterval(t *testing.T) {
 	if err := l.poll(t, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	l.mu.Lock()
+	loopDone := l.loopDone
+	l.mu.Unlock()
 	l.release(u1)
+	select {
+	case <-loopDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop still runs after the last release")
+	}
 	l.drainPending()
 	l.clk.Advance(time.Hour)
 	select {
@@ -62,9 +70,7 @@ func TestRevocationConcurrency(t *testing.T) {
 					}
 				}
 				if i%10 == 0 {
-					l.mu.Lock()
-					_ = l.syncLocked(revocationStorageTimeout)
-					l.mu.Unlock()
+					_ = l.sync(revocationStorageTimeout, nil)
 				}
 			}
 		}()

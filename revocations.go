@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Revocations: what an entry is, how a request for one is judged, and the
@@ -92,6 +93,17 @@ func parseRevocationRequest(body []byte, now time.Time) (*Revocation, error) {
 	// by default in this json package.
 	if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil {
 		return nil, fmt.Errorf("body: want one JSON object with one of sub, token_sha256, sid, jti and optionally until: %w", err)
+	}
+	// null would read as absent: it is a wrong type (every member is a
+	// string), not a way to leave one out.
+	var members map[string]jsontext.Value
+	if err := json.Unmarshal(body, &members); err != nil {
+		return nil, fmt.Errorf("body: %w", err)
+	}
+	for name, v := range members {
+		if v.Kind() == 'n' {
+			return nil, fmt.Errorf("%s: null; want a string", name)
+		}
 	}
 	e := &Revocation{Created: now.UTC(), Until: now.Add(DefaultRevocationTTL).UTC()}
 	kinds := 0

@@ -29,6 +29,9 @@ func TestRevocationRequestBadInput(t *testing.T) {
 		{"sub and hash", `{"sub":"alice","token_sha256":"` + hash + `"}`},
 		{"sub a number", `{"sub":42}`},
 		{"sub null", `{"sub":null}`},
+		{"sub and sid null", `{"sub":"alice","sid":null}`},
+		{"jti null beside a hash", `{"token_sha256":"` + hash + `","jti":null}`},
+		{"until null", `{"sub":"alice","until":null}`},
 		{"sub an array", `{"sub":["alice"]}`},
 		{"sid an object", `{"sid":{"id":"s"}}`},
 		{"jti true", `{"jti":true}`},
@@ -209,30 +212,50 @@ func TestRevocationClaimsRead(t *testing.T) {
 }
 
 // TestRevocationLookupAllocs: the request path's lookup allocates
-// nothing, with no entries and with entries of every kind (the token's
-// hash is computed once per identity, then kept).
+// nothing: with no entries; with entries of every kind but token hashes
+// (no hash computed); with token hashes, on a cached identity (hash kept)
+// and on identities seen for the first time (the hash computed, through
+// sync.Once's first call).
 func TestRevocationLookupAllocs(t *testing.T) {
 	l := newRevocationList(realClock{})
 	token := tu.HS256(secretA, tu.SDKClaims("carol"))
-	id := &Identity{Subject: "carol", HasIssuedAt: true, IssuedAt: time.Now().Add(time.Hour),
-		SessionID: "s", TokenID: "j", token: token}
-	check := func(what string) {
+	newID := func() *Identity {
+		return &Identity{Subject: "carol", HasIssuedAt: true, IssuedAt: time.Now().Add(time.Hour),
+			SessionID: "s", TokenID: "j", token: token}
+	}
+	cached := newID()
+	check := func(what string, next func() *Identity) {
 		t.Helper()
 		if n := testing.AllocsPerRun(100, func() {
-			if l.revokes(id) {
+			if l.revokes(next()) {
 				t.Fatal("revoked")
 			}
 		}); n != 0 {
 			t.Errorf("%s: %v allocations per lookup", what, n)
 		}
 	}
-	check("no entries")
+	same := func() *Identity { return cached }
+	check("no entries", same)
 	now := time.Now()
 	var entries []*Revocation
-	for _, body := range []string{`{"sub":"carol"}`, `{"sub":"dave"}`, `{"sid":"s2"}`, `{"jti":"j2"}`,
-		`{"token_sha256":"` + strings.Repeat("0", 64) + `"}`} {
+	for _, body := range []string{`{"sub":"carol"}`, `{"sub":"dave"}`, `{"sid":"s2"}`, `{"jti":"j2"}`} {
 		entries = append(entries, mustRevocation(t, body, now))
 	}
 	l.index.Store(newRevocationIndex(entries))
-	check("entries of every kind")
+	check("entries, none by token hash", same)
+	if cached.hash != ([32]byte{}) {
+		t.Error("the token was hashed with no token_sha256 entry")
+	}
+	entries = append(entries, mustRevocation(t, `{"token_sha256":"`+strings.Repeat("0", 64)+`"}`, now))
+	l.index.Store(newRevocationIndex(entries))
+	check("entries of every kind, cached identity", same)
+	fresh := make([]*Identity, 101) // AllocsPerRun runs once more to warm up
+	for i := range fresh {
+		fresh[i] = newID()
+	}
+	n := 0
+	check("entries of every kind, first lookup of each identity", func() *Identity { n++; return fresh[n-1] })
+	if n != len(fresh) || fresh[len(fresh)-1].hash == ([32]byte{}) {
+		t.Errorf("%d first lookups, the last one's hash %x: not the path meant", n, fresh[len(fresh)-1].hash)
+	}
 }

@@ -2,6 +2,7 @@ package soloauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,12 +14,19 @@ import (
 	"go.uber.org/zap"
 )
 
-// The process's revocation list: the index the request path reads, kept
-// in step with Caddy's storage, where every instance sharing it finds the
-// entries. Each entry is one immutable file, solo_auth/revocations/<id>.json;
-// lifting deletes it. A poll lists the folder, loads the files it does not
-// know, forgets the entries whose file is gone, and deletes expired files.
-// A storage outage keeps what is known.
+// Reading Caddy's storage for revocations. Each entry is one immutable
+// file, solo_auth/revocations/<id>.json; lifting deletes it. A read lists
+// the folder, loads the files the index does not know and deletes
+// expired ones; revocationsync.go merges what it found into the index.
+//
+// The rule that keeps a fleet safe: an entry known here is dropped only
+// when a successful, complete list of the folder no longer shows its
+// file (or it expired). A list that fails, even part way (certmagic's
+// FileStorage fails with fs.ErrNotExist when a file vanishes between
+// reading the folder and looking at the file, which another instance
+// adding, lifting or expiring an entry causes), drops nothing; a folder
+// that is missing while entries are known (a shared mount gone?) drops
+// nothing either and is reported as a failed read.
 
 const (
 	revocationPrefix = "solo_auth/revocations"
@@ -41,6 +49,7 @@ type revocationStore interface {
 	Store(ctx context.Context, key string, value []byte) error
 	Load(ctx context.Context, key string) ([]byte, error)
 	Delete(ctx context.Context, key string) error
+	Exists(ctx context.Context, key string) bool
 	List(ctx context.Context, prefix string, recursive bool) ([]string, error)
 }
 
@@ -51,109 +60,89 @@ func revocationIDOfKey(key string) (string, bool) {
 	return id, ok && isRevocationID(id)
 }
 
-// loop polls storage every poll interval until stop is closed; wake
-// makes it take a changed interval into account.
-func (l *revocationList) loop(stop, wake chan struct{}) {
-	for {
-		l.mu.Lock()
-		poll := l.pollLocked()
-		l.mu.Unlock()
-		select {
-		case <-stop:
-			return
-		case <-wake:
-		case <-l.clock.After(poll):
-			l.mu.Lock()
-			if l.stop == stop {
-				_ = l.syncLocked(revocationStorageTimeout)
-			}
-			l.mu.Unlock()
-		}
-	}
+// storageRead is what one read of storage found.
+type storageRead struct {
+	add []*Revocation // entries in force the index did not know
+	// listed holds the ids whose file the list showed; complete says
+	// the list succeeded whole, so that a known entry it does not show
+	// was lifted.
+	listed   map[string]bool
+	complete bool
+	// unreadable is the files that could not be decoded, by key, with
+	// a hash of their content and the reason.
+	unreadable map[string]unreadableEntry
+	err        error // a failed list or load: nothing is dropped for it
 }
 
-// syncLocked brings the index in step with storage. l.mu is held.
-func (l *revocationList) syncLocked(timeout time.Duration) (err error) {
-	store := l.store
-	if store == nil {
-		return nil
-	}
-	defer func() {
-		if l.onSync != nil {
-			l.onSync(err)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+type unreadableEntry struct {
+	sum [sha256.Size]byte
+	err error
+}
+
+// readStorage reads the folder against the index known when the sync
+// began. It takes no lock: it may take as long as storage does.
+func (l *revocationList) readStorage(ctx context.Context, store revocationStore, known *revocationIndex, logger *zap.Logger) storageRead {
+	r := storageRead{listed: map[string]bool{}}
 	keys, err := store.List(ctx, revocationPrefix, false)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return l.failedLocked(fmt.Errorf("listing %s: %w", revocationPrefix, err))
+	switch {
+	case err == nil:
+		r.complete = true
+	case errors.Is(err, fs.ErrNotExist) && !store.Exists(ctx, revocationPrefix):
+		// No folder: nothing to add, and nothing dropped for it.
+		keys, err = nil, nil
+		if n := known.countInForce(l.clock.Now()); n > 0 {
+			err = fmt.Errorf("%s is missing while %d entries are known; keeping them", revocationPrefix, n)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		// A file came or went while the folder was walked: once more.
+		again, err2 := store.List(ctx, revocationPrefix, false)
+		if err2 == nil {
+			keys, err, r.complete = again, nil, true
+		} else {
+			keys, err = append(keys, again...), err2
+		}
+	}
+	if err != nil {
+		r.err = fmt.Errorf("listing %s: %w", revocationPrefix, err)
 	}
 	now := l.clock.Now()
-	cur := l.index.Load()
-	listed := make(map[string]bool, len(keys))
-	var add []*Revocation
 	var loadErr error
 	for _, key := range keys {
 		id, ok := revocationIDOfKey(key)
-		if !ok {
-			continue // not ours
+		if !ok || r.listed[id] {
+			continue // not ours, or listed twice by a retry
 		}
-		listed[id] = true
-		e := cur.byID[id]
+		r.listed[id] = true
+		e := known.byID[id]
 		if e == nil {
 			data, err := store.Load(ctx, key)
 			switch {
 			case errors.Is(err, fs.ErrNotExist): // lifted meanwhile
-				delete(listed, id)
+				delete(r.listed, id)
 				continue
 			case err != nil:
 				loadErr = cmpOr(loadErr, fmt.Errorf("loading %s: %w", key, err))
 				continue
 			}
 			if e, err = decodeStoredRevocation(data, id); err != nil {
-				l.logger.Warn("revocations: unreadable entry in storage; ignored", zap.String("key", key), zap.Error(err))
+				if r.unreadable == nil {
+					r.unreadable = map[string]unreadableEntry{}
+				}
+				r.unreadable[key] = unreadableEntry{sha256.Sum256(data), err}
 				continue
 			}
 			if e.inForce(now) {
-				add = append(add, e)
+				r.add = append(r.add, e)
 			}
 		}
 		if !e.inForce(now) {
 			if err := store.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				l.logger.Debug("revocations: could not delete an expired entry", zap.String("key", key), zap.Error(err))
+				logger.Debug("revocations: could not delete an expired entry", zap.String("key", key), zap.Error(err))
 			}
 		}
 	}
-	// Entries whose file is gone were lifted on another instance.
-	next := cur.with(add, func(e *Revocation) bool { return !listed[e.ID] || !e.inForce(now) })
-	if lifted := len(cur.byID) + len(add) - len(next.byID); len(add) > 0 || lifted > 0 {
-		// Per entry at debug: a first sync may find thousands.
-		l.logger.Info("revocations: synced with storage", zap.Int("added", len(add)),
-			zap.Int("dropped", lifted), zap.Int("known", len(next.byID)))
-		for _, e := range add {
-			l.logger.Debug("revocation added elsewhere", zap.String("id", e.ID), zap.String("kind", e.Kind()), zap.String("value", e.Value()))
-		}
-	}
-	l.index.Store(next)
-	if loadErr != nil {
-		return l.failedLocked(loadErr)
-	}
-	l.setStatus(func(st *revocationStatus) { st.StorageOK, st.LastSync, st.LastError = true, now, "" })
-	return nil
-}
-
-// failedLocked records a failed read: the entries known are kept.
-func (l *revocationList) failedLocked(err error) error {
-	now := l.clock.Now()
-	l.setStatus(func(st *revocationStatus) {
-		st.StorageOK, st.LastError, st.LastErrorAt = false, err.Error(), now
-		st.Failures++
-	})
-	revocationReadFailures.Inc()
-	l.logger.Error("revocations: storage unreadable; keeping the entries known",
-		zap.Int("known", len(l.index.Load().byID)), zap.Error(err))
-	return err
+	r.err = cmpOr(r.err, loadErr)
+	return r
 }
 
 func decodeStoredRevocation(data []byte, id string) (*Revocation, error) {

@@ -197,6 +197,7 @@ func TestRevocationStoredEntries(t *testing.T) {
 	good := mustRevocation(t, `{"jti":"j1"}`, clk.Now())
 	data := fmt.Sprintf(`{"id":%q,"jti":"j1","created":%q,"until":%q}`, good.ID,
 		good.Created.Format(time.RFC3339Nano), good.Until.Format(time.RFC3339Nano))
+	store.folders[revocationPrefix] = true
 	store.data[revocationKey(good.ID)] = []byte(data)
 	store.data[revocationKey("00000000000000aa")] = []byte(`{"id":"00000000000000aa","sub":"x","jti":"y","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
 	store.data[revocationKey("00000000000000bb")] = []byte(`{"id":"00000000000000cc","sub":"x","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)

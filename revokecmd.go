@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -66,6 +67,13 @@ Caddy's default (localhost:2019), as for caddy reload.
 				return err
 			}
 			defer resp.Body.Close()
+			// Caddy's client follows redirects (as a GET): print only
+			// what the endpoint asked for answered, never what a
+			// redirect led to (the whole config, secrets included).
+			if resp.Request != nil && resp.Request.URL.EscapedPath() != uri {
+				return fmt.Errorf("the admin endpoint redirected %s %s to %s; not showing that answer",
+					method, uri, resp.Request.URL.EscapedPath())
+			}
 			return printJSON(cmd.OutOrStdout(), resp)
 		},
 	}
@@ -112,7 +120,10 @@ func (f *revokeFlags) request() (method, uri string, body []byte, err error) {
 	case f.list:
 		return http.MethodGet, "/solo_auth/revocations", nil, f.noUntil()
 	case f.lift != "":
-		return http.MethodDelete, "/solo_auth/revocations/" + f.lift, nil, f.noUntil()
+		if !isRevocationID(f.lift) {
+			return "", "", nil, fmt.Errorf("--lift: want a revocation id (16 lowercase hex digits, as --list shows), got %q", f.lift)
+		}
+		return http.MethodDelete, "/solo_auth/revocations/" + url.PathEscape(f.lift), nil, f.noUntil()
 	}
 	req := map[string]string{}
 	for k, v := range kinds {
@@ -133,18 +144,38 @@ func (f *revokeFlags) noUntil() error {
 }
 
 // hashTokenFile is the hex SHA-256 of the token in a file, surrounding
-// white space (a trailing newline) ignored.
+// white space (a trailing newline) ignored. The file must hold one
+// compact JWS (three base64url segments): the hash of anything else
+// (a quoted token, a "Bearer " line, a JSON file) would revoke nothing.
 func hashTokenFile(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
+		return "", fmt.Errorf("--token-file: %w", err)
 	}
 	token := strings.TrimSpace(string(data))
-	if token == "" || strings.ContainsAny(token, " \t\r\n") {
-		return "", fmt.Errorf("token file %s: want one compact token", path)
+	if !isCompactJWS(token) {
+		// The content is not echoed: it may be a secret.
+		return "", fmt.Errorf("--token-file %s: want one compact token (three base64url segments joined by dots, nothing else)", path)
 	}
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// isCompactJWS reports whether s is three non-empty base64url segments
+// (no padding) joined by dots.
+func isCompactJWS(s string) bool {
+	segs := strings.Split(s, ".")
+	if len(segs) != 3 {
+		return false
+	}
+	for _, seg := range segs {
+		if seg == "" || strings.IndexFunc(seg, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
+		}) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func printJSON(out io.Writer, resp *http.Response) error {

@@ -1,7 +1,6 @@
 package soloauth
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -85,7 +84,7 @@ func TestVerifierSharedPerKeyConfig(t *testing.T) {
 // exactly what Provision took, however often it runs, and a Provision
 // that fails takes nothing.
 func TestProvisionSharesAndCleanupReleases(t *testing.T) {
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	ctx, cancel := configContext(t)
 	defer cancel()
 	provision := func(m *SoloAuth) *SoloAuth {
 		t.Helper()

@@ -101,6 +101,7 @@ func TestRevocationAdminAPI(t *testing.T) {
 		`{"token_sha256":"abc"}`, `{"token_sha256":"` + strings.Repeat("z", 64) + `"}`,
 		`{"sub":"x","until":"` + past + `"}`, `{"sub":"x","until":"` + far + `"}`, `{"sub":"x","until":"soon"}`,
 		`{"sub":""}`, `{"sid":""}`, `{"jti":""}`, `{"token_sha256":""}`,
+		`{"sub":"x","sid":null}`, `{"sub":"x","until":null}`,
 	} {
 		r := c.adminCall(t, http.MethodPost, "/solo_auth/revocations", body)
 		var msg struct {

@@ -1,0 +1,227 @@
+package soloauth
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Keeping the revocation list in step with storage: the poll loop, a
+// sync (read storage without a lock, then merge into the newest index
+// under l.mu), and the bound on every storage call. Storage may hang
+// (certmagic's FileStorage ignores ctx), so no caller waits for it
+// beyond a timeout, and l.mu is never held during a storage call: an
+// add, a lift or a config load never waits behind a poll.
+
+// syncRun is one sync in flight; callers that want a sync of the same
+// storage while one runs wait for it rather than start another, so a
+// hung storage holds one goroutine, not one per poll.
+type syncRun struct {
+	store revocationStore
+	done  chan struct{} // closed once err is set
+	err   error
+}
+
+// loop polls storage every poll interval until stop is closed, and at
+// once when woken with resync set (the storage in use changed). It
+// closes done on its way out.
+func (l *revocationList) loop(stop, wake, done chan struct{}) {
+	defer close(done)
+	for {
+		l.mu.Lock()
+		poll := l.pollLocked()
+		l.mu.Unlock()
+		sync := false
+		select {
+		case <-stop:
+			return
+		case <-wake:
+			l.mu.Lock()
+			sync, l.resync = l.resync, false
+			l.mu.Unlock()
+		case <-l.clock.After(poll):
+			sync = true
+		}
+		if sync {
+			_ = l.sync(revocationStorageTimeout, stop)
+		}
+	}
+}
+
+// sync brings the index in step with the current storage, waiting at
+// most timeout (or until quit is closed) for it; a sync that outlives
+// the wait still merges when storage answers.
+func (l *revocationList) sync(timeout time.Duration, quit <-chan struct{}) error {
+	l.mu.Lock()
+	store := l.store
+	if store == nil {
+		l.mu.Unlock()
+		return nil
+	}
+	run := l.running
+	if run == nil || !sameStore(run.store, store) {
+		run = &syncRun{store: store, done: make(chan struct{})}
+		l.running = run
+		l.syncs++
+		go l.runSync(run, l.index.Load(), l.logger)
+	}
+	l.mu.Unlock()
+	expired, stopTimer := l.timer(timeout)
+	defer stopTimer()
+	select {
+	case <-run.done:
+		return run.err
+	case <-quit:
+		return nil
+	case <-expired:
+		return l.failed(fmt.Errorf("%w: no answer within %v", errStorage, timeout))
+	}
+}
+
+// runSync reads storage, merges and reports; known is the index when
+// the sync began.
+func (l *revocationList) runSync(run *syncRun, known *revocationIndex, logger *zap.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), revocationStorageTimeout)
+	r := l.readStorage(ctx, run.store, known, logger)
+	cancel()
+	l.mu.Lock()
+	stats, warn := l.mergeLocked(run, known, r)
+	l.syncs--
+	if l.syncs == 0 {
+		clear(l.lifted)
+	}
+	if l.running == run {
+		l.running = nil
+	}
+	l.mu.Unlock()
+	for key, u := range warn {
+		logger.Warn("revocations: unreadable entry in storage; ignored until it changes", zap.String("key", key), zap.Error(u.err))
+	}
+	if stats.added > 0 || stats.dropped > 0 {
+		// Per entry at debug: a first sync may find thousands.
+		logger.Info("revocations: synced with storage", zap.Int("added", stats.added),
+			zap.Int("dropped", stats.dropped), zap.Int("known", stats.known))
+	}
+	err := r.err
+	if err != nil {
+		err = l.failed(err)
+	} else {
+		now := l.clock.Now()
+		l.setStatus(func(st *revocationStatus) { st.StorageOK, st.LastSync, st.LastError = true, now, "" })
+	}
+	run.err = err
+	close(run.done)
+	if l.onSync != nil {
+		l.onSync(err)
+	}
+}
+
+type mergeStats struct{ added, dropped, known int }
+
+// mergeLocked applies a read to the newest index: it adds what the read
+// found unless it was lifted here meanwhile, and drops what the read
+// shows gone only if it was known when the read began (an entry added
+// here meanwhile may be missing from the list) and the list was
+// complete. Nothing changed, nothing is rebuilt. It returns the
+// unreadable files not yet warned of. l.mu is held.
+func (l *revocationList) mergeLocked(run *syncRun, known *revocationIndex, r storageRead) (mergeStats, map[string]unreadableEntry) {
+	if !sameStore(run.store, l.store) {
+		return mergeStats{}, nil // storage changed meanwhile; its sync follows
+	}
+	warn := map[string]unreadableEntry{}
+	for key, u := range r.unreadable {
+		if prev, ok := l.unreadable[key]; !ok || prev.sum != u.sum {
+			warn[key] = u
+		}
+	}
+	if r.complete {
+		l.unreadable = r.unreadable // forget the files gone or now readable
+	} else {
+		for key, u := range r.unreadable {
+			l.unreadable = mapSet(l.unreadable, key, u)
+		}
+	}
+	now := l.clock.Now()
+	newest := l.index.Load()
+	var add []*Revocation
+	for _, e := range r.add {
+		if newest.byID[e.ID] == nil && !l.lifted[e.ID] && e.inForce(now) {
+			add = append(add, e)
+		}
+	}
+	drop := func(e *Revocation) bool {
+		return !e.inForce(now) || r.complete && !r.listed[e.ID] && known.byID[e.ID] == e
+	}
+	dropped := 0
+	for _, e := range newest.byID {
+		if drop(e) {
+			dropped++
+		}
+	}
+	stats := mergeStats{added: len(add), dropped: dropped, known: len(newest.byID) + len(add) - dropped}
+	if len(add) == 0 && dropped == 0 {
+		return stats, warn
+	}
+	for _, e := range add {
+		l.logger.Debug("revocation added elsewhere", zap.String("id", e.ID), zap.String("kind", e.Kind()), zap.String("value", e.Value()))
+	}
+	l.index.Store(newest.with(add, drop))
+	return stats, warn
+}
+
+func mapSet[K comparable, V any](m map[K]V, k K, v V) map[K]V {
+	if m == nil {
+		m = map[K]V{}
+	}
+	m[k] = v
+	return m
+}
+
+// failed records a failed read: the entries known are kept.
+func (l *revocationList) failed(err error) error {
+	now := l.clock.Now()
+	l.setStatus(func(st *revocationStatus) {
+		st.StorageOK, st.LastError, st.LastErrorAt = false, err.Error(), now
+		st.Failures++
+	})
+	revocationReadFailures.Inc()
+	l.mu.Lock()
+	logger := l.logger
+	l.mu.Unlock()
+	logger.Error("revocations: storage unreadable; keeping the entries known",
+		zap.Int("known", len(l.index.Load().byID)), zap.Error(err))
+	return err
+}
+
+// bounded runs a storage call, waiting at most timeout for it: a call
+// that ignores its context is left to finish on its own. The error is
+// errStorage's on a timeout.
+func (l *revocationList) bounded(timeout time.Duration, call func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	done := make(chan error, 1)
+	go func() {
+		defer cancel()
+		done <- call(ctx)
+	}()
+	expired, stopTimer := l.timer(timeout)
+	defer stopTimer()
+	select {
+	case err := <-done:
+		return err
+	case <-expired:
+		cancel()
+		return fmt.Errorf("%w: no answer within %v", errStorage, timeout)
+	}
+}
+
+// timer is the wall-clock bound on storage calls; tests replace it
+// (storageTimer) to fire it by hand.
+func (l *revocationList) timer(d time.Duration) (<-chan time.Time, func()) {
+	if l.storageTimer != nil {
+		return l.storageTimer(d), func() {}
+	}
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
+}

@@ -1,0 +1,308 @@
+package soloauth
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// addEntries stores n entries through another list, so that l knows of
+// them only by reading storage.
+func addEntries(t *testing.T, store *memStorage, n int) []*Revocation {
+	t.Helper()
+	other := newRevocationList(realClock{})
+	var out []*Revocation
+	for i := range n {
+		e := mustRevocation(t, fmt.Sprintf(`{"sub":"user_%d_%d"}`, i, time.Now().UnixNano()), newFakeClock().Now())
+		if err := other.add(store, e, zap.NewNop()); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestRevocationPartialList: a List that fails part way with
+// fs.ErrNotExist (a file vanished during the walk) is retried once; if
+// the retry fails too, nothing known is dropped and what was read is
+// added. A folder missing while entries are known drops nothing and is
+// a failed read; a missing folder with nothing known is no failure.
+func TestRevocationPartialList(t *testing.T) {
+	store := newMemStorage()
+	l := newTestList(t)
+	if u := l.acquire(time.Second, store, zap.NewNop()); u == nil {
+		t.Fatal("no user")
+	}
+	if err := l.drainSync(t); err != nil {
+		t.Fatalf("an empty storage (no folder yet): %v", err)
+	}
+	known := addEntries(t, store, 3)
+	if err := l.poll(t, time.Second); err != nil || len(l.index.Load().byID) != 3 {
+		t.Fatalf("first poll: %v, %d known", err, len(l.index.Load().byID))
+	}
+
+	store.set(func(s *memStorage) { s.partialList = 1 })
+	if err := l.poll(t, time.Second); err != nil {
+		t.Fatalf("a list retried once: %v", err)
+	}
+	if n := len(l.index.Load().byID); n != 3 {
+		t.Fatalf("%d known after a retried list, want 3", n)
+	}
+
+	fresh := addEntries(t, store, 1)[0]
+	store.set(func(s *memStorage) { s.partialList = 2 })
+	if err := l.poll(t, time.Second); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a list that fails twice: %v, want a failed read", err)
+	}
+	x := l.index.Load()
+	for _, e := range known {
+		if x.byID[e.ID] == nil {
+			t.Errorf("entry %s dropped by a failed list", e.ID)
+		}
+	}
+	_ = fresh // the partial list shows all but the last key: fresh may or may not be read
+
+	// The folder vanishes (a shared mount gone?): keep, and say so.
+	store.set(func(s *memStorage) { clear(s.data); clear(s.folders) })
+	if err := l.poll(t, time.Second); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("a missing folder with entries known: %v, want a failed read", err)
+	}
+	if n := len(l.index.Load().byID); n < 3 {
+		t.Fatalf("%d known after the folder vanished, want them kept", n)
+	}
+}
+
+// gatedTimer lets a test fire the storage bound by hand.
+type gatedTimer struct {
+	mu   sync.Mutex
+	fire chan time.Time
+}
+
+func (g *gatedTimer) after(time.Duration) <-chan time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.fire
+}
+
+// expire fires every bound taken so far and to come, until reset.
+func (g *gatedTimer) expire() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.fire)
+}
+
+func (g *gatedTimer) reset() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.fire = make(chan time.Time)
+}
+
+// within fails the test unless f returns before the deadline: the
+// deadline only catches a hang, nothing waits on it otherwise.
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still waiting", what)
+	}
+}
+
+// TestRevocationPollDoesNotBlock: while a poll waits for a storage that
+// does not answer, an add over the admin API completes, applies, and is
+// not dropped by that poll's (older) list; a config load onto a storage
+// that hangs returns once its bound fires, as does an add whose store
+// hangs (503).
+func TestRevocationPollDoesNotBlock(t *testing.T) {
+	store := newMemStorage()
+	l := newTestList(t)
+	timer := &gatedTimer{fire: make(chan time.Time)}
+	l.storageTimer = timer.after
+	u := l.acquire(time.Second, store, zap.NewNop())
+	defer l.release(u)
+	l.drainSync(t)
+	addEntries(t, store, 1)
+
+	gate, listing := make(chan struct{}), make(chan struct{}, 1)
+	store.set(func(s *memStorage) { s.listGate, s.listing = gate, listing })
+	awaitWaiters(t, l.clk, l.clk.Now().Add(time.Second), 1)
+	l.clk.Advance(time.Second)
+	<-listing // the poll is in List
+
+	a := &adminRevocations{list: l.revocationList, store: store, logger: zap.NewNop()}
+	var status int
+	within(t, "POST during a blocked poll", func() {
+		status, _ = a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"mallory"}`)
+	})
+	if status != http.StatusCreated || !revokesSub(l.revocationList, "mallory") {
+		t.Fatalf("POST during a blocked poll: %d", status)
+	}
+
+	// A reload onto a storage that hangs: acquire returns at its bound.
+	hung := newMemStorage()
+	hungGate := make(chan struct{})
+	defer close(hungGate) // it answers only once the test is over
+	hung.listGate = hungGate
+	var u2 *revocationUser
+	acquired := make(chan struct{})
+	go func() {
+		defer close(acquired)
+		u2 = l.acquire(time.Second, hung, zap.NewNop())
+	}()
+	select {
+	case <-acquired:
+		t.Fatal("acquire returned before storage answered or its bound fired")
+	default:
+	}
+	timer.expire()
+	within(t, "acquire on a hung storage", func() { <-acquired })
+	timer.reset()
+	l.release(u2)
+
+	// Going back to store made the loop start a second sync of it (the
+	// first one's wait had timed out with the bound fired for acquire):
+	// both lists wait at the gate, the first without mallory's file.
+	awaitListing := func() {
+		select {
+		case <-listing:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no second list")
+		}
+	}
+	awaitListing()
+	close(gate)
+	store.set(func(s *memStorage) { s.listGate = nil })
+	for range 2 {
+		if err := l.drainSync(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !revokesSub(l.revocationList, "mallory") {
+		t.Fatal("an older list dropped an entry added during it")
+	}
+
+	// Store hangs: the POST answers 503 at the bound.
+	storeGate := make(chan struct{})
+	defer close(storeGate)
+	store.set(func(s *memStorage) { s.storeGate = storeGate })
+	go timer.expire()
+	within(t, "POST on a hung storage", func() {
+		status, _ = a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"trudy"}`)
+	})
+	if status != http.StatusServiceUnavailable || revokesSub(l.revocationList, "trudy") {
+		t.Fatalf("POST on a hung storage: %d", status)
+	}
+}
+
+// TestRevocationResyncOnStoreChange: when the storage in use changes
+// back (a reload onto another storage fails, its handlers are released),
+// the loop syncs with it at once, without waiting for the poll.
+func TestRevocationResyncOnStoreChange(t *testing.T) {
+	oldStore, newStore := newMemStorage(), newMemStorage()
+	l := newTestList(t)
+	u1 := l.acquire(time.Hour, oldStore, zap.NewNop())
+	defer l.release(u1)
+	l.drainSync(t)
+	u2 := l.acquire(time.Hour, newStore, zap.NewNop())
+	l.drainSync(t)
+	e := addEntries(t, oldStore, 1)[0]
+	l.release(u2)
+	if err := l.drainSync(t); err != nil {
+		t.Fatal(err)
+	}
+	if l.index.Load().byID[e.ID] == nil {
+		t.Fatal("the old storage's entry not applied after going back to it")
+	}
+}
+
+// TestRevocationNoopSync: a poll that finds nothing new and nothing gone
+// keeps the index as it is (no rebuild, no garbage).
+func TestRevocationNoopSync(t *testing.T) {
+	store := newMemStorage()
+	l := newTestList(t)
+	u := l.acquire(time.Second, store, zap.NewNop())
+	defer l.release(u)
+	l.drainSync(t)
+	addEntries(t, store, 3)
+	if err := l.poll(t, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	before := l.index.Load()
+	if err := l.poll(t, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.index.Load() != before {
+		t.Fatal("a sync that changed nothing rebuilt the index")
+	}
+}
+
+// TestRevocationUnreadableWarnsOnce: a file that cannot be decoded is
+// warned of once, again when its content changes, and again if it goes
+// and comes back broken; once readable it applies.
+func TestRevocationUnreadableWarnsOnce(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	store := newMemStorage()
+	l := newTestList(t)
+	u := l.acquire(time.Second, store, zap.New(core))
+	defer l.release(u)
+	l.drainSync(t)
+	good := addEntries(t, store, 1)[0]
+	goodData := store.data[revocationKey(good.ID)]
+	bad := revocationKey("00000000000000dd")
+	warnings := func() int {
+		return logs.FilterMessageSnippet("unreadable entry").Len()
+	}
+	store.set(func(s *memStorage) { s.data[bad] = []byte("not json") })
+	for range 3 {
+		if err := l.poll(t, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := warnings(); n != 1 {
+		t.Fatalf("%d warnings over three polls, want 1", n)
+	}
+	store.set(func(s *memStorage) { s.data[bad] = []byte("still not json") })
+	for range 2 {
+		if err := l.poll(t, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := warnings(); n != 2 {
+		t.Fatalf("%d warnings after the file changed, want 2", n)
+	}
+	store.set(func(s *memStorage) {
+		s.data[bad] = []byte(strings.ReplaceAll(string(goodData), good.ID, "00000000000000dd"))
+	})
+	if err := l.poll(t, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.index.Load().byID["00000000000000dd"] == nil {
+		t.Fatal("the file, readable now, not applied")
+	}
+	// Gone, then back broken: warned of again.
+	store.set(func(s *memStorage) { delete(s.data, bad) })
+	if err := l.poll(t, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	store.set(func(s *memStorage) { s.data[bad] = []byte("not json") })
+	if err := l.poll(t, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := warnings(); n != 3 {
+		t.Fatalf("%d warnings after it came back broken, want 3", n)
+	}
+}
