@@ -54,7 +54,7 @@ Caddy's default (localhost:2019), as for caddy reload.
 			if err != nil {
 				return err
 			}
-			addr, err := caddycmd.DetermineAdminAPIAddress(f.address, nil, f.config, f.adapter)
+			addr, err := caddycmd.DetermineAdminAPIAddress(adminAddress(f.address), nil, f.config, f.adapter)
 			if err != nil {
 				return fmt.Errorf("admin address: %w", err)
 			}
@@ -190,4 +190,15 @@ func printJSON(out io.Writer, resp *http.Response) error {
 	}
 	_, err = fmt.Fprintln(out, pretty.String())
 	return err
+}
+
+// adminAddress takes --address as `caddy reload` does (host:port, or a
+// unix socket as unix//path), and also as the URL an operator copies from
+// a browser or curl: http://host:port/ is host:port. Caddy's admin client
+// speaks plain HTTP to the admin endpoint, so no other scheme is meant.
+func adminAddress(flag string) string {
+	if rest, ok := strings.CutPrefix(flag, "http://"); ok {
+		return strings.TrimSuffix(rest, "/")
+	}
+	return flag
 }

@@ -85,3 +85,19 @@ func TestRevokeTokenFile(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeAdminAddress: --address as caddy reload takes it, and as a URL.
+func TestRevokeAdminAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                           "",
+		"127.0.0.1:2019":             "127.0.0.1:2019",
+		"localhost:2019":             "localhost:2019",
+		"http://127.0.0.1:2019":      "127.0.0.1:2019",
+		"http://127.0.0.1:2019/":     "127.0.0.1:2019",
+		"unix//run/caddy/admin.sock": "unix//run/caddy/admin.sock",
+	} {
+		if got := adminAddress(in); got != want {
+			t.Errorf("adminAddress(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

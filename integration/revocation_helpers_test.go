@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,11 +68,14 @@ func (p *caddyProc) revocations(t testing.TB) revocationList {
 	return l
 }
 
-// revokeCLI runs `caddy solo-auth revoke <args> --address <admin>`.
+// revokeCLI runs `caddy solo-auth revoke <args> --address <admin>`,
+// unless args name an --address of their own.
 func (p *caddyProc) revokeCLI(t testing.TB, args ...string) (string, error) {
 	t.Helper()
+	if !slices.Contains(args, "--address") {
+		args = append(args, "--address", fmt.Sprintf("127.0.0.1:%d", p.adminPort))
+	}
 	args = append([]string{"solo-auth", "revoke"}, args...)
-	args = append(args, "--address", fmt.Sprintf("127.0.0.1:%d", p.adminPort))
 	out, err := exec.Command(caddyBin, args...).CombinedOutput()
 	return string(out), err
 }

@@ -193,7 +193,8 @@ func TestRevocationCLI(t *testing.T) {
 	// Issued before the revocation (one minted now may be a second later).
 	expectRefusal(t, c.get(t, "/a/x", bearer(tu.HS256(secret, tu.SDKClaims("dave").With("iat", time.Now().Unix()-60)))), invalidToken)
 
-	out, err = c.revokeCLI(t, "--list")
+	// --address as a URL, as an operator copies it from curl.
+	out, err = c.revokeCLI(t, "--list", "--address", fmt.Sprintf("http://127.0.0.1:%d/", c.adminPort))
 	if err != nil || !strings.Contains(out, byHash.ID) || !strings.Contains(out, bySub.ID) {
 		t.Errorf("--list: %v\n%s", err, out)
 	}
