@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // sourceFile: a key set read from a local file (jwks_file).
@@ -61,12 +60,7 @@ func readJWKSFile(path string, now time.Time, logger *zap.Logger) (*jwksFile, er
 		return nil, fail("empty file, want a JWK set")
 	}
 	f := &jwksFile{path: abs, shown: "file://" + filepath.ToSlash(abs)}
-	keys, skipped, err := parseJWKS(body)
-	for _, s := range skipped {
-		if ce := logger.Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
-			ce.Write(zap.String("url", f.shown), zap.String("kid", s.kid), zap.String("reason", s.reason))
-		}
-	}
+	keys, skipped, err := parseJWKSLogged(body, logger, f.shown)
 	if err != nil {
 		return nil, fail("%w", err)
 	}

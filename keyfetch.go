@@ -236,12 +236,7 @@ func (ks *KeySet) hideURL(err error) error {
 }
 
 func (ks *KeySet) parse(body []byte) (map[string]*rsa.PublicKey, error) {
-	keys, skipped, err := parseJWKS(body)
-	for _, s := range skipped {
-		if ce := ks.log().Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
-			ce.Write(zap.String("url", ks.shown), zap.String("kid", s.kid), zap.String("reason", s.reason))
-		}
-	}
+	keys, skipped, err := parseJWKSLogged(body, ks.log(), ks.shown)
 	if err != nil {
 		return nil, err
 	}
@@ -249,4 +244,17 @@ func (ks *KeySet) parse(body []byte) (map[string]*rsa.PublicKey, error) {
 		return nil, fmt.Errorf("no usable key (%d skipped)", len(skipped))
 	}
 	return keys, nil
+}
+
+// parseJWKSLogged is parseJWKS that logs each skipped key with its reason
+// under the set's URL as shown (file://<path> for a jwks_file), so that a
+// fetched set and a local one tell an operator the same things.
+func parseJWKSLogged(body []byte, logger *zap.Logger, shown string) (map[string]*rsa.PublicKey, []skippedKey, error) {
+	keys, skipped, err := parseJWKS(body)
+	for _, s := range skipped {
+		if ce := logger.Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
+			ce.Write(zap.String("url", shown), zap.String("kid", s.kid), zap.String("reason", s.reason))
+		}
+	}
+	return keys, skipped, err
 }
