@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +21,7 @@ func TestCaddyfileExample(t *testing.T) {
 	dir := t.TempDir()
 	// The development key pair scripts/demo.sh makes on first run.
 	keyPath, jwksPath := filepath.Join(dir, "dev.key"), filepath.Join(dir, "dev-jwks.json")
-	demoTool(t, "keygen", "--kid", "demo-dev-1", "--key", keyPath, "--jwks", jwksPath)
+	mustSoloAuth(t, "keygen", "--kid", "demo-dev-1", "--key", keyPath, "--jwks", jwksPath)
 	cf := string(raw)
 	for old, new := range map[string]string{
 		"jwks_file demo-keys/dev-jwks.json": "jwks_file " + jwksPath,
@@ -41,12 +40,13 @@ func TestCaddyfileExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	const demoSecret = "demo-secret-not-for-production-0123456789"
+	demoEnv := []string{"SOLO_SDK_SECRET=" + demoSecret}
 	p := runConfigFile(t, path, "caddyfile", gw, "SOLO_SDK_SECRET="+demoSecret)
 
 	// The tokens the quick start mints with `caddy solo-auth token`.
-	token := demoTool(t, "token",
+	token := mustSoloAuthEnv(t, demoEnv, "token",
 		"--sub", "user_123", "--permissions", "templates:read,identity:prefill", "--workflow-id", "wf_1")
-	workos := demoTool(t, "token", "--rs256", "--key", keyPath, "--kid", "demo-dev-1",
+	workos := mustSoloAuthEnv(t, demoEnv, "token", "--rs256", "--key", keyPath, "--kid", "demo-dev-1",
 		"--sub", "user_456", "--sid", "session_demo", "--permissions", "templates:read")
 
 	expectPass(t, p.get(t, "/api/templates/identity_prefill/42", bearer(token), "X-Solo-Subject: spoofed"),
@@ -64,21 +64,4 @@ func TestCaddyfileExample(t *testing.T) {
 	if r := p.get(t, "/api/admin/users", bearer(admin)); r.Status != 200 || !strings.Contains(r.Body, `"subject":"ops"`) {
 		t.Errorf("admin token: %d %q", r.Status, r.Body)
 	}
-}
-
-// demoTool runs `caddy solo-auth <args>` as the quick start does, with the
-// demo's secret, and returns what it printed.
-func demoTool(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(caddyBin, append([]string{"solo-auth"}, args...)...)
-	cmd.Env = append(caddyEnviron(), "SOLO_SDK_SECRET=demo-secret-not-for-production-0123456789")
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("caddy solo-auth %s: %v\n%s", args[0], err, stderr)
-	}
-	return strings.TrimSpace(string(out))
 }

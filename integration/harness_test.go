@@ -450,3 +450,42 @@ func expectPass(t testing.TB, r reply, body string) {
 		t.Errorf("WWW-Authenticate %q on a passed request", v)
 	}
 }
+
+// soloAuth runs `caddy solo-auth <args>` with the harness's Caddy, as a
+// user would, in an environment without an SDK secret.
+func soloAuth(t testing.TB, args ...string) (stdout, stderr string, err error) {
+	return soloAuthEnv(t, nil, args...)
+}
+
+// soloAuthEnv is soloAuth with env (NAME=value) added to the environment.
+func soloAuthEnv(t testing.TB, env []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, caddyBin, append([]string{"solo-auth"}, args...)...)
+	home := t.TempDir()
+	cmd.Env = append(slices.DeleteFunc(caddyEnviron(), func(kv string) bool {
+		return strings.HasPrefix(kv, "SOLO_SDK_SECRET=")
+	}), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
+	cmd.Env = append(cmd.Env, env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// mustSoloAuth is soloAuth that fails the test unless the command
+// succeeds, and returns what it printed, trimmed.
+func mustSoloAuth(t testing.TB, args ...string) string {
+	return mustSoloAuthEnv(t, nil, args...)
+}
+
+// mustSoloAuthEnv is mustSoloAuth with env added to the environment.
+func mustSoloAuthEnv(t testing.TB, env []string, args ...string) string {
+	t.Helper()
+	out, errOut, err := soloAuthEnv(t, env, args...)
+	if err != nil {
+		t.Fatalf("caddy solo-auth %q: %v\n%s", args, err, errOut)
+	}
+	return strings.TrimSpace(out)
+}

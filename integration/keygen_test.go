@@ -2,41 +2,11 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 )
-
-// soloAuth runs `caddy solo-auth <args>` with the harness's Caddy, as a
-// user would, in an environment without an SDK secret.
-func soloAuth(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, caddyBin, append([]string{"solo-auth"}, args...)...)
-	home := t.TempDir()
-	cmd.Env = append(slices.DeleteFunc(caddyEnviron(), func(kv string) bool {
-		return strings.HasPrefix(kv, "SOLO_SDK_SECRET=")
-	}), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	return out.String(), errOut.String(), err
-}
-
-func mustSoloAuth(t *testing.T, args ...string) string {
-	t.Helper()
-	out, errOut, err := soloAuth(t, args...)
-	if err != nil {
-		t.Fatalf("caddy solo-auth %q: %v\n%s", args, err, errOut)
-	}
-	return strings.TrimSpace(out)
-}
 
 // TestKeygenTokenThroughCaddy: the whole WorkOS path without a WorkOS
 // account. The built Caddy's keygen writes a key pair, its token --rs256

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -69,15 +68,14 @@ func (p *caddyProc) revocations(t testing.TB) revocationList {
 }
 
 // revokeCLI runs `caddy solo-auth revoke <args> --address <admin>`,
-// unless args name an --address of their own.
+// unless args name an --address of their own, and returns all it printed.
 func (p *caddyProc) revokeCLI(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	if !slices.Contains(args, "--address") {
 		args = append(args, "--address", fmt.Sprintf("127.0.0.1:%d", p.adminPort))
 	}
-	args = append([]string{"solo-auth", "revoke"}, args...)
-	out, err := exec.Command(caddyBin, args...).CombinedOutput()
-	return string(out), err
+	out, errOut, err := soloAuth(t, append([]string{"revoke"}, args...)...)
+	return out + errOut, err
 }
 
 // awaitStatus polls path until it answers status, for up to wait.
