@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -759,6 +760,13 @@ func TestJWKSHygiene(t *testing.T) {
 			map[string]any{"key_ops": []string{"encrypt", "wrapKey"}}),
 		jwkWith(t, jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "ops-verify", Algorithm: "RS256"},
 			map[string]any{"key_ops": []string{"verify"}}),
+		// Present but malformed (the wrong JSON type): never used.
+		jwkWith(t, jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "use-number", Algorithm: "RS256"},
+			map[string]any{"use": 5}),
+		jwkWith(t, jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "alg-array"},
+			map[string]any{"alg": []string{"RS256"}}),
+		jwkWith(t, jose.JSONWebKey{Key: &wkKey2.PublicKey, KeyID: "ops-string", Algorithm: "RS256"},
+			map[string]any{"key_ops": "verify"}),
 	}
 	c := startCaddy(t, spec{Site: `	solo_auth {
 		jwks_url ` + e.URL + `
@@ -775,6 +783,9 @@ func TestJWKSHygiene(t *testing.T) {
 		"oct key as HS256":       tu.Sign(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(octSecret)}, tu.SDKClaims("m"), map[jose.HeaderKey]any{"kid": "oct"}),
 		"oct key as a kid":       workosToken(wkKey2, "oct"),
 		"good kid, bad key":      workosToken(wkKey2, "key_1"),
+		"use a number":           workosToken(wkKey2, "use-number"),
+		"alg an array":           workosToken(wkKey2, "alg-array"),
+		"key_ops a string":       workosToken(wkKey2, "ops-string"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			expectRefusal(t, c.get(t, "/", bearer(token)), invalidToken)
@@ -783,5 +794,28 @@ func TestJWKSHygiene(t *testing.T) {
 	keys := send(t, mustRequest(t, http.MethodGet, c.Admin+"/solo_auth/keys")).Body
 	if !strings.Contains(keys, `"kids":["key_1","ops-verify"]`) {
 		t.Errorf("keys in use: %s", keys)
+	}
+}
+
+// TestJWKSRedirectNotFollowed: a JWKS endpoint that redirects, even to a
+// good key set, is a failed fetch: the target is never asked, and a
+// WorkOS token gets the 503 of a key set never loaded.
+func TestJWKSRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	target := newJWKSEndpoint(t, wkPub1)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusFound)
+	}))
+	t.Cleanup(redirect.Close)
+	c := startCaddy(t, spec{Site: `	solo_auth {
+		jwks_url ` + redirect.URL + `/jwks
+		secret ` + secret + `
+	}
+	respond "ok {solo.sub}"`})
+	expectRefusal(t, c.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), unavailable)
+	expectPass(t, c.get(t, "/", bearer(tu.HS256(secret, tu.SDKClaims("m")))), "ok m")
+	if n := target.requests.Load(); n != 0 {
+		t.Fatalf("the redirect's target was fetched %d times", n)
 	}
 }

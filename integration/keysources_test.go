@@ -214,3 +214,33 @@ func adminKeySets(t *testing.T, c *caddyProc) []adminKeySet {
 	}
 	return got.KeySets
 }
+
+// TestKeySourcesDirectiveReplacesInherited: a directive that names any
+// key source takes none of the three from the global option, so a route
+// given its own jwks_file refuses tokens of the global jwks_url (and the
+// global SDK secret still applies: it is not a key set).
+func TestKeySourcesDirectiveReplacesInherited(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	global := newJWKSEndpoint(t, wkPub1)
+	file := writeJWKSFile(t, t.TempDir(), "file_key", &wkKey2.PublicKey)
+	c := startCaddy(t, spec{
+		Global: `	solo_auth {
+		jwks_url ` + global.URL + `
+		secret ` + secret + `
+	}`,
+		Site: `	solo_auth /own/* {
+		jwks_file ` + file + `
+	}
+	@other not path /own/*
+	solo_auth @other
+	respond "ok {solo.sub} {solo.token_type}"`,
+	})
+	fromGlobal := bearer(workosToken(wkKey1, "key_1"))
+	fromFile := bearer(workosToken(wkKey2, "file_key"))
+	expectPass(t, c.get(t, "/own/x", fromFile), "ok user_01HWORKOS workos")
+	expectRefusal(t, c.get(t, "/own/x", fromGlobal), invalidToken)
+	expectPass(t, c.get(t, "/other", fromGlobal), "ok user_01HWORKOS workos")
+	expectRefusal(t, c.get(t, "/other", fromFile), invalidToken)
+	expectPass(t, c.get(t, "/own/x", bearer(tu.HS256(secret, tu.SDKClaims("m")))), "ok m sdk")
+}

@@ -29,8 +29,15 @@ func TestMetrics(t *testing.T) {
 	c.get(t, "/", bearer(tu.HS256(secret, tu.SDKClaims("m").With("exp", time.Now().Add(-time.Hour).Unix())))) // expired sdk
 	c.get(t, "/", bearer(workosToken(wkKey1, "key_1")))                                                       // ok workos
 
+	// A revoked token: the contract's 401, counted under its own outcome.
+	c.revoke(t, `{"sub":"revoked-m"}`)
+	revoked := tu.HS256(secret, tu.SDKClaims("revoked-m").With("iat", time.Now().Unix()-5))
+	expectRefusal(t, c.get(t, "/", bearer(revoked)), invalidToken) // revoked sdk
+
 	r := send(t, mustRequest(t, http.MethodGet, c.Admin+"/metrics"))
 	want := []string{
+		`caddy_solo_auth_requests_total{outcome="revoked",token_type="sdk"} 1`,
+		`caddy_solo_auth_revocations 1`,
 		`caddy_solo_auth_requests_total{outcome="ok",token_type="sdk"} 3`,
 		`caddy_solo_auth_requests_total{outcome="ok",token_type="workos"} 1`,
 		`caddy_solo_auth_requests_total{outcome="forbidden",token_type="sdk"} 1`,
