@@ -135,8 +135,14 @@ func TestJWKSFileBadStopsCaddy(t *testing.T) {
 	if err := os.Symlink(loop, loop); err != nil {
 		t.Fatal(err)
 	}
+	// A JWK set whose one key is refused (a symmetric key).
+	noUsable := filepath.Join(dir, "oct.json")
+	if err := os.WriteFile(noUsable, []byte(`{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct{ path, want string }{
 		{dir, "is a directory"},
+		{noUsable, "no usable key (1 skipped: kid "},
 		{empty, "empty file"},
 		{notSet, "not a JWK set"},
 		{huge, "over the 1048576-byte limit"},

@@ -103,13 +103,7 @@ func TestRevocationAdminAPI(t *testing.T) {
 		`{"sub":""}`, `{"sid":""}`, `{"jti":""}`, `{"token_sha256":""}`,
 		`{"sub":"x","sid":null}`, `{"sub":"x","until":null}`,
 	} {
-		r := c.adminCall(t, http.MethodPost, "/solo_auth/revocations", body)
-		var msg struct {
-			Error string `json:"error"`
-		}
-		if r.Status != http.StatusBadRequest || json.Unmarshal([]byte(r.Body), &msg) != nil || msg.Error == "" {
-			t.Errorf("POST %s: %d %q, want 400 with a JSON error", body, r.Status, r.Body)
-		}
+		expectAdminError(t, "POST "+body, c.adminCall(t, http.MethodPost, "/solo_auth/revocations", body), http.StatusBadRequest)
 	}
 	if after := c.revocations(t); len(after.Revocations) != 1 || after.Revocations[0] != before.Revocations[0] {
 		t.Errorf("bad input changed the list: %+v", after)
@@ -123,17 +117,21 @@ func TestRevocationAdminAPI(t *testing.T) {
 			t.Errorf("%s %s: %d, want 405", tt.method, tt.path, r.Status)
 		}
 	}
-	if r := c.adminCall(t, http.MethodDelete, "/solo_auth/revocations/0123456789abcdef", ""); r.Status != http.StatusNotFound {
-		t.Errorf("DELETE of an unknown id: %d %s, want 404", r.Status, r.Body)
-	}
+	expectAdminError(t, "DELETE of an unknown id",
+		c.adminCall(t, http.MethodDelete, "/solo_auth/revocations/0123456789abcdef", ""), http.StatusNotFound)
 	r = c.adminCall(t, http.MethodDelete, "/solo_auth/revocations/"+e.ID, "")
 	var lifted revocation
-	if r.Status != http.StatusOK || json.Unmarshal([]byte(r.Body), &lifted) != nil || lifted != e {
-		t.Errorf("DELETE: %d %s", r.Status, r.Body)
+	if r.Status != http.StatusOK || json.Unmarshal([]byte(r.Body), &lifted) != nil || lifted != e ||
+		r.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("DELETE: %d %q %s", r.Status, r.Header.Get("Content-Type"), r.Body)
 	}
 	expectPass(t, c.get(t, "/a/x", alice), "ok alice reason=[]")
-	if r := c.adminCall(t, http.MethodDelete, "/solo_auth/revocations/"+e.ID, ""); r.Status != http.StatusNotFound {
-		t.Errorf("second DELETE: %d, want 404", r.Status)
+	expectAdminError(t, "second DELETE", c.adminCall(t, http.MethodDelete, "/solo_auth/revocations/"+e.ID, ""), http.StatusNotFound)
+
+	// At most 30 days: just under is taken.
+	longest := time.Now().Add(30*24*time.Hour - 5*time.Second).UTC().Truncate(time.Second)
+	if e := c.revoke(t, `{"jti":"longest","until":"`+longest.Format(time.RFC3339)+`"}`); !e.Until.Equal(longest) {
+		t.Errorf("until %v, want %v", e.Until, longest)
 	}
 
 	// One token by its hash (either case), a session, a jti.
@@ -269,5 +267,18 @@ func TestRevocationFleet(t *testing.T) {
 	expectPass(t, a.awaitStatus(t, "/a/x", http.StatusOK, 15*time.Second, tok), "ok alice reason=[]")
 	if l := a.revocations(t); len(l.Revocations) != 0 {
 		t.Errorf("a still lists %+v", l.Revocations)
+	}
+}
+
+// expectAdminError checks an admin API refusal: the status, and a JSON
+// body {"error": "..."} with a message.
+func expectAdminError(t testing.TB, what string, r reply, status int) {
+	t.Helper()
+	var msg struct {
+		Error string `json:"error"`
+	}
+	if r.Status != status || r.Header.Get("Content-Type") != "application/json" ||
+		json.Unmarshal([]byte(r.Body), &msg) != nil || msg.Error == "" {
+		t.Errorf("%s: %d %q %q, want %d with a JSON error", what, r.Status, r.Header.Get("Content-Type"), r.Body, status)
 	}
 }
