@@ -7,10 +7,16 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/solo-one/caddy-solo-auth/internal/strictjson"
 )
 
 // Largest date accepted in exp, nbf and iat: 9999-12-31T23:59:59Z. A larger
 // one is not a date an issuer meant.
+// PermissionsClaim is the claim in which SOLO tokens carry their scopes.
+const PermissionsClaim = "permissions"
+
+var defaultScopeClaims = []string{PermissionsClaim}
+
 const maxNumericDate = 253402300799
 
 // claimSet holds the claims a decision reads, each with whether it was
@@ -221,10 +227,10 @@ func readClaimsFast(payload []byte, scopeClaims []string) (claimSet, bool) {
 
 func readClaimsStrict(payload []byte, scopeClaims []string) (claimSet, error) {
 	c := claimSet{scopesOK: true}
-	err := scanStrictObject(payload, func(name []byte, dec *jsontext.Decoder) error {
+	err := strictjson.ScanObject(payload, func(name []byte, dec *jsontext.Decoder) error {
 		id := decisionClaim(name, scopeClaims)
 		if id == notADecisionClaim {
-			return skipValue(dec)
+			return strictjson.SkipValue(dec)
 		}
 		v, err := readMember(dec, id.shape())
 		c.store(id, name, v, scopeClaims)

@@ -12,7 +12,7 @@ import (
 // subset without allocating, and says "not mine" for everything else: any
 // backslash escape, a nested object, an array holding an array or an
 // object, more than maxFlatMembers members, or anything invalid. Those
-// tokens go to the strict jsontext path (scanStrictObject), which stays
+// tokens go to the strict jsontext path (strictjson.ScanObject), which stays
 // the judge of every input. The fast path only has to be right on what it
 // accepts: on that subset it must give exactly jsontext's answer, which
 // FuzzFlatScan checks.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/solo-one/caddy-solo-auth/internal/strictjson"
 )
 
 // jwksMinRSABits is the smallest RSA key that is used.
@@ -93,7 +94,7 @@ func readJWKSet(body []byte) ([]json.RawMessage, error) {
 		return nil, err
 	}
 	if tok.Kind() != '{' {
-		return nil, errNotObject
+		return nil, strictjson.ErrNotObject
 	}
 	var keys []json.RawMessage
 	for dec.PeekKind() != '}' {
@@ -161,7 +162,7 @@ var jwkMetaNames = []string{"kid", "use", "alg", "key_ops"}
 // so that a bad key still counts in the one-key-per-kid rule.
 func readJWKMeta(raw []byte) (jwkMeta, string) {
 	var m jwkMeta
-	obj, err := decodeStrictObject(raw)
+	obj, err := strictjson.DecodeObject(raw)
 	if err != nil {
 		// The kid is still counted, read leniently: a key we cannot read
 		// may share its kid with one we can, and the contract uses
@@ -214,7 +215,7 @@ func readJWKMeta(raw []byte) (jwkMeta, string) {
 	return m, ""
 }
 
-// jsonType names the JSON type of a value decodeStrictObject built.
+// jsonType names the JSON type of a value strictjson.DecodeObject built.
 func jsonType(v any) string {
 	switch v.(type) {
 	case nil:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/solo-one/caddy-solo-auth/internal/strictjson"
 )
 
 // The JWS layer below the signature: a compact token's shape, its
@@ -170,7 +171,7 @@ func readHeaderFast(raw []byte) (tokenHeader, bool) {
 
 func readHeaderStrict(raw []byte) (tokenHeader, error) {
 	var h tokenHeader
-	err := scanStrictObject(raw, func(name []byte, dec *jsontext.Decoder) error {
+	err := strictjson.ScanObject(raw, func(name []byte, dec *jsontext.Decoder) error {
 		id := headerMember(name)
 		v, err := readMember(dec, id.shape())
 		h.store(id, v)

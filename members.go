@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/solo-one/caddy-solo-auth/internal/strictjson"
 )
 
 // Reading one member's value in the shape its claim or header member is
@@ -56,13 +57,13 @@ func (v flatValue) read(shape valueShape) memberValue {
 func readMember(dec *jsontext.Decoder, shape valueShape) (m memberValue, err error) {
 	switch shape {
 	case shapeText:
-		m.text, m.ok, err = readString(dec)
+		m.text, m.ok, err = strictjson.ReadString(dec)
 	case shapeDate:
 		m.date, err = readDate(dec)
 	case shapeTextOrTexts:
 		m.texts, m.isArray, m.ok, err = readStringOrStrings(dec)
 	default:
-		err = skipValue(dec)
+		err = strictjson.SkipValue(dec)
 	}
 	return m, err
 }
@@ -71,7 +72,7 @@ func readMember(dec *jsontext.Decoder, shape valueShape) (m memberValue, err err
 // fractions allowed, between 0 and the year 9999.
 func readDate(dec *jsontext.Decoder) (dateClaim, error) {
 	if dec.PeekKind() != '0' {
-		return dateClaim{set: true}, skipValue(dec)
+		return dateClaim{set: true}, strictjson.SkipValue(dec)
 	}
 	tok, err := dec.ReadToken()
 	if err != nil {
@@ -103,19 +104,19 @@ func numericDate(f float64, err error) dateClaim {
 func readStringOrStrings(dec *jsontext.Decoder) (values []string, isArray, ok bool, err error) {
 	switch dec.PeekKind() {
 	case '"':
-		s, _, err := readString(dec)
+		s, _, err := strictjson.ReadString(dec)
 		return []string{s}, false, err == nil, err
 	case '[':
 		values, ok, err = readStrings(dec)
 		return values, true, ok, err
 	}
-	return nil, false, false, skipValue(dec)
+	return nil, false, false, strictjson.SkipValue(dec)
 }
 
 // readStrings reads an array of strings; ok is false for any other value.
 func readStrings(dec *jsontext.Decoder) (values []string, ok bool, err error) {
 	if dec.PeekKind() != '[' {
-		return nil, false, skipValue(dec)
+		return nil, false, strictjson.SkipValue(dec)
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, false, err
@@ -125,7 +126,7 @@ func readStrings(dec *jsontext.Decoder) (values []string, ok bool, err error) {
 	for dec.PeekKind() != ']' {
 		if dec.PeekKind() != '"' {
 			ok = false
-			if err := skipValue(dec); err != nil {
+			if err := strictjson.SkipValue(dec); err != nil {
 				return nil, false, err
 			}
 			continue

@@ -110,11 +110,11 @@ func (st *requestAuth) placeholder(key string) (any, bool) {
 	if name == "token_source" {
 		return st.source, true
 	}
-	return st.id.placeholder(name), true
+	return identityPlaceholder(st.id, name), true
 }
 
-// placeholder is the value of {solo.<name>}.
-func (id *Identity) placeholder(name string) string {
+// identityPlaceholder is the value of {solo.<name>} for a verified token.
+func identityPlaceholder(id *Identity, name string) string {
 	switch name {
 	case "sub":
 		return id.Subject

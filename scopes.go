@@ -5,11 +5,6 @@ import (
 	"strings"
 )
 
-// PermissionsClaim is the claim in which SOLO tokens carry their scopes.
-const PermissionsClaim = "permissions"
-
-var defaultScopeClaims = []string{PermissionsClaim}
-
 // mergeScopes joins scope lists in order, dropping repeats, so that the
 // required set and the challenge header list each scope once.
 func mergeScopes(lists ...[]string) []string {

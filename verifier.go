@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/solo-one/caddy-solo-auth/internal/strictjson"
 )
 
 // Token types, as {solo.token_type} reports them.
@@ -168,7 +169,7 @@ func (id *Identity) Claims() map[string]any {
 		// The payload passed the same strict checks when it was verified.
 		payloadSeg := id.token[strings.IndexByte(id.token, '.')+1 : strings.LastIndexByte(id.token, '.')]
 		if payload, err := base64.RawURLEncoding.DecodeString(payloadSeg); err == nil {
-			id.claims, _ = decodeStrictObject(payload)
+			id.claims, _ = strictjson.DecodeObject(payload)
 		}
 		if id.claims == nil {
 			id.claims = map[string]any{}

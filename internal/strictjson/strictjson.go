@@ -1,4 +1,7 @@
-package soloauth
+// Package strictjson reads JSON the way a token verifier must: invalid
+// UTF-8, a repeated member name, deep nesting and trailing data are
+// refused, never guessed about. The verifier and the JWK parser share it.
+package strictjson
 
 import (
 	"bytes"
@@ -16,25 +19,25 @@ import (
 const maxJSONDepth = 16
 
 var (
-	errNotObject = errors.New("not a JSON object")
+	ErrNotObject = errors.New("not a JSON object")
 	errTooDeep   = errors.New("JSON nested too deeply")
 )
 
 // decoders are reused: a jsontext.Decoder carries buffers worth keeping.
 var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
 
-// decodeStrictObject decodes a whole JSON object, for the claims a
+// DecodeObject decodes a whole JSON object, for the claims a
 // placeholder asks for (Identity.Claims); the verifier itself reads only
-// what it needs with scanStrictObject. Both refuse what a token verifier
+// what it needs with ScanObject. Both refuse what a token verifier
 // must not guess about: invalid UTF-8 (which encoding/json silently
 // replaces), a name that appears twice in any object (where parsers
 // disagree on which one wins), nesting deeper than maxJSONDepth, and
 // anything after the top-level object. jsontext (the JSON v2 tokenizer)
 // refuses the first two by default. Numbers are kept as json.Number, so
 // that a placeholder shows them as the token wrote them.
-func decodeStrictObject(data []byte) (map[string]any, error) {
+func DecodeObject(data []byte) (map[string]any, error) {
 	obj := make(map[string]any)
-	err := scanStrictObject(data, func(name []byte, dec *jsontext.Decoder) error {
+	err := ScanObject(data, func(name []byte, dec *jsontext.Decoder) error {
 		val, err := decodeValue(dec)
 		obj[string(name)] = val
 		return err
@@ -45,12 +48,12 @@ func decodeStrictObject(data []byte) (map[string]any, error) {
 	return obj, nil
 }
 
-// scanStrictObject checks data as decodeStrictObject does and calls member
+// ScanObject checks data as DecodeObject does and calls member
 // for each top-level name, with the decoder positioned at its value; member
 // must consume the value (readString, skipValue or decodeValue). The name
 // is unquoted and valid only during the call (copy it to keep it), so that
 // the members nobody wants cost no allocation.
-func scanStrictObject(data []byte, member func(name []byte, dec *jsontext.Decoder) error) error {
+func ScanObject(data []byte, member func(name []byte, dec *jsontext.Decoder) error) error {
 	dec := decoders.Get().(*jsontext.Decoder)
 	defer decoders.Put(dec)
 	dec.Reset(bytes.NewReader(data))
@@ -59,7 +62,7 @@ func scanStrictObject(data []byte, member func(name []byte, dec *jsontext.Decode
 		return err
 	}
 	if tok.Kind() != '{' {
-		return errNotObject
+		return ErrNotObject
 	}
 	var nameBuf [64]byte
 	for dec.PeekKind() != '}' {
@@ -85,9 +88,9 @@ func scanStrictObject(data []byte, member func(name []byte, dec *jsontext.Decode
 }
 
 // readString reads a value and returns it if it is a string.
-func readString(dec *jsontext.Decoder) (s string, isString bool, err error) {
+func ReadString(dec *jsontext.Decoder) (s string, isString bool, err error) {
 	if dec.PeekKind() != '"' {
-		return "", false, skipValue(dec)
+		return "", false, SkipValue(dec)
 	}
 	tok, err := dec.ReadToken()
 	if err != nil {
@@ -98,7 +101,7 @@ func readString(dec *jsontext.Decoder) (s string, isString bool, err error) {
 
 // skipValue consumes a value without building it, checking it (names,
 // UTF-8, depth) all the same.
-func skipValue(dec *jsontext.Decoder) error {
+func SkipValue(dec *jsontext.Decoder) error {
 	start := dec.StackDepth()
 	for {
 		if _, err := dec.ReadToken(); err != nil {
