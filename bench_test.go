@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,24 +19,6 @@ import (
 // "first" benchmarks verify a token never seen before (no cache); the
 // RSA baseline is crypto/rsa alone on the same key, for the ratio.
 
-func benchClaims() tu.Claims {
-	return tu.SDKClaims("user_01HBENCH", "templates:read", "identity:prefill").With(
-		"https://api.solo.one/workflow_id", "wf_123",
-		"https://api.solo.one/stakeholder_name", "Ada Lovelace",
-		"https://api.solo.one/stakeholder_type", "signer",
-	)
-}
-
-// distinctTokens mints n tokens that differ in their claims.
-func distinctTokens(n int, mint func(tu.Claims) string) []string {
-	tokens := make([]string, n)
-	base := benchClaims()
-	for i := range tokens {
-		tokens[i] = mint(base.With("jti", fmt.Sprint(i)))
-	}
-	return tokens
-}
-
 // benchVerify verifies the tokens round-robin, b.N times in all.
 func benchVerify(b *testing.B, v *Verifier, tokens ...string) {
 	b.ReportAllocs()
@@ -50,19 +31,19 @@ func benchVerify(b *testing.B, v *Verifier, tokens ...string) {
 }
 
 func BenchmarkVerifyHS256First(b *testing.B) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
-	benchVerify(b, v, distinctTokens(1024, func(c tu.Claims) string { return tu.HS256(secretA, c) })...)
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
+	benchVerify(b, v, tu.DistinctTokens(1024, func(c tu.Claims) string { return tu.HS256(tu.SecretA, c) })...)
 }
 
 func BenchmarkVerifyRS256First(b *testing.B) {
-	v := &Verifier{RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey}}
-	benchVerify(b, v, distinctTokens(256, func(c tu.Claims) string { return tu.RS256(testRSAKey, "k1", c) })...)
+	v := &Verifier{RSAKeys: staticKeys{"k1": &tu.RSAKey.PublicKey}}
+	benchVerify(b, v, tu.DistinctTokens(256, func(c tu.Claims) string { return tu.RS256(tu.RSAKey, "k1", c) })...)
 }
 
 // BenchmarkRSAVerifyBaseline is crypto/rsa.VerifyPKCS1v15 alone on the
 // same key and the same signing input: the floor of RS256 verification.
 func BenchmarkRSAVerifyBaseline(b *testing.B) {
-	token := tu.RS256(testRSAKey, "k1", benchClaims())
+	token := tu.RS256(tu.RSAKey, "k1", tu.BenchClaims())
 	i := strings.LastIndexByte(token, '.')
 	sig, _ := base64.RawURLEncoding.DecodeString(token[i+1:])
 	input := []byte(token[:i])
@@ -70,7 +51,7 @@ func BenchmarkRSAVerifyBaseline(b *testing.B) {
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		digest := sha256.Sum256(input)
-		if err := rsa.VerifyPKCS1v15(&testRSAKey.PublicKey, crypto.SHA256, digest[:], sig); err != nil {
+		if err := rsa.VerifyPKCS1v15(&tu.RSAKey.PublicKey, crypto.SHA256, digest[:], sig); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -100,12 +81,12 @@ func benchCacheHit(b *testing.B, v *Verifier, token string) {
 }
 
 func BenchmarkVerifyCacheHit(b *testing.B) {
-	benchCacheHit(b, &Verifier{Secrets: [][]byte{[]byte(secretA)}}, tu.HS256(secretA, benchClaims()))
+	benchCacheHit(b, &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}, tu.HS256(tu.SecretA, tu.BenchClaims()))
 }
 
 func BenchmarkVerifyCacheHitRS256(b *testing.B) {
-	v := &Verifier{RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey}}
-	benchCacheHit(b, v, tu.RS256(testRSAKey, "k1", benchClaims()))
+	v := &Verifier{RSAKeys: staticKeys{"k1": &tu.RSAKey.PublicKey}}
+	benchCacheHit(b, v, tu.RS256(tu.RSAKey, "k1", tu.BenchClaims()))
 }
 
 // BenchmarkRS256OverRSA interleaves a first-time RS256 verification with
@@ -113,8 +94,8 @@ func BenchmarkVerifyCacheHitRS256(b *testing.B) {
 // their ratio ("x_rsa"): interleaving cancels the drift of a shared
 // machine, which two separate benchmarks do not.
 func BenchmarkRS256OverRSA(b *testing.B) {
-	v := &Verifier{RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey}}
-	tokens := distinctTokens(256, func(c tu.Claims) string { return tu.RS256(testRSAKey, "k1", c) })
+	v := &Verifier{RSAKeys: staticKeys{"k1": &tu.RSAKey.PublicKey}}
+	tokens := tu.DistinctTokens(256, func(c tu.Claims) string { return tu.RS256(tu.RSAKey, "k1", c) })
 	type parts struct {
 		input, sig []byte
 	}
@@ -134,7 +115,7 @@ func BenchmarkRS256OverRSA(b *testing.B) {
 		}
 		t1 := time.Now()
 		digest := sha256.Sum256(raw[n].input)
-		if err := rsa.VerifyPKCS1v15(&testRSAKey.PublicKey, crypto.SHA256, digest[:], raw[n].sig); err != nil {
+		if err := rsa.VerifyPKCS1v15(&tu.RSAKey.PublicKey, crypto.SHA256, digest[:], raw[n].sig); err != nil {
 			b.Fatal(err)
 		}
 		t2 := time.Now()

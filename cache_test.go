@@ -21,8 +21,8 @@ func (c *clockAt) now() time.Time { return c.t }
 // token is cached.
 func TestCacheNeverChangesAnAnswer(t *testing.T) {
 	clk := &clockAt{t: time.Now()}
-	keys := staticKeys{"k1": &testRSAKey.PublicKey}
-	cached := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: keys, Leeway: 30 * time.Second, Now: clk.now}
+	keys := staticKeys{"k1": &tu.RSAKey.PublicKey}
+	cached := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, RSAKeys: keys, Leeway: 30 * time.Second, Now: clk.now}
 	cached.EnableCache(100)
 	var hits int
 	cached.ObserveCache = func(hit bool) {
@@ -37,7 +37,7 @@ func TestCacheNeverChangesAnAnswer(t *testing.T) {
 	}()
 
 	t.Run("expired while cached", func(t *testing.T) {
-		tok := tu.HS256(secretA, tu.SDKClaims("a").With("exp", clk.t.Add(time.Minute).Unix()))
+		tok := tu.HS256(tu.SecretA, tu.SDKClaims("a").With("exp", clk.t.Add(time.Minute).Unix()))
 		mustCache(t, cached, tok)
 		mustPass(t, cached, tok) // from the cache
 		clk.t = clk.t.Add(time.Minute + 31*time.Second)
@@ -45,22 +45,22 @@ func TestCacheNeverChangesAnAnswer(t *testing.T) {
 		clk.t = time.Now()
 	})
 	t.Run("key removed while cached", func(t *testing.T) {
-		tok := tu.RS256(testRSAKey, "k1", tu.SDKClaims("w"))
+		tok := tu.RS256(tu.RSAKey, "k1", tu.SDKClaims("w"))
 		mustCache(t, cached, tok)
 		delete(keys, "k1")
 		mustRefuse(t, cached, tok, KindInvalid)
-		keys["k1"] = &testRSAKey.PublicKey
+		keys["k1"] = &tu.RSAKey.PublicKey
 		mustPass(t, cached, tok)
 	})
 	t.Run("kid now names another key", func(t *testing.T) {
-		tok := tu.RS256(testRSAKey, "k1", tu.SDKClaims("w2"))
+		tok := tu.RS256(tu.RSAKey, "k1", tu.SDKClaims("w2"))
 		mustCache(t, cached, tok)
-		keys["k1"] = &rsaKey2.PublicKey
+		keys["k1"] = &tu.RSAKey2.PublicKey
 		mustRefuse(t, cached, tok, KindInvalid)
-		keys["k1"] = &testRSAKey.PublicKey
+		keys["k1"] = &tu.RSAKey.PublicKey
 	})
 	t.Run("forged token sharing header and payload", func(t *testing.T) {
-		tok := tu.HS256(secretA, tu.SDKClaims("admin", "admin"))
+		tok := tu.HS256(tu.SecretA, tu.SDKClaims("admin", "admin"))
 		mustCache(t, cached, tok)
 		forged := tok[:strings.LastIndexByte(tok, '.')+1] + strings.Repeat("A", 43)
 		mustRefuse(t, cached, forged, KindInvalid)
@@ -69,9 +69,9 @@ func TestCacheNeverChangesAnAnswer(t *testing.T) {
 		mustRefuse(t, cached, nonCanonicalSig(tok), KindInvalid)
 	})
 	t.Run("another verifier (a reload with a new secret) has its own cache", func(t *testing.T) {
-		tok := tu.HS256(secretA, tu.SDKClaims("r"))
+		tok := tu.HS256(tu.SecretA, tu.SDKClaims("r"))
 		mustCache(t, cached, tok)
-		reloaded := &Verifier{Secrets: [][]byte{[]byte(secretB)}, Leeway: 30 * time.Second}
+		reloaded := &Verifier{Secrets: [][]byte{[]byte(tu.SecretB)}, Leeway: 30 * time.Second}
 		reloaded.EnableCache(100)
 		mustRefuse(t, reloaded, tok, KindInvalid)
 	})
@@ -152,7 +152,7 @@ func TestCacheAdmitsOnSecondSighting(t *testing.T) {
 // set (so entries are evicted and re-added), and every answer must be the
 // identity of the token asked about.
 func TestCacheConcurrent(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey}}
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, RSAKeys: staticKeys{"k1": &tu.RSAKey.PublicKey}}
 	v.EnableCache(64)
 	var hits atomic.Int64
 	v.ObserveCache = func(hit bool) {
@@ -162,7 +162,7 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 	tokens := make([]string, 200)
 	for i := range tokens {
-		tokens[i] = tu.HS256(secretA, tu.SDKClaims(fmt.Sprint("user-", i)))
+		tokens[i] = tu.HS256(tu.SecretA, tu.SDKClaims(fmt.Sprint("user-", i)))
 	}
 	done := make(chan error)
 	for g := range 8 {
@@ -195,9 +195,9 @@ func TestCacheConcurrent(t *testing.T) {
 // (a query or Cookie line) is cached as a copy of itself, so an entry
 // never keeps the longer string alive.
 func TestCacheKeepsTheTokenAlone(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
 	v.EnableCache(10)
-	token := tu.HS256(secretA, tu.SDKClaims("alice"))
+	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice"))
 	line := "a=" + strings.Repeat("x", 1<<20) + "; tok=" + token // as a Cookie line
 	fromLine := line[len(line)-len(token):]
 	for range 2 { // cached on its second verification

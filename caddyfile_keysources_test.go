@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -37,7 +39,7 @@ func TestCaddyfileKeySources(t *testing.T) {
 }`, []string{`{"handler":"solo_auth","jwks_file":"keys.json"}`}},
 		{"a directive naming any source replaces all three", `{
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		workos_client_id client_g1 client_g2
 		jwks_url http://127.0.0.1:9/global
 		jwks_file /etc/global.json
@@ -56,10 +58,10 @@ func TestCaddyfileKeySources(t *testing.T) {
 	solo_auth
 }`, []string{
 			// Caddy puts the longer path first.
-			`{"handler":"solo_auth","secrets":["` + secretA + `"],"workos_client_id":"client_r"}`,
-			`{"handler":"solo_auth","jwks_file":"/etc/route.json","secrets":["` + secretA + `"]}`,
-			`{"handler":"solo_auth","jwks_url":"http://127.0.0.1:9/route","secrets":["` + secretA + `"]}`,
-			`{"handler":"solo_auth","jwks_file":"/etc/global.json","jwks_url":"http://127.0.0.1:9/global","secrets":["` + secretA + `"],"workos_client_id":["client_g1","client_g2"]}`,
+			`{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"workos_client_id":"client_r"}`,
+			`{"handler":"solo_auth","jwks_file":"/etc/route.json","secrets":["` + tu.SecretA + `"]}`,
+			`{"handler":"solo_auth","jwks_url":"http://127.0.0.1:9/route","secrets":["` + tu.SecretA + `"]}`,
+			`{"handler":"solo_auth","jwks_file":"/etc/global.json","jwks_url":"http://127.0.0.1:9/global","secrets":["` + tu.SecretA + `"],"workos_client_id":["client_g1","client_g2"]}`,
 		}},
 		{"jwks_file alone is a key source", `{
 	solo_auth {
@@ -183,7 +185,7 @@ func TestProvisionJWKSFile(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys.json")
-	if err := os.WriteFile(path, []byte(jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "kf", nil))), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "kf", nil))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	m := &SoloAuth{JWKSFile: StringList{path}, TokenTypes: []string{"workos"}}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -56,7 +58,7 @@ func TestCaddyfileAdapt(t *testing.T) {
 			name: "inline scopes, sub-directives and matcher",
 			input: `:80 {
 	solo_auth /api/admin/* admin ops {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		scopes audit
 		issuer https://a https://b
 		audience api
@@ -68,7 +70,7 @@ func TestCaddyfileAdapt(t *testing.T) {
 		report_only
 	}
 }`,
-			want: []string{`{"allow_cors_preflight":true,"audiences":["api"],"handler":"solo_auth","issuers":["https://a","https://b"],"jwks_refresh":600000000000,"jwks_url":"http://127.0.0.1:9/jwks","leeway":5000000000,"report_only":true,"scope_claims":["permissions","scope"],"scopes":["admin","ops","audit"],"secrets":["` + secretA + `"]}`},
+			want: []string{`{"allow_cors_preflight":true,"audiences":["api"],"handler":"solo_auth","issuers":["https://a","https://b"],"jwks_refresh":600000000000,"jwks_url":"http://127.0.0.1:9/jwks","leeway":5000000000,"report_only":true,"scope_claims":["permissions","scope"],"scopes":["admin","ops","audit"],"secrets":["` + tu.SecretA + `"]}`},
 		},
 		{
 			name: "global option gives defaults; directives override, scopes add",
@@ -121,17 +123,17 @@ func TestCaddyfileAdapt(t *testing.T) {
 			name: "repeated secret lines rotate",
 			input: `:80 {
 	solo_auth {
-		secret ` + secretA + `
-		secret ` + secretB + `
+		secret ` + tu.SecretA + `
+		secret ` + tu.SecretB + `
 	}
 }`,
-			want: []string{`{"handler":"solo_auth","secrets":["` + secretA + `","` + secretB + `"]}`},
+			want: []string{`{"handler":"solo_auth","secrets":["` + tu.SecretA + `","` + tu.SecretB + `"]}`},
 		},
 		{
 			name: "browser settings: global defaults, a route overrides",
 			input: `{
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		workos_client_id client_123
 		token_query access_token
 		token_cookie solo_session
@@ -148,8 +150,8 @@ func TestCaddyfileAdapt(t *testing.T) {
 }`,
 			want: []string{
 				// Caddy puts the longer path first.
-				`{"handler":"solo_auth","optional":true,"secrets":["` + secretA + `"],"token_cookie":"solo_session","token_query":"access_token","workos_client_id":"client_123"}`,
-				`{"handler":"solo_auth","secrets":["` + secretA + `"],"token_cookie":"solo_session","token_query":"t","token_types":["workos"],"workos_client_id":"client_123"}`,
+				`{"handler":"solo_auth","optional":true,"secrets":["` + tu.SecretA + `"],"token_cookie":"solo_session","token_query":"access_token","workos_client_id":"client_123"}`,
+				`{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"token_cookie":"solo_session","token_query":"t","token_types":["workos"],"workos_client_id":"client_123"}`,
 			},
 		},
 	}
@@ -179,7 +181,7 @@ func TestCaddyfileDirectiveOrder(t *testing.T) {
 	out, err := adapt(t, `:80 {
 	respond "hi"
 	solo_auth {
-		secret `+secretA+`
+		secret `+tu.SecretA+`
 	}
 }`)
 	if err != nil {
@@ -212,31 +214,31 @@ func TestCaddyfileErrors(t *testing.T) {
 }`, "secret: want exactly one value"},
 		{"unknown sub-directive", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		scope admin
 	}
 }`, `unknown sub-directive 'scope'`},
 		{"malformed leeway", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		leeway soon
 	}
 }`, `leeway: malformed duration 'soon'`},
 		{"negative leeway", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		leeway -5s
 	}
 }`, "leeway: duration '-5s' must not be negative"},
 		{"malformed jwks_refresh", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		jwks_refresh 1x
 	}
 }`, "jwks_refresh: malformed duration"},
 		{"zero jwks_refresh", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		jwks_refresh 0s
 	}
 }`, "jwks_refresh: duration must be more than zero"},
@@ -252,26 +254,26 @@ func TestCaddyfileErrors(t *testing.T) {
 }`, "jwks_url: invalid URL"},
 		{"scope with a quote", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		scopes a"b
 	}
 }`, "scopes:"},
 		{"leeway twice", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		leeway 1s
 		leeway 2s
 	}
 }`, "leeway: given more than once"},
 		{"flag with an argument", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		report_only yes
 	}
 }`, "report_only: takes no arguments"},
 		{"global option with arguments", `{
 	solo_auth admin {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 	}
 }
 :80 {
@@ -279,38 +281,38 @@ func TestCaddyfileErrors(t *testing.T) {
 }`, "global option takes no arguments"},
 		{"token_query without a name", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		token_query
 	}
 }`, "token_query: want exactly one"},
 		{"token_cookie not a cookie name", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		token_cookie "a;b"
 	}
 }`, "token_cookie: want exactly one cookie name"},
 		{"token_types unknown kind", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		token_types sdk browser
 	}
 }`, "token_types: unknown kind 'browser'"},
 		{"optional with an argument", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		optional yes
 	}
 }`, "optional: takes no arguments"},
 		{"token_query twice", `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		token_query a
 		token_query b
 	}
 }`, "token_query: given more than once"},
 		{"unknown sub-directive in the global option", `{
 	solo_auth {
-		secrets ` + secretA + `
+		secrets ` + tu.SecretA + `
 	}
 }
 :80 {
@@ -326,7 +328,7 @@ func TestCaddyfileErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q, want it to contain %q", err, tt.want)
 			}
-			if strings.Contains(err.Error(), secretA) {
+			if strings.Contains(err.Error(), tu.SecretA) {
 				t.Fatalf("error echoes the secret: %q", err)
 			}
 		})
@@ -348,21 +350,21 @@ func TestProvisionErrors(t *testing.T) {
 		{"unset env secret", `{"handler":"solo_auth","secrets":["{env.SOLO_TEST_UNSET_XYZ}"]}`, "is 0 bytes"},
 		{"short literal secret in JSON", `{"handler":"solo_auth","secrets":["hunter2"]}`, "secret: secret #1 is 7 bytes"},
 		{"bad jwks_url in JSON", `{"handler":"solo_auth","jwks_url":"not a url"}`, "jwks_url: invalid URL"},
-		{"bad scope in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"scopes":["a b"]}`, "scopes: #1"},
-		{"negative leeway in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"leeway":-1}`, "leeway"},
+		{"bad scope in JSON", `{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"scopes":["a b"]}`, "scopes: #1"},
+		{"negative leeway in JSON", `{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"leeway":-1}`, "leeway"},
 		{"token_types sdk without a secret", `{"handler":"solo_auth","jwks_url":"http://127.0.0.1:9/jwks","token_types":["sdk"]}`,
 			"token_types: sdk tokens need a `secret`"},
-		{"token_types workos without a key set", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_types":["workos"]}`,
+		{"token_types workos without a key set", `{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"token_types":["workos"]}`,
 			"token_types: workos tokens need `workos_client_id`, `jwks_url` or `jwks_file`"},
-		{"token_types unknown in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_types":["SDK"]}`,
+		{"token_types unknown in JSON", `{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"token_types":["SDK"]}`,
 			"token_types: unknown kind 'SDK'"},
-		{"optional with scopes", `{"handler":"solo_auth","secrets":["` + secretA + `"],"optional":true,"scopes":["admin"]}`,
+		{"optional with scopes", `{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"optional":true,"scopes":["admin"]}`,
 			"optional: not with scopes (admin)"},
-		{"token_cookie not a cookie name in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_cookie":"a b"}`,
+		{"token_cookie not a cookie name in JSON", `{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"token_cookie":"a b"}`,
 			"token_cookie: 'a b' is not a cookie name"},
-		{"token_query with '=' in JSON", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_query":"a=b"}`,
+		{"token_query with '=' in JSON", `{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"token_query":"a=b"}`,
 			"token_query: 'a=b' is not a plain query parameter name"},
-		{"token_query that would need encoding", `{"handler":"solo_auth","secrets":["` + secretA + `"],"token_query":"a b"}`,
+		{"token_query that would need encoding", `{"handler":"solo_auth","secrets":["` + tu.SecretA + `"],"token_query":"a b"}`,
 			"token_query: 'a b' is not a plain query parameter name"},
 	}
 	for _, tt := range tests {

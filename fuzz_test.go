@@ -19,8 +19,8 @@ import (
 // own signature check.
 func fuzzVerifier() *Verifier {
 	return &Verifier{
-		Secrets: [][]byte{[]byte(secretA)},
-		RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey},
+		Secrets: [][]byte{[]byte(tu.SecretA)},
+		RSAKeys: staticKeys{"k1": &tu.RSAKey.PublicKey},
 		Leeway:  30 * time.Second,
 	}
 }
@@ -35,9 +35,9 @@ func signedByConfiguredKey(token string) bool {
 	}
 	switch jose.SignatureAlgorithm(jws.Signatures[0].Protected.Algorithm) {
 	case jose.HS256:
-		_, err = jws.Verify([]byte(secretA))
+		_, err = jws.Verify([]byte(tu.SecretA))
 	case jose.RS256:
-		_, err = jws.Verify(&testRSAKey.PublicKey)
+		_, err = jws.Verify(&tu.RSAKey.PublicKey)
 	default:
 		return false
 	}
@@ -63,11 +63,11 @@ func addVectorSeeds(f *testing.F) {
 		}
 	}
 	claims := tu.SDKClaims("alice", "a")
-	f.Add(tu.HS256(secretA, claims))
-	f.Add(tu.RS256(testRSAKey, "k1", claims))
-	f.Add(tu.RawHS256(`{"alg":"HS256","crit":["b64"],"b64":false}`, `{"sub":"a","exp":9999999999}`, secretA))
-	f.Add(tu.RawHS256(`{"alg":"HS256"}`, `{"sub":"a","exp":9999999999,"sub":"b"}`, secretA))
-	f.Add(tu.Sign(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(secretA)}, claims, map[jose.HeaderKey]any{"kid": "../../etc/passwd"}))
+	f.Add(tu.HS256(tu.SecretA, claims))
+	f.Add(tu.RS256(tu.RSAKey, "k1", claims))
+	f.Add(tu.RawHS256(`{"alg":"HS256","crit":["b64"],"b64":false}`, `{"sub":"a","exp":9999999999}`, tu.SecretA))
+	f.Add(tu.RawHS256(`{"alg":"HS256"}`, `{"sub":"a","exp":9999999999,"sub":"b"}`, tu.SecretA))
+	f.Add(tu.Sign(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(tu.SecretA)}, claims, map[jose.HeaderKey]any{"kid": "../../etc/passwd"}))
 	f.Add("")
 	f.Add("..")
 	f.Add("a.b.c")
@@ -123,7 +123,7 @@ func FuzzBearerToken(f *testing.F) {
 // that adapts always has a key source and well-formed scopes.
 func FuzzCaddyfile(f *testing.F) {
 	for _, s := range []string{
-		"solo_auth admin {\n\tsecret " + secretA + "\n}",
+		"solo_auth admin {\n\tsecret " + tu.SecretA + "\n}",
 		"solo_auth /api/* a b {\n\tjwks_url http://127.0.0.1/x\n\tleeway 5s\n\tscopes c\n}",
 		"solo_auth {\n\tsecret {env.X}\n\treport_only\n\tallow_cors_preflight\n\tscope_claims permissions scope\n}",
 		"solo_auth {\n\tworkos_client_id c\n\tissuer a b\n\taudience c\n\tjwks_refresh 1h\n}",

@@ -67,14 +67,14 @@ func TestHandlerRequestTable(t *testing.T) {
 	)
 	now := time.Now()
 	v := &Verifier{
-		Secrets:   [][]byte{[]byte(secretA)},
-		RSAKeys:   staticKeys{"k1": &testRSAKey.PublicKey},
+		Secrets:   [][]byte{[]byte(tu.SecretA)},
+		RSAKeys:   staticKeys{"k1": &tu.RSAKey.PublicKey},
 		Issuers:   []string{"https://issuer"},
 		Audiences: []string{"api"},
 		Leeway:    30 * time.Second,
 	}
 	good := tu.SDKClaims("alice", "read", "write").With("iss", "https://issuer", "aud", "api")
-	hs := func(c tu.Claims) string { return "Bearer " + tu.HS256(secretA, c) }
+	hs := func(c tu.Claims) string { return "Bearer " + tu.HS256(tu.SecretA, c) }
 	rows := []struct {
 		name          string
 		authorization []string // nil: no header
@@ -87,8 +87,8 @@ func TestHandlerRequestTable(t *testing.T) {
 		{"another scheme", []string{"Basic YTpi"}, 401, notAuthenticated, "Bearer"},
 		{"malformed", []string{"Bearer not.a.token"}, 401, invalidToken, invalidChallenge},
 		{"bad signature", []string{"Bearer " + tu.HS256("another-secret-that-is-32-bytes-long!", good)}, 401, invalidToken, invalidChallenge},
-		{"alg not accepted", []string{"Bearer " + tu.Sign(jose.SigningKey{Algorithm: jose.HS384, Key: []byte(secretA + secretA)}, good, nil)}, 401, invalidToken, invalidChallenge},
-		{"unknown kid", []string{"Bearer " + tu.RS256(testRSAKey, "k9", good)}, 401, invalidToken, invalidChallenge},
+		{"alg not accepted", []string{"Bearer " + tu.Sign(jose.SigningKey{Algorithm: jose.HS384, Key: []byte(tu.SecretA + tu.SecretA)}, good, nil)}, 401, invalidToken, invalidChallenge},
+		{"unknown kid", []string{"Bearer " + tu.RS256(tu.RSAKey, "k9", good)}, 401, invalidToken, invalidChallenge},
 		{"iss not accepted", []string{hs(good.With("iss", "https://other"))}, 401, invalidToken, invalidChallenge},
 		{"aud not accepted", []string{hs(good.With("aud", "web"))}, 401, invalidToken, invalidChallenge},
 		{"nbf in the future", []string{hs(good.With("nbf", now.Add(time.Hour).Unix()))}, 401, invalidToken, invalidChallenge},
@@ -103,8 +103,8 @@ func TestHandlerRequestTable(t *testing.T) {
 			401, invalidToken, invalidChallenge},
 		{"scope missing", []string{hs(good.With("permissions", []string{"read"}))}, 403, `{"detail":"Not enough permissions"}`,
 			`Bearer error="insufficient_scope", scope="read write"`},
-		{"valid, scheme in lower case", []string{"bearer " + tu.HS256(secretA, good)}, 200, "passed alice", ""},
-		{"valid RS256", []string{"Bearer " + tu.RS256(testRSAKey, "k1", good)}, 200, "passed alice", ""},
+		{"valid, scheme in lower case", []string{"bearer " + tu.HS256(tu.SecretA, good)}, 200, "passed alice", ""},
+		{"valid RS256", []string{"Bearer " + tu.RS256(tu.RSAKey, "k1", good)}, 200, "passed alice", ""},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
@@ -139,18 +139,18 @@ func expectResponse(t *testing.T, w *httptest.ResponseRecorder, status int, body
 // TestHandlerUnavailable: a WorkOS token while no key set has loaded is a
 // 503 with Retry-After and no challenge; an SDK token still passes.
 func TestHandlerUnavailable(t *testing.T) {
-	keySet := newKeySet(keySetConfig{URL: "http://127.0.0.1:1/jwks", Clock: newFakeClock()}) // never started
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: unavailableKeys{}}
+	keySet := newKeySet(keySetConfig{URL: "http://127.0.0.1:1/jwks", Clock: tu.NewClock()}) // never started
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, RSAKeys: unavailableKeys{}}
 	m := testHandler(v, keySet)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Bearer "+tu.RS256(testRSAKey, "k1", tu.SDKClaims("w")))
+	r.Header.Set("Authorization", "Bearer "+tu.RS256(tu.RSAKey, "k1", tu.SDKClaims("w")))
 	w := serve(t, r, m)
 	expectResponse(t, w, 503, `{"detail":"Authentication service unavailable"}`, "")
 	if ra := w.Header().Get("Retry-After"); ra != "1" {
 		t.Errorf("Retry-After %q, want 1 (the next attempt is due)", ra)
 	}
 	r = httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Bearer "+tu.HS256(secretA, tu.SDKClaims("sdk")))
+	r.Header.Set("Authorization", "Bearer "+tu.HS256(tu.SecretA, tu.SDKClaims("sdk")))
 	expectResponse(t, serve(t, r, m), 200, "passed sdk", "")
 }
 
@@ -159,32 +159,32 @@ func TestHandlerUnavailable(t *testing.T) {
 // verified once; each line still checks its own scopes.
 func TestHandlersOfOneVerifierVerifyOnce(t *testing.T) {
 	verifications := 0
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, ObserveCache: func(bool) { verifications++ }}
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, ObserveCache: func(bool) { verifications++ }}
 	v.EnableCache(10)
 	global, route := testHandler(v, nil), testHandler(v, nil, "admin")
 
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Bearer "+tu.HS256(secretA, tu.SDKClaims("alice", "admin")))
+	r.Header.Set("Authorization", "Bearer "+tu.HS256(tu.SecretA, tu.SDKClaims("alice", "admin")))
 	expectResponse(t, serve(t, r, global, route), 200, "passed alice", "")
 	if verifications != 1 {
 		t.Errorf("verified %d times, want once", verifications)
 	}
 
 	r = httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Bearer "+tu.HS256(secretA, tu.SDKClaims("bob", "read")))
+	r.Header.Set("Authorization", "Bearer "+tu.HS256(tu.SecretA, tu.SDKClaims("bob", "read")))
 	expectResponse(t, serve(t, r, global, route), 403, `{"detail":"Not enough permissions"}`,
 		`Bearer error="insufficient_scope", scope="admin"`)
 
-	other := testHandler(&Verifier{Secrets: [][]byte{[]byte(secretB)}}, nil)
+	other := testHandler(&Verifier{Secrets: [][]byte{[]byte(tu.SecretB)}}, nil)
 	r = httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Bearer "+tu.HS256(secretA, tu.SDKClaims("carol")))
+	r.Header.Set("Authorization", "Bearer "+tu.HS256(tu.SecretA, tu.SDKClaims("carol")))
 	expectResponse(t, serve(t, r, global, other), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
 }
 
 // TestHandlerOptional: no token passes anonymously with every identity
 // placeholder known and empty; a token that is present must be valid.
 func TestHandlerOptional(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
 	m := testHandler(v, nil)
 	m.Optional, m.TokenQuery = true, "access_token"
 	tests := []struct {
@@ -195,10 +195,10 @@ func TestHandlerOptional(t *testing.T) {
 		{"no token", "/", "", 200, "passed ", ""},
 		{"another scheme", "/", "Basic YTpi", 200, "passed ", ""},
 		{"empty query token", "/?access_token=", "", 200, "passed ", ""},
-		{"valid token", "/", "Bearer " + tu.HS256(secretA, tu.SDKClaims("alice")), 200, "passed alice", "header"},
-		{"valid query token", "/?access_token=" + tu.HS256(secretA, tu.SDKClaims("alice")), "", 200, "passed alice", "query"},
+		{"valid token", "/", "Bearer " + tu.HS256(tu.SecretA, tu.SDKClaims("alice")), 200, "passed alice", "header"},
+		{"valid query token", "/?access_token=" + tu.HS256(tu.SecretA, tu.SDKClaims("alice")), "", 200, "passed alice", "query"},
 		{"invalid token", "/", "Bearer x.y.z", 401, `{"detail":"Invalid token"}`, ""},
-		{"expired token", "/", "Bearer " + tu.HS256(secretA, tu.SDKClaims("a").With("exp", time.Now().Add(-time.Hour).Unix())), 401,
+		{"expired token", "/", "Bearer " + tu.HS256(tu.SecretA, tu.SDKClaims("a").With("exp", time.Now().Add(-time.Hour).Unix())), 401,
 			`{"detail":"Token has expired"}`, ""},
 	}
 	for _, tt := range tests {
@@ -227,12 +227,12 @@ func TestHandlerOptional(t *testing.T) {
 // handler, and a global-option line and a route line that both read the
 // query: the first removes it, the second still finds the token.
 func TestHandlerTokenPlaces(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
 	global, route := testHandler(v, nil), testHandler(v, nil, "read")
 	for _, m := range []*SoloAuth{global, route} {
 		m.TokenQuery, m.TokenCookie = "access_token", "tok"
 	}
-	token := tu.HS256(secretA, tu.SDKClaims("alice", "read"))
+	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice", "read"))
 
 	r := httptest.NewRequest(http.MethodGet, "/p?x=1&access_token="+token+"&y=%zz", nil)
 	w := serve(t, r, global, route)
@@ -271,7 +271,7 @@ func TestHandlerTokenPlaces(t *testing.T) {
 // says where the token was found, and never holds the token.
 func TestHandlerLogsTheSourceOfARefusedToken(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	m := testHandler(&Verifier{Secrets: [][]byte{[]byte(secretA)}}, nil)
+	m := testHandler(&Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}, nil)
 	m.logger, m.TokenQuery, m.TokenCookie = zap.New(core), "access_token", "tok"
 	forged := tu.HS256("another-secret-that-is-32-bytes-long!", tu.SDKClaims("alice"))
 	tests := []struct {

@@ -17,8 +17,8 @@ import (
 // claims, never the signature, and the answer of a route with the given
 // scopes and token kinds.
 func TestInspectDecides(t *testing.T) {
-	t.Setenv("SOLO_SDK_SECRET", secretA)
-	token := tu.HS256(secretA, tu.SDKClaims("alice", "read"))
+	t.Setenv("SOLO_SDK_SECRET", tu.SecretA)
+	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice", "read"))
 	tests := []struct {
 		name string
 		args []string
@@ -76,9 +76,9 @@ func TestInspectJWKSFile(t *testing.T) {
 		}
 		return b
 	}
-	good := write("good.json", set(&testRSAKey.PublicKey, "dev-1"))
+	good := write("good.json", set(&tu.RSAKey.PublicKey, "dev-1"))
 	claims := tu.SDKClaims("alice", "read")
-	token := tu.RS256(testRSAKey, "dev-1", claims)
+	token := tu.RS256(tu.RSAKey, "dev-1", claims)
 
 	tests := []struct {
 		name, file, token string
@@ -87,9 +87,9 @@ func TestInspectJWKSFile(t *testing.T) {
 	}{
 		{"pass", good, token, "", "decision: pass: sub=alice token_type=workos permissions=read"},
 		{"missing scope", good, token, "admin", "decision: 403 Not enough permissions (missing admin)"},
-		{"forged: another key, same kid", good, tu.RS256(rsaKey2, "dev-1", claims), "", "decision: 401 Invalid token (bad signature)"},
-		{"unknown kid", good, tu.RS256(testRSAKey, "dev-2", claims), "", "decision: 401 Invalid token (unknown kid"},
-		{"SDK token without a secret", good, tu.HS256(secretA, claims), "", "decision: 401 Invalid token (HS256 token but no secret configured)"},
+		{"forged: another key, same kid", good, tu.RS256(tu.RSAKey2, "dev-1", claims), "", "decision: 401 Invalid token (bad signature)"},
+		{"unknown kid", good, tu.RS256(tu.RSAKey, "dev-2", claims), "", "decision: 401 Invalid token (unknown kid"},
+		{"SDK token without a secret", good, tu.HS256(tu.SecretA, claims), "", "decision: 401 Invalid token (HS256 token but no secret configured)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,8 +112,8 @@ func TestInspectJWKSFile(t *testing.T) {
 		{"empty", write("empty.json", nil), "empty file"},
 		{"2 MiB", write("huge.json", append(huge, `"}`...)), "over the 1048576-byte limit"},
 		{"not JSON", write("text.json", []byte("hello")), "not a JWK set"},
-		{"no usable key", write("small.json", set(&mustRSA(1024).PublicKey, "small")), `no usable key (1 skipped: kid "small": RSA key of 1024 bits`},
-		{"private key", write("private.json", set(testRSAKey, "priv")), "no usable key"},
+		{"no usable key", write("small.json", set(&tu.MustRSA(1024).PublicKey, "small")), `no usable key (1 skipped: kid "small": RSA key of 1024 bits`},
+		{"private key", write("private.json", set(tu.RSAKey, "priv")), "no usable key"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,9 +15,9 @@ import (
 // silently runs at the strict path's speed.
 func TestFlatObjectTakesRealTokens(t *testing.T) {
 	tokens := []string{
-		tu.HS256(secretA, benchClaims()),
-		tu.RS256(testRSAKey, "k1", benchClaims()),
-		tu.HS256(secretA, tu.SDKClaims("u").With("aud", []string{"a", "b"}, "iss", "https://issuer.example",
+		tu.HS256(tu.SecretA, tu.BenchClaims()),
+		tu.RS256(tu.RSAKey, "k1", tu.BenchClaims()),
+		tu.HS256(tu.SecretA, tu.SDKClaims("u").With("aud", []string{"a", "b"}, "iss", "https://issuer.example",
 			"nbf", 1700000000, "scope", "a b", "admin", true, "ratio", -1.5e3, "none", nil, "empty", []string{})),
 	}
 	for _, token := range tokens {
@@ -84,8 +84,8 @@ func distinctMembers(n int) string {
 // same claims.
 func FuzzFlatScan(f *testing.F) {
 	for _, token := range []string{
-		tu.HS256(secretA, benchClaims()),
-		tu.RS256(testRSAKey, "k1", benchClaims()),
+		tu.HS256(tu.SecretA, tu.BenchClaims()),
+		tu.RS256(tu.RSAKey, "k1", tu.BenchClaims()),
 	} {
 		for _, seg := range strings.Split(token, ".")[:2] {
 			raw, _ := base64.RawURLEncoding.DecodeString(seg)

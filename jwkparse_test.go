@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"github.com/go-jose/go-jose/v4"
 )
 
@@ -33,23 +35,10 @@ func jwkJSON(t testing.TB, key any, kid string, extra map[string]any) string {
 
 func jwksOf(keys ...string) string { return `{"keys":[` + strings.Join(keys, ",") + `]}` }
 
-var (
-	rsaKey2 = mustRSA(2048)
-	rsaKey3 = mustRSA(2048)
-)
-
-func mustRSA(bits int) *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
 func TestParseJWKS(t *testing.T) {
-	good := jwkJSON(t, &testRSAKey.PublicKey, "good", nil)
+	good := jwkJSON(t, &tu.RSAKey.PublicKey, "good", nil)
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	small := mustRSA(1024)
+	small := tu.MustRSA(1024)
 	tests := []struct {
 		name     string
 		body     string
@@ -57,19 +46,19 @@ func TestParseJWKS(t *testing.T) {
 		wantErr  bool
 	}{
 		{"one good key", jwksOf(good), []string{"good"}, false},
-		{"use and alg and key_ops that allow it", jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k", map[string]any{"use": "sig", "alg": "RS256", "key_ops": []string{"verify"}})), []string{"k"}, false},
+		{"use and alg and key_ops that allow it", jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k", map[string]any{"use": "sig", "alg": "RS256", "key_ops": []string{"verify"}})), []string{"k"}, false},
 		{"oct key skipped", jwksOf(good, `{"kty":"oct","kid":"sym","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}`), []string{"good"}, false},
 		{"EC key skipped", jwksOf(good, jwkJSON(t, &ec.PublicKey, "ec", nil)), []string{"good"}, false},
 		{"1024-bit RSA skipped", jwksOf(good, jwkJSON(t, &small.PublicKey, "small", nil)), []string{"good"}, false},
-		{"use enc skipped", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "enc", map[string]any{"use": "enc"})), []string{"good"}, false},
-		{"alg RS384 skipped", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "rs384", map[string]any{"alg": "RS384"})), []string{"good"}, false},
-		{"alg PS256 skipped", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "ps", map[string]any{"alg": "PS256"})), []string{"good"}, false},
-		{"key_ops without verify skipped", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "ops", map[string]any{"key_ops": []string{"encrypt"}})), []string{"good"}, false},
-		{"private key skipped", jwksOf(good, jwkJSON(t, rsaKey2, "priv", nil)), []string{"good"}, false},
-		{"kid on two keys: neither used", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "dup", nil), jwkJSON(t, &rsaKey3.PublicKey, "dup", nil)), []string{"good"}, false},
-		{"kid shared with an unusable key: not used", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "dup", nil), `{"kty":"oct","kid":"dup","k":"AAAA"}`), []string{"good"}, false},
-		{"kid shared with a key with a member twice: not used", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "dup", nil), `{"kty":"RSA","kid":"dup","kid":"dup","e":"AQAB","n":"AAAA"}`), []string{"good"}, false},
-		{"no kid skipped", jwksOf(good, jwkJSON(t, &rsaKey2.PublicKey, "", nil)), []string{"good"}, false},
+		{"use enc skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "enc", map[string]any{"use": "enc"})), []string{"good"}, false},
+		{"alg RS384 skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "rs384", map[string]any{"alg": "RS384"})), []string{"good"}, false},
+		{"alg PS256 skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "ps", map[string]any{"alg": "PS256"})), []string{"good"}, false},
+		{"key_ops without verify skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "ops", map[string]any{"key_ops": []string{"encrypt"}})), []string{"good"}, false},
+		{"private key skipped", jwksOf(good, jwkJSON(t, tu.RSAKey2, "priv", nil)), []string{"good"}, false},
+		{"kid on two keys: neither used", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "dup", nil), jwkJSON(t, &tu.RSAKey3.PublicKey, "dup", nil)), []string{"good"}, false},
+		{"kid shared with an unusable key: not used", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "dup", nil), `{"kty":"oct","kid":"dup","k":"AAAA"}`), []string{"good"}, false},
+		{"kid shared with a key with a member twice: not used", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "dup", nil), `{"kty":"RSA","kid":"dup","kid":"dup","e":"AQAB","n":"AAAA"}`), []string{"good"}, false},
+		{"no kid skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "", nil)), []string{"good"}, false},
 		{"unreadable key skipped", jwksOf(good, `{"kty":"RSA","kid":"bad","n":"!!","e":"AQAB"}`, `{"kty":"nope"}`, `"string"`), []string{"good"}, false},
 		{"not JSON", `<html>`, nil, true},
 		{"keys not an array", `{"keys":"x"}`, nil, true},
@@ -102,8 +91,8 @@ func withMembers(jwk, members string) string { return "{" + members + "," + jwk[
 // name that differs only in case, is skipped with the reason, never used
 // as if the member were absent or under another reading of it.
 func TestParseJWKSMalformedMetadata(t *testing.T) {
-	good := jwkJSON(t, &testRSAKey.PublicKey, "good", nil)
-	bare := jwkJSON(t, &rsaKey2.PublicKey, "", nil) // no kid
+	good := jwkJSON(t, &tu.RSAKey.PublicKey, "good", nil)
+	bare := jwkJSON(t, &tu.RSAKey2.PublicKey, "", nil) // no kid
 	tests := []struct {
 		name, members, wantReason string
 	}{
@@ -208,9 +197,9 @@ func TestROCA(t *testing.T) {
 		{"crocs-muni mod03 (Infineon)", mod03, true},
 		{"built as the Infineon library did", built, true},
 		{"built, then off by two", new(big.Int).Add(built, big.NewInt(2)), false},
-		{"a Go 2048-bit key", testRSAKey.N, false},
-		{"another Go 2048-bit key", rsaKey2.N, false},
-		{"another", rsaKey3.N, false},
+		{"a Go 2048-bit key", tu.RSAKey.N, false},
+		{"another Go 2048-bit key", tu.RSAKey2.N, false},
+		{"another", tu.RSAKey3.N, false},
 	}
 	for _, tt := range tests {
 		if got := rocaVulnerable(tt.n); got != tt.want {
@@ -237,7 +226,7 @@ func TestROCA(t *testing.T) {
 	}
 	// End to end: a JWK set holding the Infineon key keeps only the good one.
 	roca := jwkJSON(t, &rsa.PublicKey{N: mod03, E: 65537}, "roca", nil)
-	keys, skipped, err := parseJWKS([]byte(jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "good", nil), roca)))
+	keys, skipped, err := parseJWKS([]byte(jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "good", nil), roca)))
 	if err != nil || keys["roca"] != nil || keys["good"] == nil {
 		t.Fatalf("kids %v err %v", sortedKIDs(keys), err)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"go.uber.org/zap"
 )
 
@@ -20,7 +22,7 @@ func TestReadJWKSFile(t *testing.T) {
 		}
 		return p
 	}
-	good := jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil), jwkJSON(t, &rsaKey2.PublicKey, "k2", nil))
+	good := jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil), jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil))
 	loop := filepath.Join(dir, "loop")
 	if err := os.Symlink(loop, loop); err != nil {
 		t.Fatal(err)
@@ -31,7 +33,7 @@ func TestReadJWKSFile(t *testing.T) {
 	}
 	// 2 MiB of valid JSON: a JWK set padded with whitespace.
 	huge := write("huge.json", good[:len(good)-1]+strings.Repeat(" ", 2<<20)+"}")
-	small := mustRSA(1024)
+	small := tu.MustRSA(1024)
 	tests := []struct {
 		name string
 		path string
@@ -39,7 +41,7 @@ func TestReadJWKSFile(t *testing.T) {
 	}{
 		{"good", write("good.json", good), ""},
 		{"good, with a UTF-8 byte order mark", write("bom.json", "\ufeff"+good), ""},
-		{"one usable key of two", write("mixed.json", jwksOf(jwkJSON(t, &small.PublicKey, "weak", nil), jwkJSON(t, &testRSAKey.PublicKey, "k1", nil))), ""},
+		{"one usable key of two", write("mixed.json", jwksOf(jwkJSON(t, &small.PublicKey, "weak", nil), jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil))), ""},
 		{"missing", filepath.Join(dir, "nope.json"), "no such file or directory"},
 		{"a directory", dir, "is a directory"},
 		{"empty", write("empty.json", ""), "empty file"},
@@ -51,7 +53,7 @@ func TestReadJWKSFile(t *testing.T) {
 		{"JSON but not a JWK set", write("obj.json", `{"kty":"RSA"}`), "not a JWK set"},
 		{"no usable key", write("weak.json", jwksOf(jwkJSON(t, &small.PublicKey, "weak", nil))), "no usable key (1 skipped"},
 		{"only a symmetric key", write("oct.json", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}`), "no usable key"},
-		{"a shared kid", write("dup.json", jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k", nil), jwkJSON(t, &rsaKey2.PublicKey, "k", nil))), "no usable key"},
+		{"a shared kid", write("dup.json", jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k", nil), jwkJSON(t, &tu.RSAKey2.PublicKey, "k", nil))), "no usable key"},
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range tests {
@@ -99,9 +101,9 @@ func TestJWKSFileIdentity(t *testing.T) {
 		}
 		return f
 	}
-	one := read(jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	again := read(jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	other := read(jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k1", nil)))
+	one := read(jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	again := read(jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	other := read(jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k1", nil)))
 	if one.path != p {
 		t.Errorf("path %q, want %q", one.path, p)
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"go.uber.org/zap"
@@ -71,7 +73,7 @@ func TestKeySetWarnsOncePerSetOnPlainHTTP(t *testing.T) {
 		"https://idp.example/jwks":             0,
 	} {
 		core, logs := observer.New(zapcore.WarnLevel)
-		ks := newKeySet(keySetConfig{URL: url, Refresh: time.Hour, Logger: zap.New(core), Clock: newFakeClock(),
+		ks := newKeySet(keySetConfig{URL: url, Refresh: time.Hour, Logger: zap.New(core), Clock: tu.NewClock(),
 			Client: &http.Client{Transport: failingTransport{}}})
 		ks.start()
 		ks.addUser(time.Minute, nil, nil)
@@ -95,7 +97,7 @@ func TestKeySetWarnsOncePerSetOnPlainHTTP(t *testing.T) {
 func TestCredentialsInJWKSURLNeverShown(t *testing.T) {
 	keySets.minInterval = time.Nanosecond // every unknown kid fetches
 	t.Cleanup(func() { keySets.minInterval = 0 })
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	host := srv.Listener.Addr().String()
 	secretURL := "http://user:pa55@" + host + "/jwks?token=s3cr3t"
 	otherURL := "http://other:pa55@" + host + "/jwks?token=s3cr3t2" // shows the same
@@ -113,7 +115,7 @@ func TestCredentialsInJWKSURLNeverShown(t *testing.T) {
 		awaitSettled(t, ks)
 		acquired = append(acquired, ks)
 	}
-	srv.set(500, "down") // a failed refresh, logged
+	srv.Set(500, "down") // a failed refresh, logged
 	acquired[0].RSAKey(context.Background(), "unknown")
 
 	leaks := func(where, s string) {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -20,13 +22,13 @@ import (
 // TestKeySetUnknownKIDFlood sends a few hundred random kids at once after
 // the rate limit has passed: exactly one fetch, however many callers.
 func TestKeySetUnknownKIDFlood(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	clk.Advance(jwksMinInterval)
 
 	gate := make(chan struct{})
-	srv.setGate(gate)
+	srv.SetGate(gate)
 	var wg sync.WaitGroup
 	var unknown atomic.Int64
 	for i := range 300 {
@@ -38,7 +40,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, "the merged fetch to start", func() bool { return srv.requests.Load() == 2 })
+	tu.Eventually(t, "the merged fetch to start", func() bool { return srv.Requests.Load() == 2 })
 	// A known kid does not wait behind the fetch in flight.
 	done := make(chan error, 1)
 	go func() { _, err := ks.RSAKey(context.Background(), "k1"); done <- err }()
@@ -52,7 +54,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 	}
 	close(gate)
 	wg.Wait()
-	if n := srv.requests.Load(); n != 2 {
+	if n := srv.Requests.Load(); n != 2 {
 		t.Fatalf("%d fetches, want 2 (start + one merged refresh)", n)
 	}
 	if unknown.Load() != 300 {
@@ -63,13 +65,13 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 	for i := range 50 {
 		ks.RSAKey(context.Background(), fmt.Sprint("again-", i))
 	}
-	if n := srv.requests.Load(); n != 2 {
+	if n := srv.Requests.Load(); n != 2 {
 		t.Fatalf("%d fetches, want 2", n)
 	}
 }
 
 func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
-	good := jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil))
+	good := jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil))
 	bad := []struct {
 		name   string
 		status int
@@ -85,21 +87,21 @@ func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newJWKSServer(t, good)
-			clk := newFakeClock()
+			srv := tu.NewJWKSServer(t, good)
+			clk := tu.NewClock()
 			ks := startKeySet(t, srv.URL, clk, nil)
-			srv.set(tt.status, tt.body)
+			srv.Set(tt.status, tt.body)
 			if tt.hang {
 				gate := make(chan struct{})
 				defer close(gate)
-				srv.setGate(gate)
+				srv.SetGate(gate)
 			}
 			clk.Advance(jwksMinInterval)
 			if _, err := ks.RSAKey(context.Background(), "unknown"); !errors.Is(err, ErrUnknownKeyID) {
 				t.Fatalf("err %v", err)
 			}
-			if srv.requests.Load() != 2 {
-				t.Fatalf("%d fetches, want 2", srv.requests.Load())
+			if srv.Requests.Load() != 2 {
+				t.Fatalf("%d fetches, want 2", srv.Requests.Load())
 			}
 			if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
 				t.Fatalf("last good key lost after a failed refresh: %v", err)
@@ -125,9 +127,9 @@ func exactRetries(t *testing.T) {
 // the loop waits for the very delay the schedule says.
 func TestKeySetOutageAtStart(t *testing.T) {
 	exactRetries(t)
-	srv := newJWKSServer(t, "")
-	srv.set(503, "down")
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, "")
+	srv.Set(503, "down")
+	clk := tu.NewClock()
 	// A start-up wait off the schedule's grid, so that its waiter is not
 	// taken for the loop's.
 	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, StartupWait: 7*time.Hour + time.Millisecond})
@@ -139,22 +141,22 @@ func TestKeySetOutageAtStart(t *testing.T) {
 	}
 	for i, secs := range []int{1, 2, 4, 8, 16, 32, 60, 60, 60} {
 		d := time.Duration(secs) * time.Second
-		awaitWaiters(t, clk, clk.Now().Add(d), 1)
+		tu.AwaitWaiters(t, clk, clk.Now().Add(d), 1)
 		if ra := ks.RetryAfter(); ra != secs {
 			t.Fatalf("retry %d: Retry-After %d, want %d", i+1, ra, secs)
 		}
-		if n := srv.requests.Load(); n != int64(i+1) {
+		if n := srv.Requests.Load(); n != int64(i+1) {
 			t.Fatalf("retry %d: %d fetches before it is due", i+1, n)
 		}
 		clk.Advance(d)
-		eventually(t, fmt.Sprint("retry ", i+1), func() bool { return srv.requests.Load() == int64(i+2) })
+		tu.Eventually(t, fmt.Sprint("retry ", i+1), func() bool { return srv.Requests.Load() == int64(i+2) })
 	}
-	srv.set(200, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	awaitWaiters(t, clk, clk.Now().Add(time.Minute), 1)
+	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	tu.AwaitWaiters(t, clk, clk.Now().Add(time.Minute), 1)
 	clk.Advance(time.Minute)
-	eventually(t, "recovery", func() bool { return ks.CurrentKey("k1") != nil })
+	tu.Eventually(t, "recovery", func() bool { return ks.CurrentKey("k1") != nil })
 	// Back on the refresh schedule.
-	awaitWaiters(t, clk, clk.Now().Add(time.Hour), 1)
+	tu.AwaitWaiters(t, clk, clk.Now().Add(time.Hour), 1)
 	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
 		t.Fatal(err)
 	}
@@ -172,45 +174,45 @@ func TestRetryDelay(t *testing.T) {
 }
 
 func TestKeySetScheduledRefresh(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	// The loop waits exactly jwks_refresh from the fetch...
-	awaitWaiters(t, clk, ks.status().LastFetch.Add(time.Hour), 1)
+	tu.AwaitWaiters(t, clk, ks.status().LastFetch.Add(time.Hour), 1)
 	clk.Advance(59 * time.Minute)
-	if srv.requests.Load() != 1 {
+	if srv.Requests.Load() != 1 {
 		t.Fatalf("refreshed before jwks_refresh")
 	}
 	// ...and then refreshes.
 	clk.Advance(time.Minute)
-	eventually(t, "the scheduled refresh", func() bool { return ks.CurrentKey("k2") != nil })
+	tu.Eventually(t, "the scheduled refresh", func() bool { return ks.CurrentKey("k2") != nil })
 }
 
 // TestKeySetFailedOnDemandFetchIsNotRetriedSooner: an unknown kid's fetch
 // that fails must not make the background loop retry within 30 s, or
 // random kids could make the set fetch more often than that.
 func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	clk.Advance(jwksMinInterval)
-	srv.set(500, "trouble")
+	srv.Set(500, "trouble")
 	ks.RSAKey(context.Background(), "unknown")
-	if srv.requests.Load() != 2 {
-		t.Fatalf("%d fetches, want 2", srv.requests.Load())
+	if srv.Requests.Load() != 2 {
+		t.Fatalf("%d fetches, want 2", srv.Requests.Load())
 	}
 	// The loop has seen the failure and waits 30 s from it, not 1 s.
-	awaitWaiters(t, clk, clk.Now().Add(jwksMinInterval), 1)
+	tu.AwaitWaiters(t, clk, clk.Now().Add(jwksMinInterval), 1)
 	for range 29 {
 		clk.Advance(time.Second)
 		ks.RSAKey(context.Background(), fmt.Sprint("more-", clk.Now().Unix()))
 	}
-	if n := srv.requests.Load(); n != 2 {
+	if n := srv.Requests.Load(); n != 2 {
 		t.Fatalf("%d fetches within 30s of a failed on-demand fetch, want 2", n)
 	}
 	clk.Advance(time.Second)
-	eventually(t, "a retry after 30s", func() bool { return srv.requests.Load() == 3 })
+	tu.Eventually(t, "a retry after 30s", func() bool { return srv.Requests.Load() == 3 })
 }
 
 // TestKeySetRedirectIsAFailedFetch: a JWKS endpoint that redirects, even
@@ -220,19 +222,19 @@ func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
 func TestKeySetRedirectIsAFailedFetch(t *testing.T) {
 	for _, status := range []int{301, 302, 303, 307, 308} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
-			target := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+			target := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
 			location := "http://user:pa55@" + target.Listener.Addr().String() + "/jwks?token=s3cr3t"
 			redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, location, status)
 			}))
 			t.Cleanup(redirector.Close)
 			core, logs := observer.New(zapcore.WarnLevel)
-			ks := newKeySet(keySetConfig{URL: redirector.URL, Refresh: time.Hour, Clock: newFakeClock(), Logger: zap.New(core)})
+			ks := newKeySet(keySetConfig{URL: redirector.URL, Refresh: time.Hour, Clock: tu.NewClock(), Logger: zap.New(core)})
 			ks.start()
 			t.Cleanup(func() { ks.Destruct() })
 			awaitSettled(t, ks)
 
-			if n := target.requests.Load(); n != 0 {
+			if n := target.Requests.Load(); n != 0 {
 				t.Fatalf("the redirect was followed (%d requests at its target)", n)
 			}
 			if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrKeysUnavailable) {

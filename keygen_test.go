@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"github.com/spf13/cobra"
 )
 
@@ -242,21 +244,21 @@ func TestLoadRSAPrivateKey(t *testing.T) {
 	}
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalECPrivateKey(ec)
-	pubDER, _ := x509.MarshalPKIXPublicKey(&testRSAKey.PublicKey)
+	pubDER, _ := x509.MarshalPKIXPublicKey(&tu.RSAKey.PublicKey)
 	notPEM := filepath.Join(t.TempDir(), "key.txt")
 	os.WriteFile(notPEM, []byte("not a key\n"), 0o600)
 	huge := filepath.Join(t.TempDir(), "huge.pem")
 	os.WriteFile(huge, bytes.Repeat([]byte("A"), maxKeyFileSize+1), 0o600)
 
 	tests := []struct {
-		name, path, want string // want "" = loads testRSAKey
+		name, path, want string // want "" = loads tu.RSAKey
 	}{
-		{"PKCS#8", writePEM(t, "PRIVATE KEY", pkcs8(testRSAKey)), ""},
-		{"PKCS#1", writePEM(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(testRSAKey)), ""},
+		{"PKCS#8", writePEM(t, "PRIVATE KEY", pkcs8(tu.RSAKey)), ""},
+		{"PKCS#1", writePEM(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(tu.RSAKey)), ""},
 		{"not PEM", notPEM, "not a PEM file"},
 		{"EC in PKCS#8", writePEM(t, "PRIVATE KEY", pkcs8(ec)), "holds an EC key"},
 		{"EC in SEC 1", writePEM(t, "EC PRIVATE KEY", ecDER), "holds an EC key"},
-		{"RSA 1024", writePEM(t, "PRIVATE KEY", pkcs8(mustRSA(1024))), "RSA key of 1024 bits"},
+		{"RSA 1024", writePEM(t, "PRIVATE KEY", pkcs8(tu.MustRSA(1024))), "RSA key of 1024 bits"},
 		{"public key", writePEM(t, "PUBLIC KEY", pubDER), "holds a PUBLIC KEY, not a private key"},
 		{"encrypted", writePEM(t, "ENCRYPTED PRIVATE KEY", []byte{1}), "encrypted"},
 		{"garbage in the block", writePEM(t, "PRIVATE KEY", []byte("junk")), "unreadable PRIVATE KEY"},
@@ -268,7 +270,7 @@ func TestLoadRSAPrivateKey(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			key, err := loadRSAPrivateKey(tt.path)
 			if tt.want == "" {
-				if err != nil || !key.Equal(testRSAKey) {
+				if err != nil || !key.Equal(tu.RSAKey) {
 					t.Fatalf("key %v, err %v", key != nil, err)
 				}
 				return

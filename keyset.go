@@ -12,6 +12,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
 )
 
 // Limits of a JWKS fetch; past any of them the fetch has failed and the
@@ -40,18 +42,6 @@ const (
 	sourceStorage = "storage"
 )
 
-// clock is time, made replaceable so that tests of the rate limit and the
-// retry schedule are fast and exact.
-type clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // keyTable is one loaded key set. It is never changed once published.
 type keyTable struct {
 	keys      map[string]*rsa.PublicKey
@@ -75,7 +65,7 @@ type KeySet struct {
 	url         string        // fetched from, and names the saved copy
 	shown       string        // url as logs, errors, metrics and the admin API show it
 	client      *http.Client
-	clock       clock
+	clock       clock.Clock
 	refresh     atomic.Int64 // time.Duration between scheduled fetches
 	logger      atomic.Pointer[zap.Logger]
 
@@ -108,7 +98,7 @@ type keySetConfig struct {
 	Store   keyStore
 	Logger  *zap.Logger
 	Client  *http.Client // nil: a client with the fetch timeout; redirects are never followed
-	Clock   clock        // nil: real time
+	Clock   clock.Clock  // nil: real time
 	// StartupWait is how long the first fetch may take before the saved
 	// copy is tried and the first attempt settles; 0: jwksStartupWait.
 	StartupWait time.Duration
@@ -145,7 +135,7 @@ func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
 	ks.ctx, ks.cancel = context.WithCancel(context.Background())
 	ks.client = noRedirects(cfg.Client)
 	if ks.clock == nil {
-		ks.clock = realClock{}
+		ks.clock = clock.Real{}
 	}
 	user := ks.addUser(cfg.Refresh, cfg.Store, cfg.Logger)
 	return ks, user

@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"github.com/go-jose/go-jose/v4"
 )
 
-func startKeySet(t *testing.T, url string, clk clock, store keyStore) *KeySet {
+func startKeySet(t *testing.T, url string, clk clock.Clock, store keyStore) *KeySet {
 	t.Helper()
 	var ks *KeySet
 	cfg := keySetConfig{URL: url, Refresh: time.Hour, Clock: clk, Client: &http.Client{Timeout: 300 * time.Millisecond}}
@@ -28,11 +31,11 @@ func startKeySet(t *testing.T, url string, clk clock, store keyStore) *KeySet {
 }
 
 func TestKeySetKnownAndUnknownKID(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	if srv.requests.Load() != 1 {
-		t.Fatalf("%d fetches at start, want 1", srv.requests.Load())
+	if srv.Requests.Load() != 1 {
+		t.Fatalf("%d fetches at start, want 1", srv.Requests.Load())
 	}
 	for range 100 {
 		if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
@@ -45,22 +48,22 @@ func TestKeySetKnownAndUnknownKID(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 	}
-	if n := srv.requests.Load(); n != 1 {
+	if n := srv.Requests.Load(); n != 1 {
 		t.Fatalf("%d fetches, want 1: an unknown kid fetched within 30s of the last fetch", n)
 	}
 }
 
 func TestKeySetRotationOnDemand(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	if _, err := ks.RSAKey(context.Background(), "k2"); !errors.Is(err, ErrUnknownKeyID) {
 		t.Fatalf("k2 found before a refresh could run: %v", err)
 	}
 	clk.Advance(jwksMinInterval)
 	key, err := ks.RSAKey(context.Background(), "k2")
-	if err != nil || !key.Equal(&rsaKey2.PublicKey) {
+	if err != nil || !key.Equal(&tu.RSAKey2.PublicKey) {
 		t.Fatalf("k2 after rotation: %v", err)
 	}
 	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrUnknownKeyID) {
@@ -69,33 +72,33 @@ func TestKeySetRotationOnDemand(t *testing.T) {
 }
 
 func TestKeySetDestructStopsFetching(t *testing.T) {
-	srv := newJWKSServer(t, "")
-	srv.set(500, "down")
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, "")
+	srv.Set(500, "down")
+	clk := tu.NewClock()
 	exactRetries(t)
 	ks := startKeySet(t, srv.URL, clk, nil)
 	// While down, the loop retries within seconds...
-	awaitWaiters(t, clk, clk.Now().Add(time.Second), 1)
+	tu.AwaitWaiters(t, clk, clk.Now().Add(time.Second), 1)
 	clk.Advance(time.Second)
-	eventually(t, "a retry", func() bool { return srv.requests.Load() == 2 })
+	tu.Eventually(t, "a retry", func() bool { return srv.Requests.Load() == 2 })
 	// ...and after Destruct, which has joined every goroutine that could
 	// fetch, never again.
 	ks.Destruct()
-	n := srv.requests.Load()
+	n := srv.Requests.Load()
 	for range 120 {
 		clk.Advance(time.Second)
 		ks.RSAKey(context.Background(), "k1")
 	}
-	if srv.requests.Load() != n {
+	if srv.Requests.Load() != n {
 		t.Fatalf("fetching went on after Destruct")
 	}
 }
 
 func TestVerifierWithKeySet(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	ks := startKeySet(t, srv.URL, newFakeClock(), nil)
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	ks := startKeySet(t, srv.URL, tu.NewClock(), nil)
 	v := &Verifier{RSAKeys: ks}
-	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: testRSAKey},
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: tu.RSAKey},
 		(&jose.SignerOptions{}).WithHeader("kid", "k1"))
 	jws, _ := signer.Sign([]byte(fmt.Sprintf(`{"sub":"u","exp":%d}`, time.Now().Add(time.Hour).Unix())))
 	token, _ := jws.CompactSerialize()
@@ -108,16 +111,16 @@ func TestVerifierWithKeySet(t *testing.T) {
 // TestKeySetRefreshFollowsItsUsers: the schedule is the shortest
 // jwks_refresh of the handlers using the set, and follows them as they go.
 func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil) // one user at 1h
 	minute := ks.addUser(time.Minute, nil, nil)
 	if got := time.Duration(ks.refresh.Load()); got != time.Minute {
 		t.Fatalf("refresh %v with users at 1h and 1m", got)
 	}
-	eventually(t, "a refresh after a minute", func() bool {
+	tu.Eventually(t, "a refresh after a minute", func() bool {
 		clk.Advance(5 * time.Second)
-		return srv.requests.Load() >= 2
+		return srv.Requests.Load() >= 2
 	})
 	ks.removeUser(minute)
 	if got := time.Duration(ks.refresh.Load()); got != time.Hour {
@@ -126,15 +129,15 @@ func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
 }
 
 func TestKeySetDestructDuringFetch(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	gate := make(chan struct{})
 	defer close(gate)
-	srv.setGate(gate)
+	srv.SetGate(gate)
 	clk.Advance(jwksMinInterval)
 	go ks.RSAKey(context.Background(), "unknown") // a fetch that hangs
-	eventually(t, "the fetch to start", func() bool { return srv.requests.Load() == 2 })
+	tu.Eventually(t, "the fetch to start", func() bool { return srv.Requests.Load() == 2 })
 	done := make(chan struct{})
 	go func() { ks.Destruct(); close(done) }()
 	select {
@@ -150,8 +153,8 @@ func TestKeySetDestructDuringFetch(t *testing.T) {
 // TestKeySetUnchangedKeysKeepTheirObjects: a refresh that changes nothing
 // keeps the key objects, so the cache's RS256 entries stay valid.
 func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	before := ks.CurrentKey("k1")
 	clk.Advance(jwksMinInterval)
@@ -165,8 +168,8 @@ func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
 // while its unknown kid waits for a fetch frees its goroutine at once,
 // and the fetch goes on for the requests after it.
 func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	// A client that waits as long as a real one would.
 	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{}})
 	ks.start()
@@ -174,12 +177,12 @@ func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 	awaitSettled(t, ks)
 	gate := make(chan struct{})
 	defer close(gate)
-	srv.setGate(gate)
+	srv.SetGate(gate)
 	clk.Advance(jwksMinInterval)
 	ctx, hangUp := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := ks.RSAKey(ctx, "unknown"); done <- err }()
-	eventually(t, "the fetch to start", func() bool { return srv.requests.Load() == 2 })
+	tu.Eventually(t, "the fetch to start", func() bool { return srv.Requests.Load() == 2 })
 	hangUp()
 	select {
 	case err := <-done:
@@ -189,7 +192,7 @@ func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the wait outlived the request's context")
 	}
-	if srv.requests.Load() != 2 {
+	if srv.Requests.Load() != 2 {
 		t.Fatal("hanging up started another fetch")
 	}
 }
@@ -213,10 +216,10 @@ func TestKeySetNoFetchAfterDestruct(t *testing.T) {
 	old := jwksMinInterval
 	jwksMinInterval = 0 // every unknown kid fetches
 	t.Cleanup(func() { jwksMinInterval = old })
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	for round := range 20 {
 		transport := &countingTransport{next: http.DefaultTransport}
-		ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: newFakeClock(), Client: &http.Client{Transport: transport}})
+		ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: tu.NewClock(), Client: &http.Client{Transport: transport}})
 		ks.start()
 		awaitSettled(t, ks)
 		var wg sync.WaitGroup
@@ -235,7 +238,7 @@ func TestKeySetNoFetchAfterDestruct(t *testing.T) {
 				}
 			}()
 		}
-		eventually(t, "unknown kids to fetch", func() bool { return transport.n.Load() > 3 })
+		tu.Eventually(t, "unknown kids to fetch", func() bool { return transport.n.Load() > 3 })
 		ks.Destruct()
 		after := transport.n.Load()
 		for i := range 20 {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
 )
 
 // jwksStartupWait is the most that start-up waits for first fetches, all
@@ -20,7 +22,7 @@ const jwksStartupWait = 3 * time.Second
 // and it is stopped once no config uses its URL.
 type keySetPool struct {
 	*caddy.UsagePool
-	clock       clock
+	clock       clock.Clock
 	startupWait time.Duration
 	minInterval time.Duration // 0: jwksMinInterval
 	client      *http.Client  // nil: the default JWKS client
@@ -31,13 +33,13 @@ type keySetPool struct {
 	deadlines map[<-chan struct{}]time.Time
 }
 
-func newKeySetPool(clk clock, startupWait time.Duration) *keySetPool {
+func newKeySetPool(clk clock.Clock, startupWait time.Duration) *keySetPool {
 	return &keySetPool{UsagePool: caddy.NewUsagePool(), clock: clk, startupWait: startupWait,
 		deadlines: map[<-chan struct{}]time.Time{}}
 }
 
 // keySets is the process's pool.
-var keySets = newKeySetPool(realClock{}, jwksStartupWait)
+var keySets = newKeySetPool(clock.Real{}, jwksStartupWait)
 
 // acquireKeySet returns the key set of url, starting it if no handler
 // uses it yet, and this handler's use of it. Each call must be paired

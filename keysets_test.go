@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
 // TestAcquireSharesOneStartupDeadline: ten handlers of one config name
@@ -17,11 +19,11 @@ import (
 // only at their own start-up deadline.
 func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	const n, wait = 10, 3 * time.Second
-	clk := newFakeClock()
+	clk := tu.NewClock()
 	pool := newKeySetPool(clk, wait)
 	pool.client = &http.Client{} // no timeout of its own: the endpoints hang
 	var (
-		servers [n]*jwksServer
+		servers [n]*tu.JWKSServer
 		gates   [n]chan struct{}
 		sets    [n]*KeySet
 		users   [n]*keySetUser
@@ -29,9 +31,9 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 		done    [n]chan struct{}
 	)
 	for i := range n {
-		servers[i] = newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+		servers[i] = tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
 		gates[i], done[i] = make(chan struct{}), make(chan struct{})
-		servers[i].setGate(gates[i])
+		servers[i].SetGate(gates[i])
 	}
 	config, unload := context.WithCancel(context.Background())
 	t.Cleanup(func() { // before the servers close: they wait for their handlers
@@ -57,8 +59,8 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 
 	// The first handler waits: its key set's fetch is at the endpoint, and
 	// both the handler and the set's own start-up wait for t0+wait.
-	eventually(t, "the first fetch", func() bool { return servers[0].requests.Load() == 1 })
-	awaitWaiters(t, clk, t0.Add(wait), 2)
+	tu.Eventually(t, "the first fetch", func() bool { return servers[0].Requests.Load() == 1 })
+	tu.AwaitWaiters(t, clk, t0.Add(wait), 2)
 	select {
 	case <-done[0]:
 		t.Fatal("the first acquire returned before the start-up deadline")
@@ -78,7 +80,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 		}
 	}
 	for i := range n {
-		eventually(t, fmt.Sprint("fetch ", i+1), func() bool { return servers[i].requests.Load() == 1 })
+		tu.Eventually(t, fmt.Sprint("fetch ", i+1), func() bool { return servers[i].Requests.Load() == 1 })
 	}
 	if got := clk.Now().Sub(t0); got != wait {
 		t.Fatalf("start-up took %v of fake time, want %v", got, wait)
@@ -95,11 +97,11 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	own := t0.Add(2 * wait) // the start-up deadline of sets 2..10
 	res := make(chan error, 1)
 	go func() { _, err := sets[1].RSAKey(context.Background(), "k1"); res <- err }()
-	awaitWaiters(t, clk, own, n-1) // nine sets' start-up waits
+	tu.AwaitWaiters(t, clk, own, n-1) // nine sets' start-up waits
 	// A request waits up to the storage timeout past the deadline, in
 	// case the first attempt is settling in that instant.
 	grace := own.Add(jwksStorageTimeout)
-	awaitWaiters(t, clk, grace, 1)
+	tu.AwaitWaiters(t, clk, grace, 1)
 	close(gates[1])
 	if err := <-res; err != nil {
 		t.Fatalf("a request to a key set provisioned after the deadline: %v", err)
@@ -107,7 +109,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	// ...and set 3's, whose endpoint still hangs, gets the 503 at its
 	// set's start-up deadline, when the first attempt settles.
 	go func() { _, err := sets[2].RSAKey(context.Background(), "k1"); res <- err }()
-	awaitWaiters(t, clk, grace, 2) // and the stale wait of set 2's request
+	tu.AwaitWaiters(t, clk, grace, 2) // and the stale wait of set 2's request
 	select {
 	case err := <-res:
 		t.Fatalf("answered before the set's start-up deadline: %v", err)
@@ -121,7 +123,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 
 	// The config's deadline goes with its context.
 	unload()
-	eventually(t, "the deadline to be forgotten", func() bool {
+	tu.Eventually(t, "the deadline to be forgotten", func() bool {
 		pool.mu.Lock()
 		defer pool.mu.Unlock()
 		return len(pool.deadlines) == 0
@@ -131,9 +133,9 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 // TestAcquireDeadlinePerConfig: a second config (another context) gets a
 // start-up wait of its own; a key set already loaded is not waited for.
 func TestAcquireDeadlinePerConfig(t *testing.T) {
-	clk := newFakeClock()
+	clk := tu.NewClock()
 	pool := newKeySetPool(clk, 3*time.Second)
-	good := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
+	good := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	first, unloadFirst := context.WithCancel(context.Background())
 	defer unloadFirst()
 	ks, u1, err := pool.acquire(first, nil, good.URL, time.Hour, nil)
@@ -147,15 +149,15 @@ func TestAcquireDeadlinePerConfig(t *testing.T) {
 	clk.Advance(time.Minute) // the first config's deadline is long past
 	second, unloadSecond := context.WithCancel(context.Background())
 	defer unloadSecond()
-	hanging := newJWKSServer(t, "")
+	hanging := tu.NewJWKSServer(t, "")
 	gate := make(chan struct{})
 	defer close(gate)
-	hanging.setGate(gate)
+	hanging.SetGate(gate)
 	done := make(chan struct{})
 	var ks2 *KeySet
 	var u2 *keySetUser
 	go func() { ks2, u2, _ = pool.acquire(second, nil, hanging.URL, time.Hour, nil); close(done) }()
-	awaitWaiters(t, clk, clk.Now().Add(3*time.Second), 2)
+	tu.AwaitWaiters(t, clk, clk.Now().Add(3*time.Second), 2)
 	select {
 	case <-done:
 		t.Fatal("a new config did not get a start-up wait of its own")

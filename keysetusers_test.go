@@ -9,6 +9,8 @@ import (
 	"time"
 	"weak"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -30,8 +32,8 @@ func (c *countingStore) Store(ctx context.Context, key string, value []byte) err
 // that failed to load, or was replaced), the key set saves to and logs
 // through the newest user left, and keeps no reference to the one gone.
 func TestKeySetRemovedUserLeavesNothing(t *testing.T) {
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	storeA := &memStore{}
 	coreA, logsA := observer.New(zapcore.InfoLevel)
 	ks, _ := newKeySetAndUser(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: storeA, Logger: zap.New(coreA)})
@@ -52,7 +54,7 @@ func TestKeySetRemovedUserLeavesNothing(t *testing.T) {
 	storeB, loggerB, userB = nil, nil, nil
 
 	// A rotation: a fetch that saves the new set and logs the change.
-	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	clk.Advance(jwksMinInterval)
 	if _, err := ks.RSAKey(context.Background(), "k2"); err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func TestKeySetRemovedUserLeavesNothing(t *testing.T) {
 // through a config that is gone.
 func TestKeySetLastUserGone(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	ks, user := newKeySetAndUser(keySetConfig{URL: "http://127.0.0.1:1/jwks", Store: &memStore{}, Logger: zap.New(core), Clock: newFakeClock()})
+	ks, user := newKeySetAndUser(keySetConfig{URL: "http://127.0.0.1:1/jwks", Store: &memStore{}, Logger: zap.New(core), Clock: tu.NewClock()})
 	ks.removeUser(user)
 	if ks.storage() != nil {
 		t.Error("storage of a removed user still in use")

@@ -14,27 +14,27 @@ import (
 // twoSets is a route with two fetched sets (a: k1 and shared, b: k2 and
 // shared under another key) and a file set (kf), on one fake clock.
 type twoSets struct {
-	a, b   *jwksServer
+	a, b   *tu.JWKSServer
 	ksA    *KeySet
 	ksB    *KeySet
-	clk    *fakeClock
+	clk    *tu.Clock
 	src    *keySources
 	fileKS *keyTable
 }
 
 func newTwoSets(t *testing.T) *twoSets {
 	t.Helper()
-	s := &twoSets{clk: newFakeClock()}
-	s.a = newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil), jwkJSON(t, &testRSAKey.PublicKey, "shared", nil)))
-	s.b = newJWKSServer(t, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil), jwkJSON(t, &rsaKey2.PublicKey, "shared", nil)))
+	s := &twoSets{clk: tu.NewClock()}
+	s.a = tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil), jwkJSON(t, &tu.RSAKey.PublicKey, "shared", nil)))
+	s.b = tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil), jwkJSON(t, &tu.RSAKey2.PublicKey, "shared", nil)))
 	s.ksA = startKeySet(t, s.a.URL, s.clk, nil)
 	s.ksB = startKeySet(t, s.b.URL, s.clk, nil)
-	s.fileKS = &keyTable{keys: map[string]*rsa.PublicKey{"kf": &rsaKey3.PublicKey}, source: sourceFile}
+	s.fileKS = &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: sourceFile}
 	s.src = &keySources{fetched: []*KeySet{s.ksA, s.ksB}, files: []*keyTable{s.fileKS}}
 	return s
 }
 
-func (s *twoSets) fetches() (a, b int64) { return s.a.requests.Load(), s.b.requests.Load() }
+func (s *twoSets) fetches() (a, b int64) { return s.a.Requests.Load(), s.b.Requests.Load() }
 
 func TestKeySourcesLookup(t *testing.T) {
 	s := newTwoSets(t)
@@ -42,10 +42,10 @@ func TestKeySourcesLookup(t *testing.T) {
 		kid  string
 		want []*rsa.PublicKey // every key to try, in any order
 	}{
-		{"k1", []*rsa.PublicKey{&testRSAKey.PublicKey}},
-		{"k2", []*rsa.PublicKey{&rsaKey2.PublicKey}},
-		{"kf", []*rsa.PublicKey{&rsaKey3.PublicKey}},
-		{"shared", []*rsa.PublicKey{&testRSAKey.PublicKey, &rsaKey2.PublicKey}},
+		{"k1", []*rsa.PublicKey{&tu.RSAKey.PublicKey}},
+		{"k2", []*rsa.PublicKey{&tu.RSAKey2.PublicKey}},
+		{"kf", []*rsa.PublicKey{&tu.RSAKey3.PublicKey}},
+		{"shared", []*rsa.PublicKey{&tu.RSAKey.PublicKey, &tu.RSAKey2.PublicKey}},
 	}
 	for _, tt := range tests {
 		first, more, err := s.src.RSAKeys(context.Background(), tt.kid)
@@ -71,16 +71,16 @@ func TestKeySourcesLookup(t *testing.T) {
 	}
 	// A token under the shared kid verifies with either set's key.
 	v := &Verifier{RSAKeys: s.src}
-	for _, key := range []*rsa.PrivateKey{testRSAKey, rsaKey2} {
+	for _, key := range []*rsa.PrivateKey{tu.RSAKey, tu.RSAKey2} {
 		if _, err := v.Verify(tu.RS256(key, "shared", tu.SDKClaims("w"))); err != nil {
 			t.Errorf("shared kid: %v", err)
 		}
 	}
-	if _, err := v.Verify(tu.RS256(rsaKey3, "shared", tu.SDKClaims("w"))); err == nil {
+	if _, err := v.Verify(tu.RS256(tu.RSAKey3, "shared", tu.SDKClaims("w"))); err == nil {
 		t.Error("shared kid signed by a third key passed")
 	}
 	// The same key in two sets is tried once.
-	same := &keySources{files: []*keyTable{s.fileKS, {keys: map[string]*rsa.PublicKey{"kf": &rsaKey3.PublicKey}}}}
+	same := &keySources{files: []*keyTable{s.fileKS, {keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}}}}
 	if _, more, _ := same.RSAKeys(context.Background(), "kf"); len(more) != 0 {
 		t.Errorf("one key in two sets tried %d more times", len(more))
 	}
@@ -97,9 +97,9 @@ func TestKeySourcesUnknownKID(t *testing.T) {
 		t.Fatalf("fetches %d/%d: an unknown kid fetched within the window", a, b)
 	}
 	s.clk.Advance(jwksMinInterval)
-	s.b.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil), jwkJSON(t, &rsaKey3.PublicKey, "new", nil)))
+	s.b.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil), jwkJSON(t, &tu.RSAKey3.PublicKey, "new", nil)))
 	key, _, err := s.src.RSAKeys(context.Background(), "new")
-	if err != nil || !key.Equal(&rsaKey3.PublicKey) {
+	if err != nil || !key.Equal(&tu.RSAKey3.PublicKey) {
 		t.Fatalf("rotated kid: %v", err)
 	}
 	// The answer came with b's refresh; a's, started at the same time,
@@ -128,11 +128,11 @@ func TestKeySourcesKnownKIDNeverWaits(t *testing.T) {
 	s.clk.Advance(jwksMinInterval)
 	gate := make(chan struct{})
 	defer close(gate)
-	s.a.setGate(gate)
+	s.a.SetGate(gate)
 	waiting := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { _, _, err := s.src.RSAKeys(ctx, "unknown"); waiting <- err }()
-	eventually(t, "a's refresh to start", func() bool { return s.a.requests.Load() == 2 })
+	tu.Eventually(t, "a's refresh to start", func() bool { return s.a.Requests.Load() == 2 })
 	for _, kid := range []string{"k1", "k2", "kf", "shared"} {
 		done := make(chan error, 1)
 		go func() { _, _, err := s.src.RSAKeys(context.Background(), kid); done <- err }()
@@ -160,13 +160,13 @@ func TestKeySourcesKnownKIDNeverWaits(t *testing.T) {
 // TestKeySourcesUnavailable: a 503 only while a fetched set has never
 // loaded and no loaded set knows the kid.
 func TestKeySourcesUnavailable(t *testing.T) {
-	up := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	down := newJWKSServer(t, "")
-	down.set(500, "")
-	clk := newFakeClock()
+	up := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	down := tu.NewJWKSServer(t, "")
+	down.Set(500, "")
+	clk := tu.NewClock()
 	ksUp := startKeySet(t, up.URL, clk, nil)
 	ksDown := startKeySet(t, down.URL, clk, nil)
-	file := &keyTable{keys: map[string]*rsa.PublicKey{"kf": &rsaKey3.PublicKey}, source: sourceFile}
+	file := &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: sourceFile}
 	src := &keySources{fetched: []*KeySet{ksUp, ksDown}, files: []*keyTable{file}}
 	tests := []struct {
 		kid  string
@@ -181,7 +181,7 @@ func TestKeySourcesUnavailable(t *testing.T) {
 			t.Errorf("%s: err %v, want %v", tt.kid, err, tt.want)
 		}
 	}
-	if n := down.requests.Load(); n != 1 {
+	if n := down.Requests.Load(); n != 1 {
 		t.Errorf("%d fetches of the set that never loaded; its background retries are its own", n)
 	}
 	// Without the set that never loaded, the unknown kid is invalid.
@@ -221,7 +221,7 @@ func TestKeySourcesKeyInUse(t *testing.T) {
 		}
 	}
 	// b drops shared: its key is out of use, a's is not.
-	s.b.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	s.b.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	s.clk.Advance(jwksMinInterval)
 	<-s.ksB.fetch().done
 	if s.src.KeyInUse("shared", keyB) || !s.src.KeyInUse("shared", keyA) {
@@ -232,9 +232,9 @@ func TestKeySourcesKeyInUse(t *testing.T) {
 // BenchmarkKeySourcesKnownKID: a known kid among three sets is found
 // without waiting or allocating.
 func BenchmarkKeySourcesKnownKID(b *testing.B) {
-	src := &keySources{files: []*keyTable{{keys: map[string]*rsa.PublicKey{"kf": &rsaKey3.PublicKey}}}}
-	for i, key := range []*rsa.PublicKey{&testRSAKey.PublicKey, &rsaKey2.PublicKey} {
-		ks := newKeySet(keySetConfig{URL: "http://127.0.0.1:1/jwks", Clock: newFakeClock()}) // never started
+	src := &keySources{files: []*keyTable{{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}}}}
+	for i, key := range []*rsa.PublicKey{&tu.RSAKey.PublicKey, &tu.RSAKey2.PublicKey} {
+		ks := newKeySet(keySetConfig{URL: "http://127.0.0.1:1/jwks", Clock: tu.NewClock()}) // never started
 		ks.table.Store(&keyTable{keys: map[string]*rsa.PublicKey{[]string{"k1", "k2"}[i]: key}})
 		src.fetched = append(src.fetched, ks)
 	}
@@ -261,9 +261,9 @@ func awaitInflight(ks *KeySet) {
 // answered at once, while another set's refresh still hangs (a dead
 // WorkOS environment must not hold up a live one's rotated key).
 func TestKeySourcesSlowSetHoldsNobody(t *testing.T) {
-	clk := newFakeClock()
-	a := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	b := newJWKSServer(t, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
+	clk := tu.NewClock()
+	a := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	b := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	gate := make(chan struct{})
 	t.Cleanup(func() { close(gate) }) // runs before the servers close
 	ksA := newKeySet(keySetConfig{URL: a.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{Timeout: time.Minute}})
@@ -274,10 +274,10 @@ func TestKeySourcesSlowSetHoldsNobody(t *testing.T) {
 	src := &keySources{fetched: []*KeySet{ksA, ksB}}
 
 	clk.Advance(jwksMinInterval)
-	a.setGate(gate) // a's refresh hangs until the test ends
-	b.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil), jwkJSON(t, &rsaKey3.PublicKey, "new", nil)))
+	a.SetGate(gate) // a's refresh hangs until the test ends
+	b.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil), jwkJSON(t, &tu.RSAKey3.PublicKey, "new", nil)))
 	key, _, err := src.RSAKeys(context.Background(), "new")
-	if err != nil || !key.Equal(&rsaKey3.PublicKey) {
+	if err != nil || !key.Equal(&tu.RSAKey3.PublicKey) {
 		t.Fatalf("rotated kid in b: %v", err)
 	}
 	ksA.mu.Lock()

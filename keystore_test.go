@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
 // memStore is an in-memory keyStore.
@@ -37,15 +39,15 @@ func (m *memStore) Store(_ context.Context, key string, value []byte) error {
 
 func TestKeySetSavedAcrossRestart(t *testing.T) {
 	store := &memStore{}
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	first := startKeySet(t, srv.URL, clk, store)
 	if _, err := first.RSAKey(context.Background(), "k1"); err != nil {
 		t.Fatal(err)
 	}
 	first.Destruct()
 
-	srv.set(500, "outage")
+	srv.Set(500, "outage")
 	clk.Advance(6 * 24 * time.Hour)
 	second := startKeySet(t, srv.URL, clk, store)
 	if _, err := second.RSAKey(context.Background(), "k1"); err != nil {
@@ -55,15 +57,15 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 		t.Fatalf("source %q, want storage", st.Source)
 	}
 	// The saved set is replaced as soon as a fetch succeeds.
-	srv.set(200, jwksOf(jwkJSON(t, &rsaKey2.PublicKey, "k2", nil)))
-	eventually(t, "a fetch to replace the saved set", func() bool {
+	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
+	tu.Eventually(t, "a fetch to replace the saved set", func() bool {
 		clk.Advance(5 * time.Second)
 		return second.status().Source == sourceFetch
 	})
 	second.Destruct()
 
 	// Older than 7 days: not used.
-	srv.set(500, "outage")
+	srv.Set(500, "outage")
 	clk.Advance(8 * 24 * time.Hour)
 	third := startKeySet(t, srv.URL, clk, store)
 	if _, err := third.RSAKey(context.Background(), "k2"); !errors.Is(err, ErrKeysUnavailable) {
@@ -75,20 +77,20 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 // attempt settles when the start-up wait has passed, with the saved set.
 func TestKeySetFirstFetchHangs(t *testing.T) {
 	store := &memStore{}
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	first := startKeySet(t, srv.URL, clk, store)
 	first.Destruct()
 
 	gate := make(chan struct{})
 	defer close(gate)
-	srv.setGate(gate)
+	srv.SetGate(gate)
 	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store, StartupWait: 3 * time.Second})
 	t.Cleanup(func() { ks.Destruct() })
 	deadline := clk.Now().Add(3 * time.Second)
 	ks.start() // returns at once: nothing above waited
-	eventually(t, "the first fetch to reach the endpoint", func() bool { return srv.requests.Load() == 2 })
-	awaitWaiters(t, clk, deadline, 1)
+	tu.Eventually(t, "the first fetch to reach the endpoint", func() bool { return srv.Requests.Load() == 2 })
+	tu.AwaitWaiters(t, clk, deadline, 1)
 	select {
 	case <-ks.settled():
 		t.Fatal("settled while the first fetch hangs, before the start-up wait passed")
@@ -124,13 +126,13 @@ func (s *slowStore) Load(ctx context.Context, key string) ([]byte, error) {
 // request that comes then is verified instead of getting a 503.
 func TestKeySetReadsTheSavedCopyDuringTheFirstFetch(t *testing.T) {
 	mem := &memStore{}
-	srv := newJWKSServer(t, jwksOf(jwkJSON(t, &testRSAKey.PublicKey, "k1", nil)))
-	clk := newFakeClock()
+	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	clk := tu.NewClock()
 	startKeySet(t, srv.URL, clk, mem).Destruct() // leaves a saved copy
 
 	gate := make(chan struct{})
 	defer close(gate)
-	srv.setGate(gate)
+	srv.SetGate(gate)
 	store := &slowStore{memStore: mem, reading: make(chan struct{}), release: make(chan struct{})}
 	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store, StartupWait: 3 * time.Second})
 	t.Cleanup(func() { ks.Destruct() })
@@ -141,7 +143,7 @@ func TestKeySetReadsTheSavedCopyDuringTheFirstFetch(t *testing.T) {
 		t.Fatal("the saved copy is not read while the first fetch runs")
 	}
 	close(store.release) // the read ends while the fetch still hangs
-	awaitWaiters(t, clk, clk.Now().Add(3*time.Second), 1)
+	tu.AwaitWaiters(t, clk, clk.Now().Add(3*time.Second), 1)
 	clk.Advance(3 * time.Second) // the start-up wait is over
 	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
 		t.Fatalf("a request at the end of the start-up wait: %v", err)

@@ -15,7 +15,7 @@ import (
 // benchHandler is a provisioned-like handler without a Caddy context.
 func benchHandler(scopes ...string) *SoloAuth {
 	m := &SoloAuth{logger: zap.NewNop()}
-	m.verifier = &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	m.verifier = &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
 	m.verifier.EnableCache(DefaultCacheEntries)
 	m.requiredScopes = scopes
 	m.forbidden = forbiddenResponse(scopes)
@@ -41,12 +41,12 @@ func BenchmarkServeHTTPBaseline(b *testing.B) {
 // almost all gone from the cache's 16,384-slot doorkeeper by the time they
 // come round again (about 2% are still there, and are then cached).
 func BenchmarkServeHTTPDistinct(b *testing.B) {
-	benchServeHTTP(b, benchHandler("templates:read"), distinctTokens(1<<16, func(c tu.Claims) string { return tu.HS256(secretA, c) })...)
+	benchServeHTTP(b, benchHandler("templates:read"), tu.DistinctTokens(1<<16, func(c tu.Claims) string { return tu.HS256(tu.SecretA, c) })...)
 }
 
 func benchServeHTTP(b *testing.B, m *SoloAuth, tokens ...string) {
 	if len(tokens) == 0 {
-		tokens = []string{tu.HS256(secretA, benchClaims())}
+		tokens = []string{tu.HS256(tu.SecretA, tu.BenchClaims())}
 	}
 	w := httptest.NewRecorder()
 	srv := &caddyhttp.Server{}
@@ -80,7 +80,7 @@ func BenchmarkServeHTTPQueryToken(b *testing.B) {
 	m.TokenQuery = "access_token"
 	w := httptest.NewRecorder()
 	srv := &caddyhttp.Server{}
-	target := "/?a=1&access_token=" + tu.HS256(secretA, benchClaims())
+	target := "/?a=1&access_token=" + tu.HS256(tu.SecretA, tu.BenchClaims())
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -97,7 +97,7 @@ func BenchmarkServeHTTPQueryToken(b *testing.B) {
 func BenchmarkServeHTTPQueryBaseline(b *testing.B) {
 	w := httptest.NewRecorder()
 	srv := &caddyhttp.Server{}
-	target := "/?a=1&access_token=" + tu.HS256(secretA, benchClaims())
+	target := "/?a=1&access_token=" + tu.HS256(tu.SecretA, tu.BenchClaims())
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		base := httptest.NewRequest(http.MethodGet, target, nil)

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -23,7 +24,7 @@ import (
 func testAdmin(t *testing.T) (*adminRevocations, *memStorage, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	store := newMemStorage()
-	return &adminRevocations{list: newRevocationList(realClock{}), store: store, logger: zap.New(core)}, store, logs
+	return &adminRevocations{list: newRevocationList(clock.Real{}), store: store, logger: zap.New(core)}, store, logs
 }
 
 // call runs one admin request; an error is answered with its status, as
@@ -172,7 +173,7 @@ func TestAdminRevocationsAPI(t *testing.T) {
 // by the same subject passes.
 func TestHandlerRevoked(t *testing.T) {
 	a, _, _ := testAdmin(t)
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, Leeway: 30 * time.Second} // the leeway lets a token minted "later" pass now
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, Leeway: 30 * time.Second} // the leeway lets a token minted "later" pass now
 	v.EnableCache(100)
 	core, logs := observer.New(zapcore.DebugLevel)
 	m := testHandler(v, nil)
@@ -181,7 +182,7 @@ func TestHandlerRevoked(t *testing.T) {
 	report.ReportOnly, report.revocations = true, a.list
 
 	now := time.Now()
-	token := tu.HS256(secretA, tu.SDKClaims("alice").With("iat", now.Add(-time.Minute).Unix()))
+	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice").With("iat", now.Add(-time.Minute).Unix()))
 	get := func(h *SoloAuth, token string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Authorization", "Bearer "+token)
@@ -221,11 +222,11 @@ func TestHandlerRevoked(t *testing.T) {
 	}
 
 	// A token minted in a later second works; one without iat does not.
-	later := tu.HS256(secretA, tu.SDKClaims("alice").With("iat", now.Add(2*time.Second).Unix()))
+	later := tu.HS256(tu.SecretA, tu.SDKClaims("alice").With("iat", now.Add(2*time.Second).Unix()))
 	expectResponse(t, get(m, later), 200, "passed alice", "")
-	noIat := tu.HS256(secretA, tu.SDKClaims("alice").With("iat", nil))
+	noIat := tu.HS256(tu.SecretA, tu.SDKClaims("alice").With("iat", nil))
 	expectResponse(t, get(m, noIat), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
-	expectResponse(t, get(m, tu.HS256(secretA, tu.SDKClaims("bob"))), 200, "passed bob", "")
+	expectResponse(t, get(m, tu.HS256(tu.SecretA, tu.SDKClaims("bob"))), 200, "passed bob", "")
 }
 
 // TestAdminRevocationLiftStorageError: lifting an entry not known here
@@ -234,7 +235,7 @@ func TestHandlerRevoked(t *testing.T) {
 func TestAdminRevocationLiftStorageError(t *testing.T) {
 	a, store, _ := testAdmin(t)
 	e := mustRevocation(t, `{"sub":"elsewhere"}`, time.Now())
-	if err := newRevocationList(realClock{}).add(store, e, zap.NewNop()); err != nil {
+	if err := newRevocationList(clock.Real{}).add(store, e, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	store.set(func(s *memStorage) { s.failLoad = errors.New("read timeout") })

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -164,14 +166,14 @@ func configContext(t *testing.T) (caddy.Context, context.CancelFunc) {
 // testList is a list on a fake clock whose syncs the test hears of.
 type testList struct {
 	*revocationList
-	clk    *fakeClock
+	clk    *tu.Clock
 	synced chan error
 }
 
 // Each list has a clock of its own, so that a test knows whose loop a
 // waiter is.
 func newTestList(t *testing.T) *testList {
-	clk := newFakeClock()
+	clk := tu.NewClock()
 	l := &testList{revocationList: newRevocationList(clk), clk: clk, synced: make(chan error, 16)}
 	l.onSync = func(err error) { l.synced <- err }
 	return l
@@ -181,7 +183,7 @@ func newTestList(t *testing.T) *testList {
 // and returns the result of the sync it triggers.
 func (l *testList) poll(t *testing.T, interval time.Duration) error {
 	t.Helper()
-	awaitWaiters(t, l.clk, l.clk.Now().Add(interval), 1)
+	tu.AwaitWaiters(t, l.clk, l.clk.Now().Add(interval), 1)
 	// The loop waits again only after its last sync has reported: any
 	// event now pending is older (another list's poll stepped the
 	// shared clock).

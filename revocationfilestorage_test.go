@@ -12,6 +12,8 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
+
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
 )
 
 // countingStorage counts the Lists that fail with fs.ErrNotExist.
@@ -36,14 +38,14 @@ func (s *countingStorage) List(ctx context.Context, prefix string, recursive boo
 func TestRevocationFileStorageChurn(t *testing.T) {
 	const stable, churn = 200, 400
 	store := &countingStorage{FileStorage: &certmagic.FileStorage{Path: t.TempDir()}}
-	writer := newRevocationList(realClock{})
+	writer := newRevocationList(clock.Real{})
 	for i := range stable {
 		e := mustRevocation(t, fmt.Sprintf(`{"sub":"stable_%d"}`, i), time.Now())
 		if err := writer.add(store, e, zap.NewNop()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l := newRevocationList(realClock{})
+	l := newRevocationList(clock.Real{})
 	l.store = store
 	if err := l.sync(revocationStorageTimeout, nil); err != nil || len(l.index.Load().byID) != stable {
 		t.Fatalf("first sync: %v, %d known", err, len(l.index.Load().byID))

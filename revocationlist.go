@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"go.uber.org/zap"
+
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
 )
 
 // The process's revocation list: who uses it (the handlers, each asking
@@ -26,7 +28,7 @@ import (
 // interval.
 type revocationList struct {
 	index atomic.Pointer[revocationIndex]
-	clock clock
+	clock clock.Clock
 	// onSync, if set (tests), is told the result of each sync.
 	onSync func(error)
 	// storageTimer, if set (tests), replaces the wall-clock timer that
@@ -73,14 +75,14 @@ type revocationStatus struct {
 	Poll        string    `json:"poll,omitempty"` // empty while no handler polls
 }
 
-func newRevocationList(clk clock) *revocationList {
+func newRevocationList(clk clock.Clock) *revocationList {
 	l := &revocationList{clock: clk, logger: zap.NewNop(), status: revocationStatus{StorageOK: true}}
 	l.index.Store(newRevocationIndex(nil))
 	return l
 }
 
 // revocations is the process's list.
-var revocations = newRevocationList(realClock{})
+var revocations = newRevocationList(clock.Real{})
 
 // revokes is the request path's lookup: one atomic load and a length
 // check while there are no entries; no allocation ever.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
 )
 
 // TestRevocationPollInterval: the shortest interval asked for is used;
@@ -50,7 +52,7 @@ func TestRevocationPollInterval(t *testing.T) {
 // the race detector.
 func TestRevocationConcurrency(t *testing.T) {
 	store := newMemStorage()
-	l := newRevocationList(realClock{})
+	l := newRevocationList(clock.Real{})
 	u := l.acquire(time.Second, store, zap.NewNop())
 	defer l.release(u)
 	var wg sync.WaitGroup
@@ -99,7 +101,7 @@ func TestRevocationConcurrency(t *testing.T) {
 // config-less context) adds and lifts fail as storage errors.
 func TestRevocationLiftBeforePoll(t *testing.T) {
 	store := newMemStorage()
-	a, b := newRevocationList(realClock{}), newRevocationList(realClock{})
+	a, b := newRevocationList(clock.Real{}), newRevocationList(clock.Real{})
 	e := mustRevocation(t, `{"jti":"j1"}`, time.Now())
 	if err := a.add(store, e, zap.NewNop()); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package soloauth
 import (
 	"strings"
 	"testing"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
 // TestRevocationPollOption: revocation_poll is a sub-directive of the
@@ -11,7 +13,7 @@ import (
 func TestRevocationPollOption(t *testing.T) {
 	cfg, err := adapt(t, `{
 	solo_auth {
-		secret `+secretA+`
+		secret `+tu.SecretA+`
 		revocation_poll 2s
 	}
 }
@@ -34,13 +36,13 @@ func TestRevocationPollOption(t *testing.T) {
 	for name, input := range map[string]string{
 		"in a directive": `:80 {
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		revocation_poll 2s
 	}
 }`,
 		"too short": `{
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		revocation_poll 50ms
 	}
 }
@@ -49,7 +51,7 @@ func TestRevocationPollOption(t *testing.T) {
 }`,
 		"malformed": `{
 	solo_auth {
-		secret ` + secretA + `
+		secret ` + tu.SecretA + `
 		revocation_poll often
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -34,7 +35,7 @@ func revocationEntries(tb testing.TB, n int) []*Revocation {
 
 func revocationHandler(tb testing.TB, n int) *SoloAuth {
 	m := benchHandler("templates:read")
-	m.revocations = newRevocationList(realClock{})
+	m.revocations = newRevocationList(clock.Real{})
 	m.revocations.index.Store(newRevocationIndex(revocationEntries(tb, n)))
 	return m
 }
@@ -45,7 +46,7 @@ func revocationHandler(tb testing.TB, n int) *SoloAuth {
 // SHA-256 is computed: once per cached identity, once per request for
 // distinct tokens).
 func BenchmarkServeHTTPRevocations(b *testing.B) {
-	distinct := distinctTokens(1<<16, func(c tu.Claims) string { return tu.HS256(secretA, c) })
+	distinct := tu.DistinctTokens(1<<16, func(c tu.Claims) string { return tu.HS256(tu.SecretA, c) })
 	for _, n := range []int{0, 10000} {
 		b.Run(fmt.Sprintf("cached/entries=%d", n), func(b *testing.B) {
 			benchServeHTTP(b, revocationHandler(b, n))
@@ -59,8 +60,8 @@ func BenchmarkServeHTTPRevocations(b *testing.B) {
 // BenchmarkRevocationLookup is the request path's lookup alone, on a
 // cached identity (its token hash already computed).
 func BenchmarkRevocationLookup(b *testing.B) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
-	id, err := v.Verify(tu.HS256(secretA, benchClaims().With("sid", "session_x", "jti", "jti_x")))
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
+	id, err := v.Verify(tu.HS256(tu.SecretA, tu.BenchClaims().With("sid", "session_x", "jti", "jti_x")))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestRevocationBenchEntries(t *testing.T) {
 	if len(m.revocations.index.Load().byID) != 10000 {
 		t.Fatal("entries missing")
 	}
-	id, err := m.verifier.Verify(tu.HS256(secretA, benchClaims()))
+	id, err := m.verifier.Verify(tu.HS256(tu.SecretA, tu.BenchClaims()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -114,8 +115,8 @@ func sha256Hex(s string) string {
 // in either case, a session, a jti; each until its until.
 func TestRevocationLookup(t *testing.T) {
 	created := revNow.Add(500 * time.Millisecond) // 12:00:00.5
-	token := tu.HS256(secretA, tu.SDKClaims("alice"))
-	other := tu.HS256(secretA, tu.SDKClaims("alice").With("jti", "x"))
+	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice"))
+	other := tu.HS256(tu.SecretA, tu.SDKClaims("alice").With("jti", "x"))
 	x := newRevocationIndex([]*Revocation{
 		mustRevocation(t, `{"sub":"alice","until":"2026-03-01T13:00:00Z"}`, created),
 		mustRevocation(t, `{"token_sha256":"`+strings.ToUpper(sha256Hex(token))+`"}`, created),
@@ -186,11 +187,11 @@ func withClaims(id idSpec, sid, jti string) idSpec {
 // TestRevocationClaimsRead: the verifier gives the identity iat, sid and
 // jti, on the fast JSON path and on the strict one.
 func TestRevocationClaimsRead(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}}
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
 	claims := tu.SDKClaims("alice").With("iat", 1767225600.75, "sid", "session_1", "jti", "jti_1")
 	for name, token := range map[string]string{
-		"fast":   tu.HS256(secretA, claims),
-		"strict": tu.HS256(secretA, claims.With("nested", map[string]any{"a": 1})), // a nested object takes the strict path
+		"fast":   tu.HS256(tu.SecretA, claims),
+		"strict": tu.HS256(tu.SecretA, claims.With("nested", map[string]any{"a": 1})), // a nested object takes the strict path
 	} {
 		t.Run(name, func(t *testing.T) {
 			id, err := v.Verify(token)
@@ -202,7 +203,7 @@ func TestRevocationClaimsRead(t *testing.T) {
 			}
 		})
 	}
-	id, err := v.Verify(tu.HS256(secretA, claims.With("iat", nil, "sid", 7, "jti", nil)))
+	id, err := v.Verify(tu.HS256(tu.SecretA, claims.With("iat", nil, "sid", 7, "jti", nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +218,8 @@ func TestRevocationClaimsRead(t *testing.T) {
 // and on identities seen for the first time (the hash computed, through
 // sync.Once's first call).
 func TestRevocationLookupAllocs(t *testing.T) {
-	l := newRevocationList(realClock{})
-	token := tu.HS256(secretA, tu.SDKClaims("carol"))
+	l := newRevocationList(clock.Real{})
+	token := tu.HS256(tu.SecretA, tu.SDKClaims("carol"))
 	newID := func() *Identity {
 		return &Identity{Subject: "carol", HasIssuedAt: true, IssuedAt: time.Now().Add(time.Hour),
 			SessionID: "s", TokenID: "j", token: token}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"go.uber.org/zap"
 )
 
@@ -155,7 +157,7 @@ func TestRevocationExpiry(t *testing.T) {
 	u := l.acquire(poll, store, zap.NewNop())
 	defer l.release(u)
 	l.drainSync(t)
-	awaitWaiters(t, clk, start.Add(poll), 1) // the loop waits before the clock moves
+	tu.AwaitWaiters(t, clk, start.Add(poll), 1) // the loop waits before the clock moves
 	short := mustRevocation(t, fmt.Sprintf(`{"sub":"alice","until":%q}`, clk.Now().Add(5*time.Second).Format(time.RFC3339)), clk.Now())
 	long := mustRevocation(t, `{"sub":"bob"}`, clk.Now())
 	for _, e := range []*Revocation{short, long} {
@@ -192,7 +194,7 @@ func TestRevocationExpiry(t *testing.T) {
 // checked; a bad file is ignored, never applied, and files that are not
 // ours are left alone.
 func TestRevocationStoredEntries(t *testing.T) {
-	clk := newFakeClock()
+	clk := tu.NewClock()
 	store := newMemStorage()
 	good := mustRevocation(t, `{"jti":"j1"}`, clk.Now())
 	data := fmt.Sprintf(`{"id":%q,"jti":"j1","created":%q,"until":%q}`, good.ID,

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -19,10 +22,10 @@ import (
 // them only by reading storage.
 func addEntries(t *testing.T, store *memStorage, n int) []*Revocation {
 	t.Helper()
-	other := newRevocationList(realClock{})
+	other := newRevocationList(clock.Real{})
 	var out []*Revocation
 	for i := range n {
-		e := mustRevocation(t, fmt.Sprintf(`{"sub":"user_%d_%d"}`, i, time.Now().UnixNano()), newFakeClock().Now())
+		e := mustRevocation(t, fmt.Sprintf(`{"sub":"user_%d_%d"}`, i, time.Now().UnixNano()), tu.NewClock().Now())
 		if err := other.add(store, e, zap.NewNop()); err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +142,7 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 
 	gate, listing := make(chan struct{}), make(chan struct{}, 1)
 	store.set(func(s *memStorage) { s.listGate, s.listing = gate, listing })
-	awaitWaiters(t, l.clk, l.clk.Now().Add(time.Second), 1)
+	tu.AwaitWaiters(t, l.clk, l.clk.Now().Add(time.Second), 1)
 	l.clk.Advance(time.Second)
 	<-listing // the poll is in List
 

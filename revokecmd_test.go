@@ -56,7 +56,7 @@ func TestRevokeNoRedirect(t *testing.T) {
 // without echoing the file.
 func TestRevokeTokenFile(t *testing.T) {
 	dir := t.TempDir()
-	token := tu.HS256(secretA, tu.SDKClaims("alice"))
+	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice"))
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {

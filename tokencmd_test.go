@@ -43,10 +43,10 @@ func segmentJSON(t *testing.T, token string, i int) map[string]any {
 	return m
 }
 
-// writeTestKey writes testRSAKey as keygen would and returns its path.
+// writeTestKey writes tu.RSAKey as keygen would and returns its path.
 func writeTestKey(t *testing.T) string {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(testRSAKey)
+	der, err := x509.MarshalPKCS8PrivateKey(tu.RSAKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestTokenRS256Shape(t *testing.T) {
 	}
 
 	// The verifier takes it as a WorkOS token.
-	v := &Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{"dev-1": &testRSAKey.PublicKey})}
+	v := &Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{"dev-1": &tu.RSAKey.PublicKey})}
 	id, err := v.Verify(token)
 	if err != nil || id.TokenType != TokenTypeWorkOS || id.Subject != "user_01" || id.KeyID != "dev-1" {
 		t.Fatalf("Verify: %+v, %v", id, err)
@@ -114,7 +114,7 @@ func mustJSON(v any) string {
 // TestTokenSDKUnchanged: without --rs256 an SDK token is what it was, and
 // the WorkOS flags are refused rather than ignored.
 func TestTokenSDKUnchanged(t *testing.T) {
-	t.Setenv("SOLO_SDK_SECRET", secretA)
+	t.Setenv("SOLO_SDK_SECRET", tu.SecretA)
 	out, err := run(tokenCommand(), "--sub", "alice", "--permissions", "read")
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestTokenSDKUnchanged(t *testing.T) {
 			t.Errorf("SDK token has %s: %v", name, c)
 		}
 	}
-	if id, err := (&Verifier{Secrets: [][]byte{[]byte(secretA)}}).Verify(token); err != nil || id.TokenType != TokenTypeSDK {
+	if id, err := (&Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}).Verify(token); err != nil || id.TokenType != TokenTypeSDK {
 		t.Fatalf("Verify: %v", err)
 	}
 	for _, flag := range workosFlags {
@@ -202,7 +202,7 @@ func TestKeyIDRoundTrip(t *testing.T) {
 			continue
 		}
 		set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
-			Key: &testRSAKey.PublicKey, KeyID: tt.kid, Algorithm: "RS256", Use: "sig"}}})
+			Key: &tu.RSAKey.PublicKey, KeyID: tt.kid, Algorithm: "RS256", Use: "sig"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,15 +211,15 @@ func TestKeyIDRoundTrip(t *testing.T) {
 			t.Errorf("kid %q: the JWK set's key is not used under it: %v %v", tt.kid, skipped, err)
 			continue
 		}
-		token := tu.RS256(testRSAKey, tt.kid, tu.SDKClaims("alice"))
+		token := tu.RS256(tu.RSAKey, tt.kid, tu.SDKClaims("alice"))
 		if id, err := (&Verifier{RSAKeys: fileKeys(keys)}).VerifyContext(context.Background(), token); err != nil || id.KeyID != tt.kid {
 			t.Errorf("kid %q: %v", tt.kid, err)
 		}
 	}
 	// The length bound is the verifier's own.
 	long := strings.Repeat("k", MaxKeyIDLength+1)
-	token := tu.RS256(testRSAKey, long, tu.SDKClaims("alice"))
-	if _, err := (&Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{long: &testRSAKey.PublicKey})}).Verify(token); err == nil {
+	token := tu.RS256(tu.RSAKey, long, tu.SDKClaims("alice"))
+	if _, err := (&Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{long: &tu.RSAKey.PublicKey})}).Verify(token); err == nil {
 		t.Fatal("the verifier took a kid over MaxKeyIDLength; keygen's bound is stale")
 	}
 }

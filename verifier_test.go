@@ -2,7 +2,6 @@ package soloauth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
@@ -13,11 +12,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
-)
-
-const (
-	secretA = "0123456789abcdef0123456789abcdef"
-	secretB = "fedcba9876543210fedcba9876543210-rotated"
 )
 
 type staticKeys map[string]*rsa.PublicKey
@@ -38,20 +32,12 @@ func (unavailableKeys) RSAKeys(context.Context, string) (*rsa.PublicKey, []*rsa.
 }
 func (unavailableKeys) KeyInUse(string, *rsa.PublicKey) bool { return false }
 
-var testRSAKey = func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}()
-
 func TestVerify(t *testing.T) {
 	now := time.Now()
 	base := tu.SDKClaims("alice", "templates:read")
 	v := &Verifier{
-		Secrets: [][]byte{[]byte(secretA), []byte(secretB)},
-		RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey},
+		Secrets: [][]byte{[]byte(tu.SecretA), []byte(tu.SecretB)},
+		RSAKeys: staticKeys{"k1": &tu.RSAKey.PublicKey},
 		Leeway:  30 * time.Second,
 		Now:     func() time.Time { return now },
 	}
@@ -65,53 +51,53 @@ func TestVerify(t *testing.T) {
 		reason string    // substring of the reason
 		wantOK bool
 	}{
-		{name: "valid HS256", token: tu.HS256(secretA, base), wantOK: true},
-		{name: "second secret (rotation)", token: tu.HS256(secretB, base), wantOK: true},
-		{name: "valid RS256", token: tu.RS256(testRSAKey, "k1", base), wantOK: true},
-		{name: "fractional exp", token: tu.HS256(secretA, base.With("exp", float64(now.Unix())+3600.5)), wantOK: true},
+		{name: "valid HS256", token: tu.HS256(tu.SecretA, base), wantOK: true},
+		{name: "second secret (rotation)", token: tu.HS256(tu.SecretB, base), wantOK: true},
+		{name: "valid RS256", token: tu.RS256(tu.RSAKey, "k1", base), wantOK: true},
+		{name: "fractional exp", token: tu.HS256(tu.SecretA, base.With("exp", float64(now.Unix())+3600.5)), wantOK: true},
 		{name: "unknown secret", token: tu.HS256("another-secret-that-is-32-bytes-long!", base), reason: "bad signature"},
-		{name: "unknown kid", token: tu.RS256(testRSAKey, "k2", base), reason: "unknown kid"},
-		{name: "RS256 without kid", token: tu.Sign(jose.SigningKey{Algorithm: jose.RS256, Key: testRSAKey}, base, nil), reason: "without kid"},
-		{name: "HS384", token: tu.Sign(jose.SigningKey{Algorithm: jose.HS384, Key: []byte(secretA + secretA)}, base, nil), reason: "alg"},
+		{name: "unknown kid", token: tu.RS256(tu.RSAKey, "k2", base), reason: "unknown kid"},
+		{name: "RS256 without kid", token: tu.Sign(jose.SigningKey{Algorithm: jose.RS256, Key: tu.RSAKey}, base, nil), reason: "without kid"},
+		{name: "HS384", token: tu.Sign(jose.SigningKey{Algorithm: jose.HS384, Key: []byte(tu.SecretA + tu.SecretA)}, base, nil), reason: "alg"},
 		{name: "alg none", token: tu.B64(`{"alg":"none"}`) + "." + tu.B64(okClaims) + ".", reason: "malformed"},
-		{name: "alg none with signature", token: tu.RawHS256(`{"alg":"none"}`, okClaims, secretA), reason: "alg"},
-		{name: "alg lower case", token: tu.RawHS256(`{"alg":"hs256"}`, okClaims, secretA), reason: "alg"},
-		{name: "alg missing", token: tu.RawHS256(`{"typ":"JWT"}`, okClaims, secretA), reason: "alg"},
-		{name: "crit header", token: tu.RawHS256(`{"alg":"HS256","crit":["exp"],"exp":1}`, okClaims, secretA), reason: "crit"},
-		{name: "b64 header", token: tu.RawHS256(`{"alg":"HS256","b64":true}`, okClaims, secretA), reason: "b64"},
-		{name: "duplicate header key", token: tu.RawHS256(`{"alg":"HS256","alg":"HS256"}`, okClaims, secretA), reason: "duplicate"},
-		{name: "duplicate claim", token: tu.RawHS256(hdr, `{"sub":"alice","sub":"admin","exp":`+jsonNum(now.Add(time.Hour).Unix())+`}`, secretA), reason: "duplicate"},
-		{name: "header not an object", token: tu.RawHS256(`["alg","HS256"]`, okClaims, secretA), reason: "header"},
-		{name: "claims not an object", token: tu.RawHS256(hdr, `"alice"`, secretA), reason: "claims"},
-		{name: "claims trailing data", token: tu.RawHS256(hdr, okClaims+`{}`, secretA), reason: "claims"},
-		{name: "claims invalid UTF-8", token: tu.RawHS256(hdr, `{"sub":"al`+"\xff"+`ice","exp":1}`, secretA), reason: "claims"},
+		{name: "alg none with signature", token: tu.RawHS256(`{"alg":"none"}`, okClaims, tu.SecretA), reason: "alg"},
+		{name: "alg lower case", token: tu.RawHS256(`{"alg":"hs256"}`, okClaims, tu.SecretA), reason: "alg"},
+		{name: "alg missing", token: tu.RawHS256(`{"typ":"JWT"}`, okClaims, tu.SecretA), reason: "alg"},
+		{name: "crit header", token: tu.RawHS256(`{"alg":"HS256","crit":["exp"],"exp":1}`, okClaims, tu.SecretA), reason: "crit"},
+		{name: "b64 header", token: tu.RawHS256(`{"alg":"HS256","b64":true}`, okClaims, tu.SecretA), reason: "b64"},
+		{name: "duplicate header key", token: tu.RawHS256(`{"alg":"HS256","alg":"HS256"}`, okClaims, tu.SecretA), reason: "duplicate"},
+		{name: "duplicate claim", token: tu.RawHS256(hdr, `{"sub":"alice","sub":"admin","exp":`+jsonNum(now.Add(time.Hour).Unix())+`}`, tu.SecretA), reason: "duplicate"},
+		{name: "header not an object", token: tu.RawHS256(`["alg","HS256"]`, okClaims, tu.SecretA), reason: "header"},
+		{name: "claims not an object", token: tu.RawHS256(hdr, `"alice"`, tu.SecretA), reason: "claims"},
+		{name: "claims trailing data", token: tu.RawHS256(hdr, okClaims+`{}`, tu.SecretA), reason: "claims"},
+		{name: "claims invalid UTF-8", token: tu.RawHS256(hdr, `{"sub":"al`+"\xff"+`ice","exp":1}`, tu.SecretA), reason: "claims"},
 		{name: "two segments", token: "abc.def", reason: "malformed"},
-		{name: "four segments", token: tu.HS256(secretA, base) + ".x", reason: "malformed"},
-		{name: "padding", token: strings.Replace(tu.HS256(secretA, base), ".", "=.", 1), reason: "malformed"},
-		{name: "whitespace", token: " " + tu.HS256(secretA, base), reason: "malformed"},
-		{name: "standard base64", token: strings.Replace(tu.HS256(secretA, base), "_", "/", 1) + "+", reason: "malformed"},
-		{name: "too large", token: tu.HS256(secretA, base.With("pad", strings.Repeat("x", MaxTokenSize))), reason: "too large"},
-		{name: "deep nesting", token: tu.RawHS256(hdr, `{"sub":"a","x":`+strings.Repeat("[", 40)+strings.Repeat("]", 40)+`}`, secretA), reason: "claims"},
-		{name: "missing exp", token: tu.HS256(secretA, base.With("exp", nil)), reason: "exp"},
-		{name: "exp as string", token: tu.HS256(secretA, base.With("exp", jsonNum(now.Add(time.Hour).Unix()))), reason: "exp"},
-		{name: "exp negative", token: tu.HS256(secretA, base.With("exp", -1)), reason: "exp"},
-		{name: "exp huge", token: tu.HS256(secretA, base.With("exp", 1e300)), reason: "exp"},
-		{name: "missing sub", token: tu.HS256(secretA, base.With("sub", nil)), reason: "sub"},
-		{name: "empty sub", token: tu.HS256(secretA, base.With("sub", "")), reason: "sub"},
-		{name: "sub not a string", token: tu.HS256(secretA, base.With("sub", 42)), reason: "sub"},
-		{name: "permissions a string", token: tu.HS256(secretA, base.With("permissions", "admin")), reason: "scope claim"},
-		{name: "permissions with a number", token: tu.HS256(secretA, base.With("permissions", []any{"a", 1})), reason: "scope claim"},
-		{name: "permissions null", token: tu.RawHS256(hdr, `{"sub":"a","exp":`+jsonNum(now.Add(time.Hour).Unix())+`,"permissions":null}`, secretA), reason: "scope claim"},
-		{name: "expired past leeway", token: tu.HS256(secretA, base.With("exp", now.Add(-31*time.Second).Unix())), kind: KindExpired, reason: "expired"},
-		{name: "expired within leeway", token: tu.HS256(secretA, base.With("exp", now.Add(-29*time.Second).Unix())), wantOK: true},
+		{name: "four segments", token: tu.HS256(tu.SecretA, base) + ".x", reason: "malformed"},
+		{name: "padding", token: strings.Replace(tu.HS256(tu.SecretA, base), ".", "=.", 1), reason: "malformed"},
+		{name: "whitespace", token: " " + tu.HS256(tu.SecretA, base), reason: "malformed"},
+		{name: "standard base64", token: strings.Replace(tu.HS256(tu.SecretA, base), "_", "/", 1) + "+", reason: "malformed"},
+		{name: "too large", token: tu.HS256(tu.SecretA, base.With("pad", strings.Repeat("x", MaxTokenSize))), reason: "too large"},
+		{name: "deep nesting", token: tu.RawHS256(hdr, `{"sub":"a","x":`+strings.Repeat("[", 40)+strings.Repeat("]", 40)+`}`, tu.SecretA), reason: "claims"},
+		{name: "missing exp", token: tu.HS256(tu.SecretA, base.With("exp", nil)), reason: "exp"},
+		{name: "exp as string", token: tu.HS256(tu.SecretA, base.With("exp", jsonNum(now.Add(time.Hour).Unix()))), reason: "exp"},
+		{name: "exp negative", token: tu.HS256(tu.SecretA, base.With("exp", -1)), reason: "exp"},
+		{name: "exp huge", token: tu.HS256(tu.SecretA, base.With("exp", 1e300)), reason: "exp"},
+		{name: "missing sub", token: tu.HS256(tu.SecretA, base.With("sub", nil)), reason: "sub"},
+		{name: "empty sub", token: tu.HS256(tu.SecretA, base.With("sub", "")), reason: "sub"},
+		{name: "sub not a string", token: tu.HS256(tu.SecretA, base.With("sub", 42)), reason: "sub"},
+		{name: "permissions a string", token: tu.HS256(tu.SecretA, base.With("permissions", "admin")), reason: "scope claim"},
+		{name: "permissions with a number", token: tu.HS256(tu.SecretA, base.With("permissions", []any{"a", 1})), reason: "scope claim"},
+		{name: "permissions null", token: tu.RawHS256(hdr, `{"sub":"a","exp":`+jsonNum(now.Add(time.Hour).Unix())+`,"permissions":null}`, tu.SecretA), reason: "scope claim"},
+		{name: "expired past leeway", token: tu.HS256(tu.SecretA, base.With("exp", now.Add(-31*time.Second).Unix())), kind: KindExpired, reason: "expired"},
+		{name: "expired within leeway", token: tu.HS256(tu.SecretA, base.With("exp", now.Add(-29*time.Second).Unix())), wantOK: true},
 		{name: "forged and expired", token: tu.HS256("another-secret-that-is-32-bytes-long!", base.With("exp", now.Add(-time.Hour).Unix())), reason: "bad signature"},
-		{name: "nbf in the future", token: tu.HS256(secretA, base.With("nbf", now.Add(time.Minute).Unix())), reason: "nbf"},
-		{name: "nbf within leeway", token: tu.HS256(secretA, base.With("nbf", now.Add(20*time.Second).Unix())), wantOK: true},
-		{name: "nbf not a number", token: tu.HS256(secretA, base.With("nbf", "0")), reason: "nbf"},
-		{name: "iat in the future", token: tu.HS256(secretA, base.With("iat", now.Add(time.Minute).Unix())), reason: "iat"},
-		{name: "iat as bool", token: tu.HS256(secretA, base.With("iat", true)), reason: "iat"},
-		{name: "iss not a string", token: tu.HS256(secretA, base.With("iss", 7)), reason: "iss"},
-		{name: "aud not strings", token: tu.HS256(secretA, base.With("aud", []any{1})), reason: "aud"},
+		{name: "nbf in the future", token: tu.HS256(tu.SecretA, base.With("nbf", now.Add(time.Minute).Unix())), reason: "nbf"},
+		{name: "nbf within leeway", token: tu.HS256(tu.SecretA, base.With("nbf", now.Add(20*time.Second).Unix())), wantOK: true},
+		{name: "nbf not a number", token: tu.HS256(tu.SecretA, base.With("nbf", "0")), reason: "nbf"},
+		{name: "iat in the future", token: tu.HS256(tu.SecretA, base.With("iat", now.Add(time.Minute).Unix())), reason: "iat"},
+		{name: "iat as bool", token: tu.HS256(tu.SecretA, base.With("iat", true)), reason: "iat"},
+		{name: "iss not a string", token: tu.HS256(tu.SecretA, base.With("iss", 7)), reason: "iss"},
+		{name: "aud not strings", token: tu.HS256(tu.SecretA, base.With("aud", []any{1})), reason: "aud"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,16 +126,16 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyIdentity(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: staticKeys{"k1": &testRSAKey.PublicKey}}
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, RSAKeys: staticKeys{"k1": &tu.RSAKey.PublicKey}}
 	claims := tu.SDKClaims("alice", "a", "b").With("org_id", "org_1")
-	id, err := v.Verify(tu.HS256(secretA, claims))
+	id, err := v.Verify(tu.HS256(tu.SecretA, claims))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if id.TokenType != TokenTypeSDK || strings.Join(id.Scopes, " ") != "a b" || id.Claims()["org_id"] != "org_1" {
 		t.Errorf("identity %+v", id)
 	}
-	id, err = v.Verify(tu.RS256(testRSAKey, "k1", claims))
+	id, err = v.Verify(tu.RS256(tu.RSAKey, "k1", claims))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,10 +152,10 @@ func TestVerifyKeySourceMissingOrUnavailable(t *testing.T) {
 		token string
 		kind  ErrorKind
 	}{
-		{"RS256 with no JWKS", &Verifier{Secrets: [][]byte{[]byte(secretA)}}, tu.RS256(testRSAKey, "k1", claims), KindInvalid},
-		{"HS256 with no secret", &Verifier{RSAKeys: staticKeys{}}, tu.HS256(secretA, claims), KindInvalid},
-		{"RS256 before any key set loaded", &Verifier{RSAKeys: unavailableKeys{}}, tu.RS256(testRSAKey, "k1", claims), KindUnavailable},
-		{"HS256 unaffected by JWKS outage", &Verifier{Secrets: [][]byte{[]byte(secretA)}, RSAKeys: unavailableKeys{}}, tu.HS256(secretA, claims), -1},
+		{"RS256 with no JWKS", &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}, tu.RS256(tu.RSAKey, "k1", claims), KindInvalid},
+		{"HS256 with no secret", &Verifier{RSAKeys: staticKeys{}}, tu.HS256(tu.SecretA, claims), KindInvalid},
+		{"RS256 before any key set loaded", &Verifier{RSAKeys: unavailableKeys{}}, tu.RS256(tu.RSAKey, "k1", claims), KindUnavailable},
+		{"HS256 unaffected by JWKS outage", &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, RSAKeys: unavailableKeys{}}, tu.HS256(tu.SecretA, claims), -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,7 +175,7 @@ func TestVerifyKeySourceMissingOrUnavailable(t *testing.T) {
 }
 
 func TestIssuerAudience(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, Issuers: []string{"https://a", "https://b"}, Audiences: []string{"api", "web"}}
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, Issuers: []string{"https://a", "https://b"}, Audiences: []string{"api", "web"}}
 	claims := tu.SDKClaims("alice")
 	tests := []struct {
 		name   string
@@ -205,7 +191,7 @@ func TestIssuerAudience(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := v.Verify(tu.HS256(secretA, tt.claims))
+			_, err := v.Verify(tu.HS256(tu.SecretA, tt.claims))
 			if (err == nil) != tt.ok {
 				t.Fatalf("err=%v, want ok=%v", err, tt.ok)
 			}
@@ -214,15 +200,15 @@ func TestIssuerAudience(t *testing.T) {
 }
 
 func TestScopeClaims(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, ScopeClaims: []string{"permissions", "scope"}}
-	id, err := v.Verify(tu.HS256(secretA, tu.SDKClaims("m2m", "a").With("scope", "b c")))
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, ScopeClaims: []string{"permissions", "scope"}}
+	id, err := v.Verify(tu.HS256(tu.SecretA, tu.SDKClaims("m2m", "a").With("scope", "b c")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(id.Scopes, " "); got != "a b c" {
 		t.Errorf("scopes %q", got)
 	}
-	if _, err := v.Verify(tu.HS256(secretA, tu.SDKClaims("m2m").With("scope", 5))); err == nil {
+	if _, err := v.Verify(tu.HS256(tu.SecretA, tu.SDKClaims("m2m").With("scope", 5))); err == nil {
 		t.Error("a scope claim that is a number was accepted")
 	}
 }
@@ -249,12 +235,12 @@ func TestExpiryBoundary(t *testing.T) {
 		{"within the leeway", 30 * time.Second, exp.Add(30*time.Second - time.Nanosecond), false},
 		{"at exp plus leeway", 30 * time.Second, exp.Add(30 * time.Second), true},
 	}
-	token := tu.HS256(secretA, tu.SDKClaims("alice").With("exp", exp.Unix()))
+	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice").With("exp", exp.Unix()))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, cached := range []bool{false, true} {
 				now := tt.now
-				v := &Verifier{Secrets: [][]byte{[]byte(secretA)}, Leeway: tt.leeway, Now: func() time.Time { return now }}
+				v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, Leeway: tt.leeway, Now: func() time.Time { return now }}
 				if cached {
 					v.EnableCache(10)
 					now = exp.Add(-time.Hour)

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -13,7 +15,7 @@ import (
 // token's fate gets another; scopes are not part of it.
 func TestVerifierSharedPerKeyConfig(t *testing.T) {
 	base := keyConfig{
-		secrets:     [][]byte{[]byte(secretA)},
+		secrets:     [][]byte{[]byte(tu.SecretA)},
 		jwksURLs:    []string{"http://127.0.0.1:1/jwks", "http://127.0.0.1:2/jwks"},
 		jwksFiles:   []string{"/etc/a.json\x00digest1"},
 		issuers:     []string{"https://a"},
@@ -36,8 +38,8 @@ func TestVerifierSharedPerKeyConfig(t *testing.T) {
 	releaseVerifier(againKey)
 
 	variants := map[string]func(k *keyConfig){
-		"another secret":            func(k *keyConfig) { k.secrets = [][]byte{[]byte(secretB)} },
-		"a second secret":           func(k *keyConfig) { k.secrets = append(k.secrets, []byte(secretB)) },
+		"another secret":            func(k *keyConfig) { k.secrets = [][]byte{[]byte(tu.SecretB)} },
+		"a second secret":           func(k *keyConfig) { k.secrets = append(k.secrets, []byte(tu.SecretB)) },
 		"no key set":                func(k *keyConfig) { k.jwksURLs, k.jwksFiles = nil, nil },
 		"one URL fewer":             func(k *keyConfig) { k.jwksURLs = k.jwksURLs[:1] },
 		"a third URL":               func(k *keyConfig) { k.jwksURLs = append(slices.Clone(k.jwksURLs), "http://127.0.0.1:3/jwks") },
@@ -52,9 +54,9 @@ func TestVerifierSharedPerKeyConfig(t *testing.T) {
 		"another scope claim":       func(k *keyConfig) { k.scopeClaims = []string{"scope"} },
 		"another leeway":            func(k *keyConfig) { k.leeway = 0 },
 		"secret bytes moved to the URL": func(k *keyConfig) {
-			k.secrets, k.jwksURLs = [][]byte{[]byte(secretA + "x")}, []string{"ttp://127.0.0.1:1/jwks", k.jwksURLs[1]}
+			k.secrets, k.jwksURLs = [][]byte{[]byte(tu.SecretA + "x")}, []string{"ttp://127.0.0.1:1/jwks", k.jwksURLs[1]}
 		},
-		"an issuer moved to the secrets": func(k *keyConfig) { k.secrets, k.issuers = [][]byte{[]byte(secretA), []byte("https://a")}, nil },
+		"an issuer moved to the secrets": func(k *keyConfig) { k.secrets, k.issuers = [][]byte{[]byte(tu.SecretA), []byte("https://a")}, nil },
 	}
 	seen := map[string]string{key: "base"}
 	for name, change := range variants {
@@ -97,18 +99,18 @@ func TestProvisionSharesAndCleanupReleases(t *testing.T) {
 		n, _ := verifiers.References(m.verifierKey)
 		return n
 	}
-	oldA := provision(&SoloAuth{Secrets: []string{secretA}, Scopes: []string{"admin"}})
-	oldB := provision(&SoloAuth{Secrets: []string{secretA}})
+	oldA := provision(&SoloAuth{Secrets: []string{tu.SecretA}, Scopes: []string{"admin"}})
+	oldB := provision(&SoloAuth{Secrets: []string{tu.SecretA}})
 	if oldA.verifier != oldB.verifier || refs(oldA) != 2 {
 		t.Fatalf("two lines of one key configuration: shared=%v refs=%d", oldA.verifier == oldB.verifier, refs(oldA))
 	}
 	key := oldA.verifierKey
 
-	reloaded := provision(&SoloAuth{Secrets: []string{secretA}, Scopes: []string{"read"}})
+	reloaded := provision(&SoloAuth{Secrets: []string{tu.SecretA}, Scopes: []string{"read"}})
 	if reloaded.verifier != oldA.verifier || refs(reloaded) != 3 {
 		t.Fatal("the reloaded config did not take the running verifier")
 	}
-	failed := &SoloAuth{Secrets: []string{secretA}, Leeway: new(caddy.Duration(-1))}
+	failed := &SoloAuth{Secrets: []string{tu.SecretA}, Leeway: new(caddy.Duration(-1))}
 	if err := failed.Provision(ctx); err == nil {
 		t.Fatal("a negative leeway was accepted")
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -98,3 +99,23 @@ func RawHS256(header, claims, secret string) string {
 
 // B64 is unpadded base64url.
 func B64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// BenchClaims are an SDK token's claims as a real one carries them: a
+// subject, two permissions and the SOLO workflow claims.
+func BenchClaims() Claims {
+	return SDKClaims("user_01HBENCH", "templates:read", "identity:prefill").With(
+		"https://api.solo.one/workflow_id", "wf_123",
+		"https://api.solo.one/stakeholder_name", "Ada Lovelace",
+		"https://api.solo.one/stakeholder_type", "signer",
+	)
+}
+
+// DistinctTokens mints n tokens that differ in their claims.
+func DistinctTokens(n int, mint func(Claims) string) []string {
+	tokens := make([]string, n)
+	base := BenchClaims()
+	for i := range tokens {
+		tokens[i] = mint(base.With("jti", fmt.Sprint(i)))
+	}
+	return tokens
+}
