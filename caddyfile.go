@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 const directiveName = "solo_auth"
@@ -202,7 +203,7 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 			return d.Errf("token_types: want sdk, workos, or both")
 		}
 		for _, kind := range args {
-			if kind != TokenTypeSDK && kind != TokenTypeWorkOS {
+			if kind != jwt.TokenTypeSDK && kind != jwt.TokenTypeWorkOS {
 				return d.Errf("token_types: unknown kind '%s': want sdk or workos", kind)
 			}
 		}

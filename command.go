@@ -10,6 +10,7 @@ import (
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"github.com/spf13/cobra"
 )
 
@@ -88,11 +89,11 @@ func segmentText(seg string) string {
 }
 
 // decide says what solo_auth would answer, in the words of its responses.
-func decide(v *Verifier, token string, scopes []string) string {
+func decide(v *jwt.Verifier, token string, scopes []string) string {
 	id, err := v.Verify(token)
 	if err != nil {
-		kind := KindInvalid
-		var verr *VerifyError
+		kind := jwt.KindInvalid
+		var verr *jwt.VerifyError
 		if errors.As(err, &verr) {
 			kind = verr.Kind
 		}

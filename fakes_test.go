@@ -1,6 +1,9 @@
 package soloauth
 
 import (
+	"context"
+	"crypto/rsa"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"testing"
 	"time"
 )
@@ -14,3 +17,24 @@ func awaitSettled(t *testing.T, ks *KeySet) {
 		t.Fatal("the first attempt never settled")
 	}
 }
+
+// staticKeys is a fixed RSA key source by kid, for handler tests that do
+// not need a key set.
+type staticKeys map[string]*rsa.PublicKey
+
+func (s staticKeys) RSAKeys(_ context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
+	if k, ok := s[kid]; ok {
+		return k, nil, nil
+	}
+	return nil, nil, jwt.ErrUnknownKeyID
+}
+
+func (s staticKeys) KeyInUse(kid string, key *rsa.PublicKey) bool { return s[kid] == key }
+
+// unavailableKeys is a key source that has never loaded.
+type unavailableKeys struct{}
+
+func (unavailableKeys) RSAKeys(context.Context, string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
+	return nil, nil, jwt.ErrKeysUnavailable
+}
+func (unavailableKeys) KeyInUse(string, *rsa.PublicKey) bool { return false }

@@ -11,14 +11,15 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
 // fuzzVerifier has one secret and one RSA key; the fuzz properties check
 // acceptance against them with go-jose, independently of the verifier's
 // own signature check.
-func fuzzVerifier() *Verifier {
-	return &Verifier{
+func fuzzVerifier() *jwt.Verifier {
+	return &jwt.Verifier{
 		Secrets: [][]byte{[]byte(tu.SecretA)},
 		RSAKeys: staticKeys{"k1": &tu.RSAKey.PublicKey},
 		Leeway:  30 * time.Second,

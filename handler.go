@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -25,9 +26,9 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return next.ServeHTTP(w, r)
 	}
 
-	var id *Identity
+	var id *jwt.Identity
 	var refusal *response
-	var verr *VerifyError
+	var verr *jwt.VerifyError
 	switch found.problem {
 	case tokenMissing:
 		if m.Optional {
@@ -36,28 +37,28 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 			return next.ServeHTTP(w, r)
 		}
 		refusal = &respMissing
-		verr = &VerifyError{Kind: KindInvalid, Reason: "no bearer token"}
+		verr = &jwt.VerifyError{Kind: jwt.KindInvalid, Reason: "no bearer token"}
 	case tokenInvalid:
 		refusal = &respInvalid
-		verr = &VerifyError{Kind: KindInvalid, Reason: found.reason}
+		verr = &jwt.VerifyError{Kind: jwt.KindInvalid, Reason: found.reason}
 	default:
 		var err error
 		id, err = state.verify(r.Context(), m.verifier, found.token)
 		if err != nil {
 			var ok bool
-			if verr, ok = err.(*VerifyError); !ok {
-				verr = &VerifyError{Kind: KindInvalid, Reason: "verification failed", Err: err}
+			if verr, ok = err.(*jwt.VerifyError); !ok {
+				verr = &jwt.VerifyError{Kind: jwt.KindInvalid, Reason: "verification failed", Err: err}
 			}
 			refusal = responseFor(verr.Kind)
 		} else if m.revocations.revokes(id) {
 			// After verification, cached or not: a revocation
 			// applies from the moment it is made.
 			refusal = &respRevoked
-			verr = &VerifyError{Kind: KindInvalid, Reason: reasonRevoked,
+			verr = &jwt.VerifyError{Kind: jwt.KindInvalid, Reason: reasonRevoked,
 				KeyID: id.KeyID, Subject: id.Subject, TokenType: id.TokenType}
 		} else if missing := missingScopes(m.requiredScopes, id.Scopes); missing != nil {
 			refusal = &m.forbidden
-			verr = &VerifyError{Kind: KindInvalid, Reason: "missing scopes: " + strings.Join(missing, " "),
+			verr = &jwt.VerifyError{Kind: jwt.KindInvalid, Reason: "missing scopes: " + strings.Join(missing, " "),
 				KeyID: id.KeyID, Subject: id.Subject, TokenType: id.TokenType}
 		}
 	}
@@ -84,7 +85,7 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 // verification when it was by the same verifier of the same token: the
 // lines of one key configuration that a request runs through one after
 // another verify it once.
-func (st *requestAuth) verify(ctx context.Context, v *Verifier, token string) (*Identity, error) {
+func (st *requestAuth) verify(ctx context.Context, v *jwt.Verifier, token string) (*jwt.Identity, error) {
 	if st.verifiedBy == v && st.verifiedToken == token {
 		return st.verifiedID, st.verifiedErr
 	}
@@ -95,7 +96,7 @@ func (st *requestAuth) verify(ctx context.Context, v *Verifier, token string) (*
 
 // logRefusal logs why a request was refused, never the token: the request
 // URI is left to the access log, since clients put tokens in query strings.
-func (m *SoloAuth) logRefusal(refusal *response, verr *VerifyError, from string) {
+func (m *SoloAuth) logRefusal(refusal *response, verr *jwt.VerifyError, from string) {
 	ce := m.logger.Check(zapcore.DebugLevel, "request refused")
 	if ce == nil {
 		return

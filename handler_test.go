@@ -14,13 +14,14 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
 // testHandler is a handler as Provision leaves it, without a Caddy
 // context: the verifier it was given (shared, if the caller passes one
 // verifier to several handlers) and the scopes it requires.
-func testHandler(v *Verifier, keySet *KeySet, scopes ...string) *SoloAuth {
+func testHandler(v *jwt.Verifier, keySet *KeySet, scopes ...string) *SoloAuth {
 	m := &SoloAuth{logger: zap.NewNop(), verifier: v}
 	if keySet != nil {
 		m.keySets = []*KeySet{keySet}
@@ -66,7 +67,7 @@ func TestHandlerRequestTable(t *testing.T) {
 		invalidChallenge = `Bearer error="invalid_token"`
 	)
 	now := time.Now()
-	v := &Verifier{
+	v := &jwt.Verifier{
 		Secrets:   [][]byte{[]byte(tu.SecretA)},
 		RSAKeys:   staticKeys{"k1": &tu.RSAKey.PublicKey},
 		Issuers:   []string{"https://issuer"},
@@ -140,7 +141,7 @@ func expectResponse(t *testing.T, w *httptest.ResponseRecorder, status int, body
 // 503 with Retry-After and no challenge; an SDK token still passes.
 func TestHandlerUnavailable(t *testing.T) {
 	keySet := newKeySet(keySetConfig{URL: "http://127.0.0.1:1/jwks", Clock: tu.NewClock()}) // never started
-	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, RSAKeys: unavailableKeys{}}
+	v := &jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, RSAKeys: unavailableKeys{}}
 	m := testHandler(v, keySet)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tu.RS256(tu.RSAKey, "k1", tu.SDKClaims("w")))
@@ -159,7 +160,7 @@ func TestHandlerUnavailable(t *testing.T) {
 // verified once; each line still checks its own scopes.
 func TestHandlersOfOneVerifierVerifyOnce(t *testing.T) {
 	verifications := 0
-	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, ObserveCache: func(bool) { verifications++ }}
+	v := &jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, ObserveCache: func(bool) { verifications++ }}
 	v.EnableCache(10)
 	global, route := testHandler(v, nil), testHandler(v, nil, "admin")
 
@@ -175,7 +176,7 @@ func TestHandlersOfOneVerifierVerifyOnce(t *testing.T) {
 	expectResponse(t, serve(t, r, global, route), 403, `{"detail":"Not enough permissions"}`,
 		`Bearer error="insufficient_scope", scope="admin"`)
 
-	other := testHandler(&Verifier{Secrets: [][]byte{[]byte(tu.SecretB)}}, nil)
+	other := testHandler(&jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretB)}}, nil)
 	r = httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tu.HS256(tu.SecretA, tu.SDKClaims("carol")))
 	expectResponse(t, serve(t, r, global, other), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
@@ -184,7 +185,7 @@ func TestHandlersOfOneVerifierVerifyOnce(t *testing.T) {
 // TestHandlerOptional: no token passes anonymously with every identity
 // placeholder known and empty; a token that is present must be valid.
 func TestHandlerOptional(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
+	v := &jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
 	m := testHandler(v, nil)
 	m.Optional, m.TokenQuery = true, "access_token"
 	tests := []struct {
@@ -227,7 +228,7 @@ func TestHandlerOptional(t *testing.T) {
 // handler, and a global-option line and a route line that both read the
 // query: the first removes it, the second still finds the token.
 func TestHandlerTokenPlaces(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
+	v := &jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
 	global, route := testHandler(v, nil), testHandler(v, nil, "read")
 	for _, m := range []*SoloAuth{global, route} {
 		m.TokenQuery, m.TokenCookie = "access_token", "tok"
@@ -271,7 +272,7 @@ func TestHandlerTokenPlaces(t *testing.T) {
 // says where the token was found, and never holds the token.
 func TestHandlerLogsTheSourceOfARefusedToken(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	m := testHandler(&Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}, nil)
+	m := testHandler(&jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}, nil)
 	m.logger, m.TokenQuery, m.TokenCookie = zap.New(core), "access_token", "tok"
 	forged := tu.HS256("another-secret-that-is-32-bytes-long!", tu.SDKClaims("alice"))
 	tests := []struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -35,7 +36,7 @@ func inspectCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			token := args[0]
 			if token == "-" {
-				data, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), MaxTokenSize+1))
+				data, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), jwt.MaxTokenSize+1))
 				if err != nil {
 					return err
 				}
@@ -49,7 +50,7 @@ func inspectCommand() *cobra.Command {
 				}
 				fmt.Fprintf(out, "%s: %s\n", name, segmentText(segments[i]))
 			}
-			v := &Verifier{Leeway: leeway}
+			v := &jwt.Verifier{Leeway: leeway}
 			if key, err := secret.load(); err == nil {
 				v.Secrets = [][]byte{key}
 			} else {

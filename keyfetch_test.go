@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 
 	"go.uber.org/zap"
@@ -35,7 +36,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := ks.RSAKey(context.Background(), fmt.Sprint("flood-", i)); errors.Is(err, ErrUnknownKeyID) {
+			if _, err := ks.RSAKey(context.Background(), fmt.Sprint("flood-", i)); errors.Is(err, jwt.ErrUnknownKeyID) {
 				unknown.Add(1)
 			}
 		}()
@@ -97,7 +98,7 @@ func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
 				srv.SetGate(gate)
 			}
 			clk.Advance(jwksMinInterval)
-			if _, err := ks.RSAKey(context.Background(), "unknown"); !errors.Is(err, ErrUnknownKeyID) {
+			if _, err := ks.RSAKey(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 				t.Fatalf("err %v", err)
 			}
 			if srv.Requests.Load() != 2 {
@@ -136,7 +137,7 @@ func TestKeySetOutageAtStart(t *testing.T) {
 	ks.start()
 	t.Cleanup(func() { ks.Destruct() })
 	awaitSettled(t, ks)
-	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrKeysUnavailable) {
+	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrKeysUnavailable) {
 		t.Fatalf("err %v, want ErrKeysUnavailable", err)
 	}
 	for i, secs := range []int{1, 2, 4, 8, 16, 32, 60, 60, 60} {
@@ -237,7 +238,7 @@ func TestKeySetRedirectIsAFailedFetch(t *testing.T) {
 			if n := target.Requests.Load(); n != 0 {
 				t.Fatalf("the redirect was followed (%d requests at its target)", n)
 			}
-			if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrKeysUnavailable) {
+			if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrKeysUnavailable) {
 				t.Fatalf("err %v, want ErrKeysUnavailable", err)
 			}
 			wantLocation := "http://xxxxx@" + target.Listener.Addr().String() + "/jwks?xxxxx"

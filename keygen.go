@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"github.com/spf13/cobra"
 )
 
@@ -89,8 +90,8 @@ func checkKeyID(kid string) error {
 	switch {
 	case kid == "":
 		return errors.New("--kid is empty")
-	case len(kid) > MaxKeyIDLength:
-		return fmt.Errorf("--kid is %d bytes; solo_auth refuses a kid over %d", len(kid), MaxKeyIDLength)
+	case len(kid) > jwt.MaxKeyIDLength:
+		return fmt.Errorf("--kid is %d bytes; solo_auth refuses a kid over %d", len(kid), jwt.MaxKeyIDLength)
 	case !utf8.ValidString(kid):
 		return errors.New("--kid is not valid UTF-8, which a JWS header cannot carry")
 	}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // Limits of a JWKS fetch; past any of them the fetch has failed and the
@@ -167,7 +168,7 @@ func (ks *KeySet) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error
 	t := ks.table.Load()
 	if t == nil {
 		if t = ks.awaitFirstAttempt(ctx); t == nil {
-			return nil, ErrKeysUnavailable
+			return nil, jwt.ErrKeysUnavailable
 		}
 	}
 	if key, ok := t.keys[kid]; ok {
@@ -175,18 +176,18 @@ func (ks *KeySet) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error
 	}
 	call := ks.fetchUnlessRecent()
 	if call == nil {
-		return nil, ErrUnknownKeyID
+		return nil, jwt.ErrUnknownKeyID
 	}
 	select {
 	case <-call.done:
 	case <-ctx.Done():
 		// The client is gone; the fetch goes on for the next request.
-		return nil, fmt.Errorf("%w: %w", ErrUnknownKeyID, ctx.Err())
+		return nil, fmt.Errorf("%w: %w", jwt.ErrUnknownKeyID, ctx.Err())
 	}
 	if key, ok := ks.table.Load().keys[kid]; ok {
 		return key, nil
 	}
-	return nil, ErrUnknownKeyID
+	return nil, jwt.ErrUnknownKeyID
 }
 
 // CurrentKey returns the key of kid in the set now in use, without ever

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 
 	"github.com/go-jose/go-jose/v4"
@@ -44,7 +45,7 @@ func TestKeySetKnownAndUnknownKID(t *testing.T) {
 	}
 	// Unknown kids right after a fetch: refused at once, no fetch.
 	for i := range 100 {
-		if _, err := ks.RSAKey(context.Background(), fmt.Sprint("random-", i)); !errors.Is(err, ErrUnknownKeyID) {
+		if _, err := ks.RSAKey(context.Background(), fmt.Sprint("random-", i)); !errors.Is(err, jwt.ErrUnknownKeyID) {
 			t.Fatalf("err %v", err)
 		}
 	}
@@ -58,7 +59,7 @@ func TestKeySetRotationOnDemand(t *testing.T) {
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
-	if _, err := ks.RSAKey(context.Background(), "k2"); !errors.Is(err, ErrUnknownKeyID) {
+	if _, err := ks.RSAKey(context.Background(), "k2"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("k2 found before a refresh could run: %v", err)
 	}
 	clk.Advance(jwksMinInterval)
@@ -66,7 +67,7 @@ func TestKeySetRotationOnDemand(t *testing.T) {
 	if err != nil || !key.Equal(&tu.RSAKey2.PublicKey) {
 		t.Fatalf("k2 after rotation: %v", err)
 	}
-	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, ErrUnknownKeyID) {
+	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("k1 still usable after it left the set: %v", err)
 	}
 }
@@ -97,13 +98,13 @@ func TestKeySetDestructStopsFetching(t *testing.T) {
 func TestVerifierWithKeySet(t *testing.T) {
 	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	ks := startKeySet(t, srv.URL, tu.NewClock(), nil)
-	v := &Verifier{RSAKeys: ks}
+	v := &jwt.Verifier{RSAKeys: ks}
 	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: tu.RSAKey},
 		(&jose.SignerOptions{}).WithHeader("kid", "k1"))
 	jws, _ := signer.Sign([]byte(fmt.Sprintf(`{"sub":"u","exp":%d}`, time.Now().Add(time.Hour).Unix())))
 	token, _ := jws.CompactSerialize()
 	id, err := v.Verify(token)
-	if err != nil || id.TokenType != TokenTypeWorkOS {
+	if err != nil || id.TokenType != jwt.TokenTypeWorkOS {
 		t.Fatalf("id %+v err %v", id, err)
 	}
 }
@@ -186,7 +187,7 @@ func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 	hangUp()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrUnknownKeyID) || !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, jwt.ErrUnknownKeyID) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v, want ErrUnknownKeyID for a cancelled request", err)
 		}
 	case <-time.After(5 * time.Second):

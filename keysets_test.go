@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -116,7 +117,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	default:
 	}
 	clk.Advance(wait)
-	if err := <-res; !errors.Is(err, ErrKeysUnavailable) {
+	if err := <-res; !errors.Is(err, jwt.ErrKeysUnavailable) {
 		t.Fatalf("err %v, want ErrKeysUnavailable", err)
 	}
 	awaitSettled(t, sets[2])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"fmt"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // keySources is the RSAKeySource of a route with several key sets: the
@@ -36,12 +37,12 @@ func (s *keySources) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, [
 	_, _, unloaded = s.lookup(kid)
 	switch {
 	case unloaded > 0:
-		return nil, nil, ErrKeysUnavailable
+		return nil, nil, jwt.ErrKeysUnavailable
 	case ctx.Err() != nil:
 		// The client is gone; the fetches go on for the next request.
-		return nil, nil, fmt.Errorf("%w: %w", ErrUnknownKeyID, ctx.Err())
+		return nil, nil, fmt.Errorf("%w: %w", jwt.ErrUnknownKeyID, ctx.Err())
 	}
-	return nil, nil, ErrUnknownKeyID
+	return nil, nil, jwt.ErrUnknownKeyID
 }
 
 // awaitKID asks every loaded fetched set for a refresh (each under its

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -70,7 +71,7 @@ func TestKeySourcesLookup(t *testing.T) {
 		t.Fatalf("fetches %d/%d after known kids, want 1/1 (start-up only)", a, b)
 	}
 	// A token under the shared kid verifies with either set's key.
-	v := &Verifier{RSAKeys: s.src}
+	v := &jwt.Verifier{RSAKeys: s.src}
 	for _, key := range []*rsa.PrivateKey{tu.RSAKey, tu.RSAKey2} {
 		if _, err := v.Verify(tu.RS256(key, "shared", tu.SDKClaims("w"))); err != nil {
 			t.Errorf("shared kid: %v", err)
@@ -90,7 +91,7 @@ func TestKeySourcesLookup(t *testing.T) {
 // own window; the key found where it was rotated in.
 func TestKeySourcesUnknownKID(t *testing.T) {
 	s := newTwoSets(t)
-	if _, _, err := s.src.RSAKeys(context.Background(), "new"); !errors.Is(err, ErrUnknownKeyID) {
+	if _, _, err := s.src.RSAKeys(context.Background(), "new"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("err %v", err)
 	}
 	if a, b := s.fetches(); a != 1 || b != 1 {
@@ -113,7 +114,7 @@ func TestKeySourcesUnknownKID(t *testing.T) {
 	s.ksB.lastAttempt = s.clk.Now().Add(jwksMinInterval)
 	s.ksB.mu.Unlock()
 	s.clk.Advance(jwksMinInterval)
-	if _, _, err := s.src.RSAKeys(context.Background(), "other"); !errors.Is(err, ErrUnknownKeyID) {
+	if _, _, err := s.src.RSAKeys(context.Background(), "other"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("err %v", err)
 	}
 	if a, b := s.fetches(); a != 3 || b != 2 {
@@ -152,7 +153,7 @@ func TestKeySourcesKnownKIDNeverWaits(t *testing.T) {
 	default:
 	}
 	cancel()
-	if err := <-waiting; !errors.Is(err, ErrUnknownKeyID) || !errors.Is(err, context.Canceled) {
+	if err := <-waiting; !errors.Is(err, jwt.ErrUnknownKeyID) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want unknown kid and the request's end", err)
 	}
 }
@@ -174,7 +175,7 @@ func TestKeySourcesUnavailable(t *testing.T) {
 	}{
 		{"k1", nil},
 		{"kf", nil},
-		{"unknown", ErrKeysUnavailable},
+		{"unknown", jwt.ErrKeysUnavailable},
 	}
 	for _, tt := range tests {
 		if _, _, err := src.RSAKeys(context.Background(), tt.kid); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
@@ -186,12 +187,12 @@ func TestKeySourcesUnavailable(t *testing.T) {
 	}
 	// Without the set that never loaded, the unknown kid is invalid.
 	loaded := &keySources{fetched: []*KeySet{ksUp}, files: []*keyTable{file}}
-	if _, _, err := loaded.RSAKeys(context.Background(), "unknown"); !errors.Is(err, ErrUnknownKeyID) {
+	if _, _, err := loaded.RSAKeys(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Errorf("all loaded: err %v, want unknown kid", err)
 	}
 	// Files alone never make a 503.
 	files := &keySources{files: []*keyTable{file}}
-	if _, _, err := files.RSAKeys(context.Background(), "unknown"); !errors.Is(err, ErrUnknownKeyID) {
+	if _, _, err := files.RSAKeys(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Errorf("files only: err %v, want unknown kid", err)
 	}
 	// Retry-After follows the set that never loaded: its next attempt is

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -68,7 +69,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 	srv.Set(500, "outage")
 	clk.Advance(8 * 24 * time.Hour)
 	third := startKeySet(t, srv.URL, clk, store)
-	if _, err := third.RSAKey(context.Background(), "k2"); !errors.Is(err, ErrKeysUnavailable) {
+	if _, err := third.RSAKey(context.Background(), "k2"); !errors.Is(err, jwt.ErrKeysUnavailable) {
 		t.Fatalf("a key set saved 8 days ago was used: %v", err)
 	}
 }

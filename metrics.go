@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // Outcomes of a request, as the requests metric labels them.
@@ -139,7 +140,7 @@ func observeCache(hit bool) {
 var requestCounters = func() map[[2]string]prometheus.Counter {
 	m := map[[2]string]prometheus.Counter{}
 	for _, o := range []string{outcomeOK, outcomeAnonymous, outcomeMissing, outcomeInvalid, outcomeExpired, outcomeForbidden, outcomeUnavailable, outcomeRevoked} {
-		for _, tt := range []string{TokenTypeSDK, TokenTypeWorkOS, "none"} {
+		for _, tt := range []string{jwt.TokenTypeSDK, jwt.TokenTypeWorkOS, "none"} {
 			m[[2]string{o, tt}] = requestsTotal.WithLabelValues(o, tt)
 		}
 	}

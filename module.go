@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"go.uber.org/zap"
 )
 
@@ -144,9 +145,9 @@ type SoloAuth struct {
 
 	revocations    *revocationList // the process's; nil in tests that build a handler by hand
 	revocationUser *revocationUser
-	verifier       *Verifier // shared by the directives of one key configuration (verifierpool.go)
-	verifierKey    string    // its key in the pool; empty once released
-	keySets        []*KeySet // fetched key sets; kept after Cleanup, for requests still in flight
+	verifier       *jwt.Verifier // shared by the directives of one key configuration (verifierpool.go)
+	verifierKey    string        // its key in the pool; empty once released
+	keySets        []*KeySet     // fetched key sets; kept after Cleanup, for requests still in flight
 	keySetUsers    []*keySetUser
 	fileSets       []*jwksFile // local key sets (jwks_file)
 	keys           *keySources // every key set; nil without any

@@ -9,14 +9,15 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
 // benchHandler is a provisioned-like handler without a Caddy context.
 func benchHandler(scopes ...string) *SoloAuth {
 	m := &SoloAuth{logger: zap.NewNop()}
-	m.verifier = &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
-	m.verifier.EnableCache(DefaultCacheEntries)
+	m.verifier = &jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
+	m.verifier.EnableCache(jwt.DefaultCacheEntries)
 	m.requiredScopes = scopes
 	m.forbidden = forbiddenResponse(scopes)
 	return m

@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // Placeholder names. The identity ones are served lazily from the verified
@@ -29,16 +30,16 @@ const (
 // would have been refused, so it keeps no identity even if a later
 // handler accepts the token.
 type requestAuth struct {
-	id     *Identity
+	id     *jwt.Identity
 	detail string // report_only: the response it would have had
 	reason string
 
 	// The request's last verification, which the next solo_auth
 	// handler reuses if it has the same verifier and finds the same
 	// token: a global option and a route's line verify once.
-	verifiedBy    *Verifier
+	verifiedBy    *jwt.Verifier
 	verifiedToken string
-	verifiedID    *Identity
+	verifiedID    *jwt.Identity
 	verifiedErr   error
 
 	// source is where the token of id was found: {solo.token_source}.
@@ -65,7 +66,7 @@ func authState(r *http.Request, repl *caddy.Replacer) *requestAuth {
 	return st
 }
 
-func (st *requestAuth) authenticated(id *Identity, source string) {
+func (st *requestAuth) authenticated(id *jwt.Identity, source string) {
 	if st.detail == "" {
 		st.id, st.source = id, source
 	}
@@ -114,14 +115,14 @@ func (st *requestAuth) placeholder(key string) (any, bool) {
 }
 
 // identityPlaceholder is the value of {solo.<name>} for a verified token.
-func identityPlaceholder(id *Identity, name string) string {
+func identityPlaceholder(id *jwt.Identity, name string) string {
 	switch name {
 	case "sub":
 		return id.Subject
 	case "token_type":
 		return id.TokenType
 	case "permissions":
-		return claimText(id.Claims()[PermissionsClaim])
+		return claimText(id.Claims()[jwt.PermissionsClaim])
 	case "workflow_id":
 		return claimText(id.Claims()[claimWorkflowID])
 	case "stakeholder_name":

@@ -1,6 +1,7 @@
 package soloauth
 
 import (
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"net/http"
 	"strconv"
 )
@@ -36,11 +37,11 @@ func forbiddenResponse(required []string) response {
 	return newResponse(http.StatusForbidden, "Not enough permissions", insufficientScopeChallenge(required))
 }
 
-func responseFor(kind ErrorKind) *response {
+func responseFor(kind jwt.ErrorKind) *response {
 	switch kind {
-	case KindExpired:
+	case jwt.KindExpired:
 		return &respExpired
-	case KindUnavailable:
+	case jwt.KindUnavailable:
 		return &respUnavailable
 	}
 	return &respInvalid

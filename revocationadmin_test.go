@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -175,7 +176,7 @@ func TestAdminRevocationsAPI(t *testing.T) {
 func TestHandlerRevoked(t *testing.T) {
 	a, _, _ := testAdmin(t)
 	var cacheHits atomic.Int64
-	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, Leeway: 30 * time.Second, // the leeway lets a token minted "later" pass now
+	v := &jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, Leeway: 30 * time.Second, // the leeway lets a token minted "later" pass now
 		ObserveCache: func(hit bool) {
 			if hit {
 				cacheHits.Add(1)
@@ -201,12 +202,12 @@ func TestHandlerRevoked(t *testing.T) {
 	if cacheHits.Load() != 1 { // admitted on its second sighting, found on its third
 		t.Fatalf("the token is not cached: %d cache hits in 3 requests", cacheHits.Load())
 	}
-	before := counterValue(t, requestCounters[[2]string{outcomeRevoked, TokenTypeSDK}])
+	before := counterValue(t, requestCounters[[2]string{outcomeRevoked, jwt.TokenTypeSDK}])
 	if status, body := a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"alice"}`); status != http.StatusCreated {
 		t.Fatalf("POST: %d %s", status, body)
 	}
 	expectResponse(t, get(m, token), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
-	if got := counterValue(t, requestCounters[[2]string{outcomeRevoked, TokenTypeSDK}]) - before; got != 1 {
+	if got := counterValue(t, requestCounters[[2]string{outcomeRevoked, jwt.TokenTypeSDK}]) - before; got != 1 {
 		t.Errorf("revoked outcomes counted: %v", got)
 	}
 	refused := logs.FilterMessage("request refused").All()

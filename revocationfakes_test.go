@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 
 	"github.com/caddyserver/caddy/v2"
@@ -228,7 +229,7 @@ func ids(entries []*Revocation) []string {
 }
 
 func revokesSub(l *revocationList, sub string) bool {
-	return l.revokes(&Identity{Subject: sub, token: "a.b.c"})
+	return l.revokes(&jwt.Identity{Subject: sub, Token: "a.b.c"})
 }
 
 // counterValue reads a counter through a registry of its own (no

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // The process's revocation list: who uses it (the handlers, each asking
@@ -86,7 +87,7 @@ var revocations = newRevocationList(clock.Real{})
 
 // revokes is the request path's lookup: one atomic load and a length
 // check while there are no entries; no allocation ever.
-func (l *revocationList) revokes(id *Identity) bool {
+func (l *revocationList) revokes(id *jwt.Identity) bool {
 	if l == nil {
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // TestRevocationPollInterval: the shortest interval asked for is used;
@@ -78,7 +79,7 @@ func TestRevocationConcurrency(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			id := &Identity{Subject: fmt.Sprintf("user_%d_1", w), token: "a.b.c", TokenID: "j"}
+			id := &jwt.Identity{Subject: fmt.Sprintf("user_%d_1", w), Token: "a.b.c", TokenID: "j"}
 			for range 2000 {
 				l.revokes(id)
 				l.snapshot()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // Revocations: what an entry is, how a request for one is judged, and the
@@ -286,7 +287,7 @@ func (x *revocationIndex) with(add []*Revocation, drop func(*Revocation) bool) *
 // revokes reports whether an entry in force at now refuses the verified
 // identity. It allocates nothing; the token's SHA-256 is computed only
 // while a token_sha256 entry exists, and once per identity.
-func (x *revocationIndex) revokes(id *Identity, now time.Time) bool {
+func (x *revocationIndex) revokes(id *jwt.Identity, now time.Time) bool {
 	for _, e := range x.sub[id.Subject] {
 		// iat's second, not its fraction: a token minted in the second
 		// of the revocation is refused, one minted in a later second
@@ -301,7 +302,7 @@ func (x *revocationIndex) revokes(id *Identity, now time.Time) bool {
 	if id.TokenID != "" && inForce(x.jti[id.TokenID], now) {
 		return true
 	}
-	return len(x.token) > 0 && inForce(x.token[id.tokenSHA256()], now)
+	return len(x.token) > 0 && inForce(x.token[id.TokenSHA256()], now)
 }
 
 func inForce(entries []*Revocation, now time.Time) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -60,7 +61,7 @@ func BenchmarkServeHTTPRevocations(b *testing.B) {
 // BenchmarkRevocationLookup is the request path's lookup alone, on a
 // cached identity (its token hash already computed).
 func BenchmarkRevocationLookup(b *testing.B) {
-	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
+	v := &jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
 	id, err := v.Verify(tu.HS256(tu.SecretA, tu.BenchClaims().With("sid", "session_x", "jti", "jti_x")))
 	if err != nil {
 		b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -164,12 +165,12 @@ type idSpec struct {
 	hasIat               bool
 }
 
-func (s idSpec) identity() *Identity {
+func (s idSpec) identity() *jwt.Identity {
 	token := s.token
 	if token == "" {
 		token = "a.b.c"
 	}
-	return &Identity{Subject: s.sub, IssuedAt: s.iat, HasIssuedAt: s.hasIat, SessionID: s.sid, TokenID: s.jti, token: token}
+	return &jwt.Identity{Subject: s.sub, IssuedAt: s.iat, HasIssuedAt: s.hasIat, SessionID: s.sid, TokenID: s.jti, Token: token}
 }
 
 func identity(sub string, iat time.Time) idSpec { return idSpec{sub: sub, iat: iat, hasIat: true} }
@@ -187,7 +188,7 @@ func withClaims(id idSpec, sid, jti string) idSpec {
 // TestRevocationClaimsRead: the verifier gives the identity iat, sid and
 // jti, on the fast JSON path and on the strict one.
 func TestRevocationClaimsRead(t *testing.T) {
-	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
+	v := &jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
 	claims := tu.SDKClaims("alice").With("iat", 1767225600.75, "sid", "session_1", "jti", "jti_1")
 	for name, token := range map[string]string{
 		"fast":   tu.HS256(tu.SecretA, claims),
@@ -220,12 +221,12 @@ func TestRevocationClaimsRead(t *testing.T) {
 func TestRevocationLookupAllocs(t *testing.T) {
 	l := newRevocationList(clock.Real{})
 	token := tu.HS256(tu.SecretA, tu.SDKClaims("carol"))
-	newID := func() *Identity {
-		return &Identity{Subject: "carol", HasIssuedAt: true, IssuedAt: time.Now().Add(time.Hour),
-			SessionID: "s", TokenID: "j", token: token}
+	newID := func() *jwt.Identity {
+		return &jwt.Identity{Subject: "carol", HasIssuedAt: true, IssuedAt: time.Now().Add(time.Hour),
+			SessionID: "s", TokenID: "j", Token: token}
 	}
 	cached := newID()
-	check := func(what string, next func() *Identity) {
+	check := func(what string, next func() *jwt.Identity) {
 		t.Helper()
 		if n := testing.AllocsPerRun(100, func() {
 			if l.revokes(next()) {
@@ -235,7 +236,7 @@ func TestRevocationLookupAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocations per lookup", what, n)
 		}
 	}
-	same := func() *Identity { return cached }
+	same := func() *jwt.Identity { return cached }
 	check("no entries", same)
 	now := time.Now()
 	var entries []*Revocation
@@ -244,19 +245,19 @@ func TestRevocationLookupAllocs(t *testing.T) {
 	}
 	l.index.Store(newRevocationIndex(entries))
 	check("entries, none by token hash", same)
-	if cached.hash != ([32]byte{}) {
+	if cached.Hash != ([32]byte{}) {
 		t.Error("the token was hashed with no token_sha256 entry")
 	}
 	entries = append(entries, mustRevocation(t, `{"token_sha256":"`+strings.Repeat("0", 64)+`"}`, now))
 	l.index.Store(newRevocationIndex(entries))
 	check("entries of every kind, cached identity", same)
-	fresh := make([]*Identity, 101) // AllocsPerRun runs once more to warm up
+	fresh := make([]*jwt.Identity, 101) // AllocsPerRun runs once more to warm up
 	for i := range fresh {
 		fresh[i] = newID()
 	}
 	n := 0
-	check("entries of every kind, first lookup of each identity", func() *Identity { n++; return fresh[n-1] })
-	if n != len(fresh) || fresh[len(fresh)-1].hash == ([32]byte{}) {
-		t.Errorf("%d first lookups, the last one's hash %x: not the path meant", n, fresh[len(fresh)-1].hash)
+	check("entries of every kind, first lookup of each identity", func() *jwt.Identity { n++; return fresh[n-1] })
+	if n != len(fresh) || fresh[len(fresh)-1].Hash == ([32]byte{}) {
+		t.Errorf("%d first lookups, the last one's hash %x: not the path meant", n, fresh[len(fresh)-1].Hash)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // Resolving and checking settings at Provision. Every error names the
@@ -161,11 +162,11 @@ func (m *SoloAuth) limitToTokenTypes(secrets [][]byte, workos bool) ([][]byte, b
 	}
 	for _, kind := range m.TokenTypes {
 		switch kind {
-		case TokenTypeSDK:
+		case jwt.TokenTypeSDK:
 			if len(secrets) == 0 {
 				return nil, false, fmt.Errorf("token_types: sdk tokens need a `secret`, and none is set")
 			}
-		case TokenTypeWorkOS:
+		case jwt.TokenTypeWorkOS:
 			if !workos {
 				return nil, false, fmt.Errorf("token_types: workos tokens need `workos_client_id`, `jwks_url` or `jwks_file`, and none is set")
 			}
@@ -173,8 +174,8 @@ func (m *SoloAuth) limitToTokenTypes(secrets [][]byte, workos bool) ([][]byte, b
 			return nil, false, fmt.Errorf("token_types: unknown kind '%s': want sdk or workos", kind)
 		}
 	}
-	if !slices.Contains(m.TokenTypes, TokenTypeSDK) {
+	if !slices.Contains(m.TokenTypes, jwt.TokenTypeSDK) {
 		secrets = nil
 	}
-	return secrets, workos && slices.Contains(m.TokenTypes, TokenTypeWorkOS), nil
+	return secrets, workos && slices.Contains(m.TokenTypes, jwt.TokenTypeWorkOS), nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -99,9 +100,9 @@ func TestTokenRS256Shape(t *testing.T) {
 	}
 
 	// The verifier takes it as a WorkOS token.
-	v := &Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{"dev-1": &tu.RSAKey.PublicKey})}
+	v := &jwt.Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{"dev-1": &tu.RSAKey.PublicKey})}
 	id, err := v.Verify(token)
-	if err != nil || id.TokenType != TokenTypeWorkOS || id.Subject != "user_01" || id.KeyID != "dev-1" {
+	if err != nil || id.TokenType != jwt.TokenTypeWorkOS || id.Subject != "user_01" || id.KeyID != "dev-1" {
 		t.Fatalf("Verify: %+v, %v", id, err)
 	}
 }
@@ -129,7 +130,7 @@ func TestTokenSDKUnchanged(t *testing.T) {
 			t.Errorf("SDK token has %s: %v", name, c)
 		}
 	}
-	if id, err := (&Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}).Verify(token); err != nil || id.TokenType != TokenTypeSDK {
+	if id, err := (&jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}).Verify(token); err != nil || id.TokenType != jwt.TokenTypeSDK {
 		t.Fatalf("Verify: %v", err)
 	}
 	for _, flag := range workosFlags {
@@ -174,13 +175,13 @@ func TestKeyIDRoundTrip(t *testing.T) {
 	}{
 		{"dev-1", true},
 		{"k", true},
-		{strings.Repeat("k", MaxKeyIDLength), true},
+		{strings.Repeat("k", jwt.MaxKeyIDLength), true},
 		{`quote " back \ slash </script> & `, true},
 		{"clé ü 鍵 🔑 \u2028 \ufeff", true},
 		{" spaces around ", true},
 		{"", false},
-		{strings.Repeat("k", MaxKeyIDLength+1), false},
-		{strings.Repeat("é", MaxKeyIDLength/2) + "k", false}, // 257 bytes in 129 characters
+		{strings.Repeat("k", jwt.MaxKeyIDLength+1), false},
+		{strings.Repeat("é", jwt.MaxKeyIDLength/2) + "k", false}, // 257 bytes in 129 characters
 		{"a\x00b", false},
 		{"a\tb", false},
 		{"a\x1bb", false},
@@ -212,14 +213,14 @@ func TestKeyIDRoundTrip(t *testing.T) {
 			continue
 		}
 		token := tu.RS256(tu.RSAKey, tt.kid, tu.SDKClaims("alice"))
-		if id, err := (&Verifier{RSAKeys: fileKeys(keys)}).VerifyContext(context.Background(), token); err != nil || id.KeyID != tt.kid {
+		if id, err := (&jwt.Verifier{RSAKeys: fileKeys(keys)}).VerifyContext(context.Background(), token); err != nil || id.KeyID != tt.kid {
 			t.Errorf("kid %q: %v", tt.kid, err)
 		}
 	}
 	// The length bound is the verifier's own.
-	long := strings.Repeat("k", MaxKeyIDLength+1)
+	long := strings.Repeat("k", jwt.MaxKeyIDLength+1)
 	token := tu.RS256(tu.RSAKey, long, tu.SDKClaims("alice"))
-	if _, err := (&Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{long: &tu.RSAKey.PublicKey})}).Verify(token); err == nil {
+	if _, err := (&jwt.Verifier{RSAKeys: fileKeys(map[string]*rsa.PublicKey{long: &tu.RSAKey.PublicKey})}).Verify(token); err == nil {
 		t.Fatal("the verifier took a kid over MaxKeyIDLength; keygen's bound is stale")
 	}
 }
@@ -278,6 +279,6 @@ func TestRoundTripGoJOSE(t *testing.T) {
 }
 
 // fileKeys is a fixed key table as a route's jwks_file gives one.
-func fileKeys(keys map[string]*rsa.PublicKey) RSAKeySource {
+func fileKeys(keys map[string]*rsa.PublicKey) jwt.RSAKeySource {
 	return &keySources{files: []*keyTable{{keys: keys, source: sourceFile}}}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"os"
 	"strings"
 	"testing"
@@ -46,9 +47,9 @@ func publishedJWK(jwk map[string]any) map[string]any {
 // secret, subject to the 32-byte minimum; anything else is a remote JWKS,
 // subject to its hygiene rules (so oct keys there are never used).
 // configErr reports a key the config would refuse at start-up.
-func verifierForKeys(t *testing.T, keys []map[string]any) (v *Verifier, configErr bool) {
+func verifierForKeys(t *testing.T, keys []map[string]any) (v *jwt.Verifier, configErr bool) {
 	t.Helper()
-	v = &Verifier{}
+	v = &jwt.Verifier{}
 	if len(keys) == 1 && keys[0]["kty"] == "oct" && (keys[0]["alg"] == nil || keys[0]["alg"] == "HS256") {
 		k, _ := keys[0]["k"].(string)
 		secret, err := base64.RawURLEncoding.DecodeString(k)
@@ -121,7 +122,7 @@ func TestWycheproofJWS(t *testing.T) {
 		v, configErr := verifierForKeys(t, []map[string]any{key})
 		accepted := false
 		if !configErr {
-			_, _, _, _, verr := v.verifySignature(context.Background(), c.JWS, nil)
+			_, _, _, _, verr := v.VerifySignature(context.Background(), c.JWS, nil)
 			accepted = verr == nil
 		}
 		want := c.Expected == "accept"
@@ -157,7 +158,7 @@ func TestWycheproofJWK(t *testing.T) {
 		v, configErr := verifierForKeys(t, c.Keys.Keys)
 		accepted := false
 		if !configErr {
-			_, _, _, _, verr := v.verifySignature(context.Background(), c.JWS, nil)
+			_, _, _, _, verr := v.VerifySignature(context.Background(), c.JWS, nil)
 			accepted = verr == nil
 		}
 		want := c.Expected == "accept"
@@ -189,7 +190,7 @@ func TestRFCExamples(t *testing.T) {
 		if configErr {
 			t.Fatal("64-byte secret refused")
 		}
-		if _, _, _, _, verr := v.verifySignature(context.Background(), e.JWS, nil); verr != nil {
+		if _, _, _, _, verr := v.VerifySignature(context.Background(), e.JWS, nil); verr != nil {
 			t.Fatalf("signature refused: %v", verr)
 		}
 		// As a JWT: no sub, so never accepted, and expired since 2011.
@@ -203,7 +204,7 @@ func TestRFCExamples(t *testing.T) {
 		withKID := publishedJWK(e.JWKPublic)
 		withKID["kid"] = "a2"
 		v, _ := verifierForKeys(t, []map[string]any{withKID})
-		_, _, _, _, verr := v.verifySignature(context.Background(), e.JWS, nil)
+		_, _, _, _, verr := v.VerifySignature(context.Background(), e.JWS, nil)
 		if verr == nil || !strings.Contains(verr.Reason, "without kid") {
 			t.Fatalf("got %v, want refusal for the missing kid", verr)
 		}
@@ -211,8 +212,8 @@ func TestRFCExamples(t *testing.T) {
 	t.Run("RFC 7520 4.1 RS256", func(t *testing.T) {
 		e := ex["RFC7520_4_1_RS256_Figure13"]
 		v, _ := verifierForKeys(t, []map[string]any{e.JWKPublic})
-		payload, typ, _, _, verr := v.verifySignature(context.Background(), e.JWS, nil)
-		if verr != nil || typ != TokenTypeWorkOS {
+		payload, typ, _, _, verr := v.VerifySignature(context.Background(), e.JWS, nil)
+		if verr != nil || typ != jwt.TokenTypeWorkOS {
 			t.Fatalf("signature refused: %v", verr)
 		}
 		if _, err := v.Verify(e.JWS); err == nil {
@@ -225,7 +226,7 @@ func TestRFCExamples(t *testing.T) {
 		if configErr {
 			t.Fatal("32-byte secret refused")
 		}
-		if _, _, _, _, verr := v.verifySignature(context.Background(), e.JWS, nil); verr != nil {
+		if _, _, _, _, verr := v.VerifySignature(context.Background(), e.JWS, nil); verr != nil {
 			t.Fatalf("signature refused: %v", verr)
 		}
 		if _, err := v.Verify(e.JWS); err == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // verifiers holds one Verifier per key configuration for the whole
@@ -76,7 +77,7 @@ func stringsAsBytes(list []string) [][]byte {
 
 // pooledVerifier is a Verifier as the pool holds it; a verifier owns
 // nothing that needs stopping (the key set has its own pool).
-type pooledVerifier struct{ v *Verifier }
+type pooledVerifier struct{ v *jwt.Verifier }
 
 func (pooledVerifier) Destruct() error { return nil }
 
@@ -86,10 +87,10 @@ func (pooledVerifier) Destruct() error { return nil }
 // sets of its URLs, so the key sets a pooled verifier was made with
 // outlive it; a file set is data that the verifier keeps alive. Each call must
 // be paired with releaseVerifier(poolKey).
-func acquireVerifier(k keyConfig, keys *keySources) (v *Verifier, poolKey string, err error) {
+func acquireVerifier(k keyConfig, keys *keySources) (v *jwt.Verifier, poolKey string, err error) {
 	poolKey = k.poolKey()
 	val, _, err := verifiers.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
-		v := &Verifier{
+		v := &jwt.Verifier{
 			Secrets:      k.secrets,
 			Issuers:      k.issuers,
 			Audiences:    k.audiences,
@@ -100,7 +101,7 @@ func acquireVerifier(k keyConfig, keys *keySources) (v *Verifier, poolKey string
 		if keys != nil { // not a typed nil in the interface
 			v.RSAKeys = keys
 		}
-		v.EnableCache(DefaultCacheEntries)
+		v.EnableCache(jwt.DefaultCacheEntries)
 		return pooledVerifier{v}, nil
 	})
 	if err != nil {

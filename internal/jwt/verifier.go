@@ -1,4 +1,9 @@
-package soloauth
+// Package jwt verifies SOLO bearer tokens: HS256 with a shared secret and
+// RS256 with keys from an RSAKeySource, in a fixed order (size, shape,
+// header, signature, claims), with a cache of verified tokens. It knows
+// go-jose and the JOSE rules, and nothing of Caddy, key sets or
+// revocation.
+package jwt
 
 import (
 	"context"
@@ -146,19 +151,19 @@ type Identity struct {
 	// revocations by session and by token id match them.
 	SessionID, TokenID string
 
-	token      string // verified; Claims decodes its payload segment
+	Token      string // verified; Claims decodes its payload segment
 	claimsOnce sync.Once
 	claims     map[string]any
 	hashOnce   sync.Once
-	hash       [sha256.Size]byte // tokenSHA256's result
+	Hash       [sha256.Size]byte // tokenSHA256's result
 }
 
 // tokenSHA256 is the SHA-256 of the compact token, computed on first use
 // (only while a revocation by token hash exists) and then kept, so that a
 // cached identity hashes once.
-func (id *Identity) tokenSHA256() [sha256.Size]byte {
-	id.hashOnce.Do(func() { id.hash = sha256.Sum256(stringBytes(id.token)) })
-	return id.hash
+func (id *Identity) TokenSHA256() [sha256.Size]byte {
+	id.hashOnce.Do(func() { id.Hash = sha256.Sum256(stringBytes(id.Token)) })
+	return id.Hash
 }
 
 // Claims returns every claim of the token, numbers as json.Number. It is
@@ -167,7 +172,7 @@ func (id *Identity) tokenSHA256() [sha256.Size]byte {
 func (id *Identity) Claims() map[string]any {
 	id.claimsOnce.Do(func() {
 		// The payload passed the same strict checks when it was verified.
-		payloadSeg := id.token[strings.IndexByte(id.token, '.')+1 : strings.LastIndexByte(id.token, '.')]
+		payloadSeg := id.Token[strings.IndexByte(id.Token, '.')+1 : strings.LastIndexByte(id.Token, '.')]
 		if payload, err := base64.RawURLEncoding.DecodeString(payloadSeg); err == nil {
 			id.claims, _ = strictjson.DecodeObject(payload)
 		}
@@ -206,7 +211,7 @@ func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Identity, 
 		}
 	}
 	var payloadBuf [1024]byte
-	payload, tokenType, kid, key, verr := v.verifySignature(ctx, token, payloadBuf[:])
+	payload, tokenType, kid, key, verr := v.VerifySignature(ctx, token, payloadBuf[:])
 	if verr != nil {
 		return nil, verr
 	}
@@ -217,7 +222,7 @@ func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Identity, 
 	}
 	id.TokenType = tokenType
 	id.KeyID = kid
-	id.token = token // the cache keeps it anyway; the claims are decoded from it only if asked
+	id.Token = token // the cache keeps it anyway; the claims are decoded from it only if asked
 	if v.cache != nil {
 		v.cache.put(token, h, cacheEntry{id: id, validUntil: id.ExpiresAt.Add(v.Leeway), key: key}, now)
 	}
@@ -228,7 +233,7 @@ func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Identity, 
 // whose signature a configured key made, with the token type, the kid and,
 // for RS256, the key that verified it. The payload is decoded into buf if
 // it fits, and is only valid as long as buf.
-func (v *Verifier) verifySignature(ctx context.Context, token string, buf []byte) (payload []byte, tokenType, kid string, key *rsa.PublicKey, _ *VerifyError) {
+func (v *Verifier) VerifySignature(ctx context.Context, token string, buf []byte) (payload []byte, tokenType, kid string, key *rsa.PublicKey, _ *VerifyError) {
 	if len(token) > MaxTokenSize {
 		return nil, "", "", nil, invalid("token too large", nil)
 	}

@@ -1,4 +1,4 @@
-package soloauth
+package jwt
 
 import (
 	"math"

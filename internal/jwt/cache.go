@@ -1,4 +1,4 @@
-package soloauth
+package jwt
 
 import (
 	"crypto/rsa"
@@ -107,7 +107,7 @@ func (c *tokenCache) put(token string, h uint64, e cacheEntry, now time.Time) {
 	// alive: the memory bound counts the token alone. Cloned only here,
 	// once per cached token.
 	token = strings.Clone(token)
-	e.id.token = token
+	e.id.Token = token
 	s := &c.shards[h%cacheShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
