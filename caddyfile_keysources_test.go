@@ -185,7 +185,7 @@ func TestProvisionJWKSFile(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys.json")
-	if err := os.WriteFile(path, []byte(jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "kf", nil))), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "kf", nil))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	m := &SoloAuth{JWKSFile: StringList{path}, TokenTypes: []string{"workos"}}
@@ -193,10 +193,10 @@ func TestProvisionJWKSFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Cleanup()
-	if len(m.fileSets) != 1 || m.fileSets[0].table.keys["kf"] == nil || m.keys == nil || len(m.keys.fetched) != 0 {
+	if len(m.fileSets) != 1 || !slices.Equal(m.fileSets[0].status().KIDs, []string{"kf"}) || m.keys == nil || len(m.keySets) != 0 {
 		t.Fatalf("file sets %v", m.fileSets)
 	}
-	if _, ok := fileSets.References(m.fileSets[0].id()); !ok {
+	if _, ok := fileSets.References(m.fileSets[0].ID()); !ok {
 		t.Fatal("the file set is not listed while in use")
 	}
 	bad := &SoloAuth{JWKSFile: StringList{dir}}
@@ -214,7 +214,7 @@ func TestProvisionJWKSFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "jwks_file: "+filepath.Join(dir, "missing.json")) {
 		t.Fatalf("sdk-only route with a missing jwks_file: %v", err)
 	}
-	id := m.fileSets[0].id()
+	id := m.fileSets[0].ID()
 	_ = m.Cleanup()
 	if _, ok := fileSets.References(id); ok {
 		t.Fatal("the file set stayed listed after its last handler's cleanup")

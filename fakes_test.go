@@ -3,20 +3,11 @@ package soloauth
 import (
 	"context"
 	"crypto/rsa"
-	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"testing"
 	"time"
-)
 
-// awaitSettled waits for a key set's first attempt to settle.
-func awaitSettled(t *testing.T, ks *KeySet) {
-	t.Helper()
-	select {
-	case <-ks.settled():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first attempt never settled")
-	}
-}
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+)
 
 // staticKeys is a fixed RSA key source by kid, for handler tests that do
 // not need a key set.
@@ -38,3 +29,13 @@ func (unavailableKeys) RSAKeys(context.Context, string) (*rsa.PublicKey, []*rsa.
 	return nil, nil, jwt.ErrKeysUnavailable
 }
 func (unavailableKeys) KeyInUse(string, *rsa.PublicKey) bool { return false }
+
+// awaitSettledR waits for a key set's first attempt to settle.
+func awaitSettledR(t *testing.T, ks *KeySet) {
+	t.Helper()
+	select {
+	case <-ks.settled():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first attempt never settled")
+	}
+}

@@ -25,7 +25,7 @@ func testHandler(v *jwt.Verifier, keySet *KeySet, scopes ...string) *SoloAuth {
 	m := &SoloAuth{logger: zap.NewNop(), verifier: v}
 	if keySet != nil {
 		m.keySets = []*KeySet{keySet}
-		m.keys = &keySources{fetched: m.keySets}
+		m.keys = newKeySources(m.keySets, nil)
 	}
 	m.requiredScopes = mergeScopes(scopes)
 	m.forbidden = forbiddenResponse(m.requiredScopes)

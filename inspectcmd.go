@@ -78,10 +78,8 @@ func inspectCommand() *cobra.Command {
 				v.RSAKeys = keys
 			default:
 				ks := newKeySet(keySetConfig{URL: jwksURL, Refresh: DefaultJWKSRefresh})
-				call := ks.fetch()
-				<-call.done
-				if call.err != nil {
-					fmt.Fprintf(out, "note: %v; RS256 tokens will be refused\n", call.err)
+				if err := ks.FetchOnce(); err != nil {
+					fmt.Fprintf(out, "note: %v; RS256 tokens will be refused\n", err)
 				} else {
 					v.RSAKeys = ks
 				}
@@ -109,7 +107,7 @@ func readInspectJWKSFile(path string, out io.Writer) (*keySources, error) {
 		zapcore.AddSync(out), zapcore.InfoLevel))
 	f, err := readJWKSFile(path, time.Now(), logger)
 	if err != nil {
-		return nil, errors.New("--jwks-file" + strings.TrimPrefix(err.Error(), "jwks_file"))
+		return nil, fmt.Errorf("--jwks-file: %w", err)
 	}
-	return &keySources{files: []*keyTable{f.table}}, nil
+	return newKeySources(nil, []*jwksFile{f}), nil
 }

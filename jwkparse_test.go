@@ -5,38 +5,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"math/big"
 	"strings"
 	"testing"
 
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
-func jwkJSON(t testing.TB, key any, kid string, extra map[string]any) string {
-	t.Helper()
-	b, err := json.Marshal(jose.JSONWebKey{Key: key, KeyID: kid})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(extra) == 0 {
-		return string(b)
-	}
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	for k, v := range extra {
-		m[k] = v
-	}
-	b, _ = json.Marshal(m)
-	return string(b)
-}
-
-func jwksOf(keys ...string) string { return `{"keys":[` + strings.Join(keys, ",") + `]}` }
-
 func TestParseJWKS(t *testing.T) {
-	good := jwkJSON(t, &tu.RSAKey.PublicKey, "good", nil)
+	good := tu.JWK(t, &tu.RSAKey.PublicKey, "good", nil)
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	small := tu.MustRSA(1024)
 	tests := []struct {
@@ -45,28 +22,28 @@ func TestParseJWKS(t *testing.T) {
 		wantKIDs []string
 		wantErr  bool
 	}{
-		{"one good key", jwksOf(good), []string{"good"}, false},
-		{"use and alg and key_ops that allow it", jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k", map[string]any{"use": "sig", "alg": "RS256", "key_ops": []string{"verify"}})), []string{"k"}, false},
-		{"oct key skipped", jwksOf(good, `{"kty":"oct","kid":"sym","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}`), []string{"good"}, false},
-		{"EC key skipped", jwksOf(good, jwkJSON(t, &ec.PublicKey, "ec", nil)), []string{"good"}, false},
-		{"1024-bit RSA skipped", jwksOf(good, jwkJSON(t, &small.PublicKey, "small", nil)), []string{"good"}, false},
-		{"use enc skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "enc", map[string]any{"use": "enc"})), []string{"good"}, false},
-		{"alg RS384 skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "rs384", map[string]any{"alg": "RS384"})), []string{"good"}, false},
-		{"alg PS256 skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "ps", map[string]any{"alg": "PS256"})), []string{"good"}, false},
-		{"key_ops without verify skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "ops", map[string]any{"key_ops": []string{"encrypt"}})), []string{"good"}, false},
-		{"private key skipped", jwksOf(good, jwkJSON(t, tu.RSAKey2, "priv", nil)), []string{"good"}, false},
-		{"kid on two keys: neither used", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "dup", nil), jwkJSON(t, &tu.RSAKey3.PublicKey, "dup", nil)), []string{"good"}, false},
-		{"kid shared with an unusable key: not used", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "dup", nil), `{"kty":"oct","kid":"dup","k":"AAAA"}`), []string{"good"}, false},
-		{"kid shared with a key with a member twice: not used", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "dup", nil), `{"kty":"RSA","kid":"dup","kid":"dup","e":"AQAB","n":"AAAA"}`), []string{"good"}, false},
-		{"no kid skipped", jwksOf(good, jwkJSON(t, &tu.RSAKey2.PublicKey, "", nil)), []string{"good"}, false},
-		{"unreadable key skipped", jwksOf(good, `{"kty":"RSA","kid":"bad","n":"!!","e":"AQAB"}`, `{"kty":"nope"}`, `"string"`), []string{"good"}, false},
+		{"one good key", tu.JWKS(good), []string{"good"}, false},
+		{"use and alg and key_ops that allow it", tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k", map[string]any{"use": "sig", "alg": "RS256", "key_ops": []string{"verify"}})), []string{"k"}, false},
+		{"oct key skipped", tu.JWKS(good, `{"kty":"oct","kid":"sym","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}`), []string{"good"}, false},
+		{"EC key skipped", tu.JWKS(good, tu.JWK(t, &ec.PublicKey, "ec", nil)), []string{"good"}, false},
+		{"1024-bit RSA skipped", tu.JWKS(good, tu.JWK(t, &small.PublicKey, "small", nil)), []string{"good"}, false},
+		{"use enc skipped", tu.JWKS(good, tu.JWK(t, &tu.RSAKey2.PublicKey, "enc", map[string]any{"use": "enc"})), []string{"good"}, false},
+		{"alg RS384 skipped", tu.JWKS(good, tu.JWK(t, &tu.RSAKey2.PublicKey, "rs384", map[string]any{"alg": "RS384"})), []string{"good"}, false},
+		{"alg PS256 skipped", tu.JWKS(good, tu.JWK(t, &tu.RSAKey2.PublicKey, "ps", map[string]any{"alg": "PS256"})), []string{"good"}, false},
+		{"key_ops without verify skipped", tu.JWKS(good, tu.JWK(t, &tu.RSAKey2.PublicKey, "ops", map[string]any{"key_ops": []string{"encrypt"}})), []string{"good"}, false},
+		{"private key skipped", tu.JWKS(good, tu.JWK(t, tu.RSAKey2, "priv", nil)), []string{"good"}, false},
+		{"kid on two keys: neither used", tu.JWKS(good, tu.JWK(t, &tu.RSAKey2.PublicKey, "dup", nil), tu.JWK(t, &tu.RSAKey3.PublicKey, "dup", nil)), []string{"good"}, false},
+		{"kid shared with an unusable key: not used", tu.JWKS(good, tu.JWK(t, &tu.RSAKey2.PublicKey, "dup", nil), `{"kty":"oct","kid":"dup","k":"AAAA"}`), []string{"good"}, false},
+		{"kid shared with a key with a member twice: not used", tu.JWKS(good, tu.JWK(t, &tu.RSAKey2.PublicKey, "dup", nil), `{"kty":"RSA","kid":"dup","kid":"dup","e":"AQAB","n":"AAAA"}`), []string{"good"}, false},
+		{"no kid skipped", tu.JWKS(good, tu.JWK(t, &tu.RSAKey2.PublicKey, "", nil)), []string{"good"}, false},
+		{"unreadable key skipped", tu.JWKS(good, `{"kty":"RSA","kid":"bad","n":"!!","e":"AQAB"}`, `{"kty":"nope"}`, `"string"`), []string{"good"}, false},
 		{"not JSON", `<html>`, nil, true},
 		{"keys not an array", `{"keys":"x"}`, nil, true},
 		{"no keys member", `{"key":[]}`, nil, true},
 		{"a JSON array", `[]`, nil, true},
 		{"KEYS is not keys", `{"KEYS":[` + good + `]}`, nil, true},
 		{"keys twice", `{"keys":[],"keys":[` + good + `]}`, nil, true},
-		{"data after the set", jwksOf(good) + `{}`, nil, true},
+		{"data after the set", tu.JWKS(good) + `{}`, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,8 +68,8 @@ func withMembers(jwk, members string) string { return "{" + members + "," + jwk[
 // name that differs only in case, is skipped with the reason, never used
 // as if the member were absent or under another reading of it.
 func TestParseJWKSMalformedMetadata(t *testing.T) {
-	good := jwkJSON(t, &tu.RSAKey.PublicKey, "good", nil)
-	bare := jwkJSON(t, &tu.RSAKey2.PublicKey, "", nil) // no kid
+	good := tu.JWK(t, &tu.RSAKey.PublicKey, "good", nil)
+	bare := tu.JWK(t, &tu.RSAKey2.PublicKey, "", nil) // no kid
 	tests := []struct {
 		name, members, wantReason string
 	}{
@@ -119,7 +96,7 @@ func TestParseJWKSMalformedMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			keys, skipped, err := parseJWKS([]byte(jwksOf(good, withMembers(bare, tt.members))))
+			keys, skipped, err := parseJWKS([]byte(tu.JWKS(good, withMembers(bare, tt.members))))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +111,7 @@ func TestParseJWKSMalformedMetadata(t *testing.T) {
 	// Well-formed members beside them are still fine, and other members
 	// (a private extension) may use any case.
 	ok := withMembers(bare, `"kid":"k2","use":"sig","alg":"RS256","key_ops":["verify","sign"],"X-Ext":1,"Note":"x"`)
-	keys, skipped, err := parseJWKS([]byte(jwksOf(ok)))
+	keys, skipped, err := parseJWKS([]byte(tu.JWKS(ok)))
 	if err != nil || keys["k2"] == nil || len(skipped) != 0 {
 		t.Fatalf("a well-formed key: kids %v skipped %+v err %v", sortedKIDs(keys), skipped, err)
 	}
@@ -225,8 +202,8 @@ func TestROCA(t *testing.T) {
 		}
 	}
 	// End to end: a JWK set holding the Infineon key keeps only the good one.
-	roca := jwkJSON(t, &rsa.PublicKey{N: mod03, E: 65537}, "roca", nil)
-	keys, skipped, err := parseJWKS([]byte(jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "good", nil), roca)))
+	roca := tu.JWK(t, &rsa.PublicKey{N: mod03, E: 65537}, "roca", nil)
+	keys, skipped, err := parseJWKS([]byte(tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "good", nil), roca)))
 	if err != nil || keys["roca"] != nil || keys["good"] == nil {
 		t.Fatalf("kids %v err %v", sortedKIDs(keys), err)
 	}

@@ -32,22 +32,23 @@ type jwksFile struct {
 // Destruct does nothing: a file set holds no goroutine or connection.
 func (*jwksFile) Destruct() error { return nil }
 
-// id names the file set, contents included, in the file set pool and in
+// ID names the file set, contents included, in the file set pool and in
 // the key of the verifier pool: a changed file is another set.
-func (f *jwksFile) id() string { return f.path + "\x00" + f.digest }
+func (f *jwksFile) ID() string { return f.path + "\x00" + f.digest }
 
 // readJWKSFile reads and checks the JWK set at path with the rules of a
 // fetched set: at most jwksMaxBody bytes, a JWK set, at least one usable
 // key (each key that is not is skipped and logged, as for a fetch). Every
-// error names jwks_file and the path. now is the time of reading, which
+// error starts with the absolute path; the caller names the setting
+// (jwks_file, --jwks-file) before it. now is the time of reading, which
 // the admin API and the metrics show as the set's fetch time.
 func readJWKSFile(path string, now time.Time, logger *zap.Logger) (*jwksFile, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("jwks_file: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("jwks_file: %s: "+format, append([]any{abs}, args...)...)
+		return fmt.Errorf("%s: "+format, append([]any{abs}, args...)...)
 	}
 	body, err := readSmallRegularFile(abs, jwksMaxBody)
 	if err != nil {
@@ -124,4 +125,15 @@ func skippedReasons(skipped []skippedKey) string {
 		reasons[i] = fmt.Sprintf("kid %q: %s", k.kid, k.reason)
 	}
 	return strings.Join(reasons, "; ")
+}
+
+// Path is the file's absolute path.
+func (f *jwksFile) Path() string { return f.path }
+
+// logInUse logs the set's first use, as a fetched set logs its keys.
+func (f *jwksFile) logInUse(logger *zap.Logger) {
+	logger.Info("jwks: key set in use",
+		zap.String("url", f.shown), zap.String("source", sourceFile),
+		zap.Time("fetched_at", f.table.fetchedAt), zap.Int("keys", len(f.table.keys)),
+		zap.Strings("added_kids", sortedKIDs(f.table.keys)))
 }

@@ -22,7 +22,7 @@ func TestReadJWKSFile(t *testing.T) {
 		}
 		return p
 	}
-	good := jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil), jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil))
+	good := tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil), tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil))
 	loop := filepath.Join(dir, "loop")
 	if err := os.Symlink(loop, loop); err != nil {
 		t.Fatal(err)
@@ -37,11 +37,11 @@ func TestReadJWKSFile(t *testing.T) {
 	tests := []struct {
 		name string
 		path string
-		want string // in the error after "jwks_file: <path>: "; empty: no error
+		want string // in the error after "<path>: "; empty: no error
 	}{
 		{"good", write("good.json", good), ""},
 		{"good, with a UTF-8 byte order mark", write("bom.json", "\ufeff"+good), ""},
-		{"one usable key of two", write("mixed.json", jwksOf(jwkJSON(t, &small.PublicKey, "weak", nil), jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil))), ""},
+		{"one usable key of two", write("mixed.json", tu.JWKS(tu.JWK(t, &small.PublicKey, "weak", nil), tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil))), ""},
 		{"missing", filepath.Join(dir, "nope.json"), "no such file or directory"},
 		{"a directory", dir, "is a directory"},
 		{"empty", write("empty.json", ""), "empty file"},
@@ -51,9 +51,9 @@ func TestReadJWKSFile(t *testing.T) {
 		{"a pipe", fifo, "not a regular file"},
 		{"not JSON", write("text.json", "hello"), "not a JWK set"},
 		{"JSON but not a JWK set", write("obj.json", `{"kty":"RSA"}`), "not a JWK set"},
-		{"no usable key", write("weak.json", jwksOf(jwkJSON(t, &small.PublicKey, "weak", nil))), "no usable key (1 skipped"},
+		{"no usable key", write("weak.json", tu.JWKS(tu.JWK(t, &small.PublicKey, "weak", nil))), "no usable key (1 skipped"},
 		{"only a symmetric key", write("oct.json", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}`), "no usable key"},
-		{"a shared kid", write("dup.json", jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k", nil), jwkJSON(t, &tu.RSAKey2.PublicKey, "k", nil))), "no usable key"},
+		{"a shared kid", write("dup.json", tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k", nil), tu.JWK(t, &tu.RSAKey2.PublicKey, "k", nil))), "no usable key"},
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range tests {
@@ -72,7 +72,7 @@ func TestReadJWKSFile(t *testing.T) {
 			if err == nil {
 				t.Fatalf("read without error")
 			}
-			prefix := "jwks_file: " + tt.path + ": "
+			prefix := tt.path + ": "
 			if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q, want %q then %q", err, prefix, tt.want)
 			}
@@ -101,13 +101,13 @@ func TestJWKSFileIdentity(t *testing.T) {
 		}
 		return f
 	}
-	one := read(jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
-	again := read(jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
-	other := read(jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k1", nil)))
+	one := read(tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	again := read(tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	other := read(tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k1", nil)))
 	if one.path != p {
 		t.Errorf("path %q, want %q", one.path, p)
 	}
-	if one.id() != again.id() || one.id() == other.id() {
-		t.Errorf("ids: same contents differ (%v) or changed contents match (%v)", one.id() != again.id(), one.id() == other.id())
+	if one.ID() != again.ID() || one.ID() == other.ID() {
+		t.Errorf("ids: same contents differ (%v) or changed contents match (%v)", one.ID() != again.ID(), one.ID() == other.ID())
 	}
 }

@@ -180,7 +180,7 @@ func (ks *KeySet) fetchAndSwap() error {
 		if err == nil {
 			ks.use(&keyTable{keys: keys, fetchedAt: ks.clock.Now(), source: sourceFetch})
 			ks.save(body)
-			jwksFetchesTotal.WithLabelValues(ks.shown, "ok").Inc()
+			ks.fetched(ks.shown, true)
 			return nil
 		}
 	}
@@ -188,7 +188,7 @@ func (ks *KeySet) fetchAndSwap() error {
 	if ks.ctx.Err() != nil {
 		return err // stopped: not a failure of the endpoint
 	}
-	jwksFetchesTotal.WithLabelValues(ks.shown, "failed").Inc()
+	ks.fetched(ks.shown, false)
 	ks.log().Warn("jwks: fetch failed; keeping the last good key set",
 		zap.String("url", ks.shown), zap.Bool("have_keys", ks.table.Load() != nil), zap.Error(err))
 	return err
@@ -257,4 +257,13 @@ func parseJWKSLogged(body []byte, logger *zap.Logger, shown string) (map[string]
 		}
 	}
 	return keys, skipped, err
+}
+
+// FetchOnce fetches the set now, merged with any fetch under way, and
+// waits for the outcome: for a one-off use such as inspect, which starts
+// no background fetching.
+func (ks *KeySet) FetchOnce() error {
+	call := ks.fetch()
+	<-call.done
+	return call.err
 }

@@ -23,10 +23,10 @@ import (
 // TestKeySetUnknownKIDFlood sends a few hundred random kids at once after
 // the rate limit has passed: exactly one fetch, however many callers.
 func TestKeySetUnknownKIDFlood(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	clk.Advance(jwksMinInterval)
+	clk.Advance(defaultMinInterval)
 
 	gate := make(chan struct{})
 	srv.SetGate(gate)
@@ -62,7 +62,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 		t.Fatalf("%d of 300 unknown kids refused", unknown.Load())
 	}
 	// And within 30s of that fetch, more unknown kids cause none.
-	clk.Advance(jwksMinInterval - time.Second)
+	clk.Advance(defaultMinInterval - time.Second)
 	for i := range 50 {
 		ks.RSAKey(context.Background(), fmt.Sprint("again-", i))
 	}
@@ -72,7 +72,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 }
 
 func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
-	good := jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil))
+	good := tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil))
 	bad := []struct {
 		name   string
 		status int
@@ -83,7 +83,7 @@ func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
 		{"status 404", 404, good, false},
 		{"garbage", 200, "<html>not json</html>", false},
 		{"over 1 MiB", 200, `{"keys":[],"pad":"` + strings.Repeat("x", 2<<20) + `"}`, false},
-		{"no usable key", 200, jwksOf(`{"kty":"oct","kid":"x","k":"AAAA"}`), false},
+		{"no usable key", 200, tu.JWKS(`{"kty":"oct","kid":"x","k":"AAAA"}`), false},
 		{"hanging", 200, good, true},
 	}
 	for _, tt := range bad {
@@ -97,7 +97,7 @@ func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
 				defer close(gate)
 				srv.SetGate(gate)
 			}
-			clk.Advance(jwksMinInterval)
+			clk.Advance(defaultMinInterval)
 			if _, err := ks.RSAKey(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 				t.Fatalf("err %v", err)
 			}
@@ -152,7 +152,7 @@ func TestKeySetOutageAtStart(t *testing.T) {
 		clk.Advance(d)
 		tu.Eventually(t, fmt.Sprint("retry ", i+1), func() bool { return srv.Requests.Load() == int64(i+2) })
 	}
-	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	tu.AwaitWaiters(t, clk, clk.Now().Add(time.Minute), 1)
 	clk.Advance(time.Minute)
 	tu.Eventually(t, "recovery", func() bool { return ks.CurrentKey("k1") != nil })
@@ -175,10 +175,10 @@ func TestRetryDelay(t *testing.T) {
 }
 
 func TestKeySetScheduledRefresh(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
+	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	// The loop waits exactly jwks_refresh from the fetch...
 	tu.AwaitWaiters(t, clk, ks.status().LastFetch.Add(time.Hour), 1)
 	clk.Advance(59 * time.Minute)
@@ -194,17 +194,17 @@ func TestKeySetScheduledRefresh(t *testing.T) {
 // that fails must not make the background loop retry within 30 s, or
 // random kids could make the set fetch more often than that.
 func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	clk.Advance(jwksMinInterval)
+	clk.Advance(defaultMinInterval)
 	srv.Set(500, "trouble")
 	ks.RSAKey(context.Background(), "unknown")
 	if srv.Requests.Load() != 2 {
 		t.Fatalf("%d fetches, want 2", srv.Requests.Load())
 	}
 	// The loop has seen the failure and waits 30 s from it, not 1 s.
-	tu.AwaitWaiters(t, clk, clk.Now().Add(jwksMinInterval), 1)
+	tu.AwaitWaiters(t, clk, clk.Now().Add(defaultMinInterval), 1)
 	for range 29 {
 		clk.Advance(time.Second)
 		ks.RSAKey(context.Background(), fmt.Sprint("more-", clk.Now().Unix()))
@@ -223,7 +223,7 @@ func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
 func TestKeySetRedirectIsAFailedFetch(t *testing.T) {
 	for _, status := range []int{301, 302, 303, 307, 308} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
-			target := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+			target := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 			location := "http://user:pa55@" + target.Listener.Addr().String() + "/jwks?token=s3cr3t"
 			redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, location, status)

@@ -30,12 +30,14 @@ const (
 	jwksMinRefresh = time.Second
 )
 
-// jwksMinInterval is the least time between two fetches that tokens with
-// unknown kids can cause, per URL, whatever the traffic: the default of
-// keySetConfig.MinInterval. A variable only so that the integration tests'
-// Caddy (built with the soloauth_testhooks tag) can shorten it at init;
-// unit tests set the field instead.
-var jwksMinInterval = 30 * time.Second
+// defaultMinInterval is the least time between two fetches that tokens
+// with unknown kids can cause, per URL, whatever the traffic: the default
+// of keySetConfig.MinInterval.
+const defaultMinInterval = 30 * time.Second
+
+// defaultStartupWait is the most that start-up waits for first fetches,
+// all key sets of a config together; past it Caddy starts without them.
+const defaultStartupWait = 3 * time.Second
 
 // Where a key set in use came from.
 const (
@@ -63,8 +65,9 @@ type fetchCall struct {
 // outage of the endpoint still verifies. It is safe for concurrent use.
 type KeySet struct {
 	minInterval time.Duration // the unknown-kid window
-	url         string        // fetched from, and names the saved copy
-	shown       string        // url as logs, errors, metrics and the admin API show it
+	fetched     func(shownURL string, ok bool)
+	url         string // fetched from, and names the saved copy
+	shown       string // url as logs, errors, metrics and the admin API show it
 	client      *http.Client
 	clock       clock.Clock
 	refresh     atomic.Int64 // time.Duration between scheduled fetches
@@ -101,10 +104,13 @@ type keySetConfig struct {
 	Client  *http.Client // nil: a client with the fetch timeout; redirects are never followed
 	Clock   clock.Clock  // nil: real time
 	// StartupWait is how long the first fetch may take before the saved
-	// copy is tried and the first attempt settles; 0: jwksStartupWait.
+	// copy is tried and the first attempt settles; 0: defaultStartupWait.
 	StartupWait time.Duration
-	// MinInterval is the unknown-kid window; 0: jwksMinInterval.
+	// MinInterval is the unknown-kid window; 0: defaultMinInterval.
 	MinInterval time.Duration
+	// Fetched, if set, is told the outcome of every fetch, under the
+	// URL as shown (credentials redacted): the fetch metric.
+	Fetched func(shownURL string, ok bool)
 }
 
 // newKeySet makes a key set whose one user has cfg's refresh, storage and
@@ -122,25 +128,32 @@ func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
 		shown:       redactURL(cfg.URL),
 		clock:       cfg.Clock,
 		minInterval: cfg.MinInterval,
+		fetched:     cfg.Fetched,
 		wake:        make(chan struct{}, 1),
 		reschedule:  make(chan struct{}, 1),
 		stopped:     make(chan struct{}),
 		startup:     startup{wait: cfg.StartupWait, settled: make(chan struct{})},
 	}
 	if ks.startup.wait <= 0 {
-		ks.startup.wait = jwksStartupWait
+		ks.startup.wait = defaultStartupWait
 	}
 	if ks.minInterval <= 0 {
-		ks.minInterval = jwksMinInterval
+		ks.minInterval = defaultMinInterval
 	}
 	ks.ctx, ks.cancel = context.WithCancel(context.Background())
 	ks.client = noRedirects(cfg.Client)
 	if ks.clock == nil {
 		ks.clock = clock.Real{}
 	}
+	if ks.fetched == nil {
+		ks.fetched = func(string, bool) {}
+	}
 	user := ks.addUser(cfg.Refresh, cfg.Store, cfg.Logger)
 	return ks, user
 }
+
+// URL is the set's URL, credentials included: it names the set in the pool.
+func (ks *KeySet) URL() string { return ks.url }
 
 func (ks *KeySet) log() *zap.Logger { return ks.logger.Load() }
 

@@ -32,7 +32,7 @@ func startKeySet(t *testing.T, url string, clk clock.Clock, store keyStore) *Key
 }
 
 func TestKeySetKnownAndUnknownKID(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	if srv.Requests.Load() != 1 {
@@ -55,14 +55,14 @@ func TestKeySetKnownAndUnknownKID(t *testing.T) {
 }
 
 func TestKeySetRotationOnDemand(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
+	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	if _, err := ks.RSAKey(context.Background(), "k2"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("k2 found before a refresh could run: %v", err)
 	}
-	clk.Advance(jwksMinInterval)
+	clk.Advance(defaultMinInterval)
 	key, err := ks.RSAKey(context.Background(), "k2")
 	if err != nil || !key.Equal(&tu.RSAKey2.PublicKey) {
 		t.Fatalf("k2 after rotation: %v", err)
@@ -96,7 +96,7 @@ func TestKeySetDestructStopsFetching(t *testing.T) {
 }
 
 func TestVerifierWithKeySet(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	ks := startKeySet(t, srv.URL, tu.NewClock(), nil)
 	v := &jwt.Verifier{RSAKeys: ks}
 	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: tu.RSAKey},
@@ -112,7 +112,7 @@ func TestVerifierWithKeySet(t *testing.T) {
 // TestKeySetRefreshFollowsItsUsers: the schedule is the shortest
 // jwks_refresh of the handlers using the set, and follows them as they go.
 func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil) // one user at 1h
 	minute := ks.addUser(time.Minute, nil, nil)
@@ -130,13 +130,13 @@ func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
 }
 
 func TestKeySetDestructDuringFetch(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	gate := make(chan struct{})
 	defer close(gate)
 	srv.SetGate(gate)
-	clk.Advance(jwksMinInterval)
+	clk.Advance(defaultMinInterval)
 	go ks.RSAKey(context.Background(), "unknown") // a fetch that hangs
 	tu.Eventually(t, "the fetch to start", func() bool { return srv.Requests.Load() == 2 })
 	done := make(chan struct{})
@@ -154,11 +154,11 @@ func TestKeySetDestructDuringFetch(t *testing.T) {
 // TestKeySetUnchangedKeysKeepTheirObjects: a refresh that changes nothing
 // keeps the key objects, so the cache's RS256 entries stay valid.
 func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	before := ks.CurrentKey("k1")
-	clk.Advance(jwksMinInterval)
+	clk.Advance(defaultMinInterval)
 	ks.RSAKey(context.Background(), "unknown") // a refresh
 	if ks.CurrentKey("k1") != before {
 		t.Fatal("an unchanged key got a new object on refresh")
@@ -169,7 +169,7 @@ func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
 // while its unknown kid waits for a fetch frees its goroutine at once,
 // and the fetch goes on for the requests after it.
 func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	// A client that waits as long as a real one would.
 	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{}})
@@ -179,7 +179,7 @@ func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 	gate := make(chan struct{})
 	defer close(gate)
 	srv.SetGate(gate)
-	clk.Advance(jwksMinInterval)
+	clk.Advance(defaultMinInterval)
 	ctx, hangUp := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := ks.RSAKey(ctx, "unknown"); done <- err }()
@@ -214,13 +214,11 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // begun (a WaitGroup.Add racing Wait, which -race reports and which may
 // panic), and none after Destruct has returned.
 func TestKeySetNoFetchAfterDestruct(t *testing.T) {
-	old := jwksMinInterval
-	jwksMinInterval = 0 // every unknown kid fetches
-	t.Cleanup(func() { jwksMinInterval = old })
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	for round := range 20 {
 		transport := &countingTransport{next: http.DefaultTransport}
-		ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: tu.NewClock(), Client: &http.Client{Transport: transport}})
+		// Real time and a 1 ns window: every unknown kid fetches.
+		ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, MinInterval: time.Nanosecond, Client: &http.Client{Transport: transport}})
 		ks.start()
 		awaitSettled(t, ks)
 		var wg sync.WaitGroup

@@ -1,6 +1,7 @@
 package soloauth
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -13,9 +14,11 @@ import (
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
 )
 
-// jwksStartupWait is the most that start-up waits for first fetches, all
-// key sets of a config together; past it Caddy starts without them.
-const jwksStartupWait = 3 * time.Second
+// jwksMinInterval is the unknown-kid window of every key set in the
+// process. A variable only so that the integration tests' Caddy (built
+// with the soloauth_testhooks tag) can shorten it at init; unit tests set
+// the pool's field instead.
+var jwksMinInterval = defaultMinInterval
 
 // keySetPool holds one KeySet per JWKS URL. Handlers of the running config
 // and of a config being loaded share it, so a key set survives reloads,
@@ -39,7 +42,7 @@ func newKeySetPool(clk clock.Clock, startupWait time.Duration) *keySetPool {
 }
 
 // keySets is the process's pool.
-var keySets = newKeySetPool(clock.Real{}, jwksStartupWait)
+var keySets = newKeySetPool(clock.Real{}, defaultStartupWait)
 
 // acquireKeySet returns the key set of url, starting it if no handler
 // uses it yet, and this handler's use of it. Each call must be paired
@@ -64,7 +67,7 @@ func (p *keySetPool) acquire(ctx context.Context, store keyStore, url string, re
 	val, loaded, err := p.LoadOrNew(url, func() (caddy.Destructor, error) {
 		var ks *KeySet
 		ks, user = newKeySetAndUser(keySetConfig{URL: url, Refresh: refresh, Store: store, Logger: logger,
-			Client: p.client, Clock: p.clock, StartupWait: p.startupWait, MinInterval: p.minInterval})
+			Client: p.client, Clock: p.clock, StartupWait: p.startupWait, MinInterval: cmp.Or(p.minInterval, jwksMinInterval), Fetched: countJWKSFetch})
 		ks.start()
 		return ks, nil
 	})
@@ -88,7 +91,7 @@ func (p *keySetPool) acquire(ctx context.Context, store keyStore, url string, re
 // release undoes one acquire.
 func (p *keySetPool) release(ks *KeySet, user *keySetUser) {
 	ks.removeUser(user)
-	_, _ = p.Delete(ks.url)
+	_, _ = p.Delete(ks.URL())
 }
 
 // startupDeadline is the start-up deadline of ctx's config. Caddy gives
@@ -127,41 +130,36 @@ var fileSets = caddy.NewUsagePool()
 // one in use with the same path and contents. Each call must be paired
 // with releaseFileSet.
 func acquireFileSet(f *jwksFile, logger *zap.Logger) (*jwksFile, error) {
-	val, loaded, err := fileSets.LoadOrNew(f.id(), func() (caddy.Destructor, error) { return f, nil })
+	val, loaded, err := fileSets.LoadOrNew(f.ID(), func() (caddy.Destructor, error) { return f, nil })
 	if err != nil {
-		return nil, fmt.Errorf("jwks_file: %s: %w", f.path, err)
+		return nil, fmt.Errorf("jwks_file: %s: %w", f.Path(), err)
 	}
 	if !loaded {
-		logger.Info("jwks: key set in use",
-			zap.String("url", f.shown), zap.String("source", sourceFile),
-			zap.Time("fetched_at", f.table.fetchedAt), zap.Int("keys", len(f.table.keys)),
-			zap.Strings("added_kids", sortedKIDs(f.table.keys)))
+		f.logInUse(logger)
 	}
 	return val.(*jwksFile), nil
 }
 
 // releaseFileSet undoes one acquireFileSet.
-func releaseFileSet(f *jwksFile) { _, _ = fileSets.Delete(f.id()) }
+func releaseFileSet(f *jwksFile) { _, _ = fileSets.Delete(f.ID()) }
 
 // acquireKeySources reads every jwks_file, then takes the key set of
 // every URL from the pool (files first, so that a bad file starts no
 // fetch), and returns the file sets' ids for the verifier pool's key.
 // Cleanup releases what was taken, also after an error.
 func (m *SoloAuth) acquireKeySources(ctx caddy.Context, urls, files []string) ([]string, error) {
-	m.keys = &keySources{}
 	ids := make([]string, 0, len(files))
 	for _, path := range files {
 		read, err := readJWKSFile(path, time.Now(), m.logger)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("jwks_file: %w", err)
 		}
 		f, err := acquireFileSet(read, m.logger)
 		if err != nil {
 			return nil, err
 		}
 		m.fileSets = append(m.fileSets, f)
-		m.keys.files = append(m.keys.files, f.table)
-		ids = append(ids, f.id())
+		ids = append(ids, f.ID())
 	}
 	refresh := DefaultJWKSRefresh
 	if m.JWKSRefresh > 0 {
@@ -174,7 +172,7 @@ func (m *SoloAuth) acquireKeySources(ctx caddy.Context, urls, files []string) ([
 		}
 		m.keySets = append(m.keySets, ks)
 		m.keySetUsers = append(m.keySetUsers, user)
-		m.keys.fetched = append(m.keys.fetched, ks)
 	}
+	m.keys = newKeySources(m.keySets, m.fileSets)
 	return ids, nil
 }

@@ -32,7 +32,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 		done    [n]chan struct{}
 	)
 	for i := range n {
-		servers[i] = tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+		servers[i] = tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 		gates[i], done[i] = make(chan struct{}), make(chan struct{})
 		servers[i].SetGate(gates[i])
 	}
@@ -120,7 +120,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	if err := <-res; !errors.Is(err, jwt.ErrKeysUnavailable) {
 		t.Fatalf("err %v, want ErrKeysUnavailable", err)
 	}
-	awaitSettled(t, sets[2])
+	awaitSettledR(t, sets[2])
 
 	// The config's deadline goes with its context.
 	unload()
@@ -136,7 +136,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 func TestAcquireDeadlinePerConfig(t *testing.T) {
 	clk := tu.NewClock()
 	pool := newKeySetPool(clk, 3*time.Second)
-	good := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	good := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	first, unloadFirst := context.WithCancel(context.Background())
 	defer unloadFirst()
 	ks, u1, err := pool.acquire(first, nil, good.URL, time.Hour, nil)

@@ -32,7 +32,7 @@ func (c *countingStore) Store(ctx context.Context, key string, value []byte) err
 // that failed to load, or was replaced), the key set saves to and logs
 // through the newest user left, and keeps no reference to the one gone.
 func TestKeySetRemovedUserLeavesNothing(t *testing.T) {
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	storeA := &memStore{}
 	coreA, logsA := observer.New(zapcore.InfoLevel)
@@ -54,8 +54,8 @@ func TestKeySetRemovedUserLeavesNothing(t *testing.T) {
 	storeB, loggerB, userB = nil, nil, nil
 
 	// A rotation: a fetch that saves the new set and logs the change.
-	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
-	clk.Advance(jwksMinInterval)
+	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
+	clk.Advance(defaultMinInterval)
 	if _, err := ks.RSAKey(context.Background(), "k2"); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"fmt"
+
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
@@ -23,6 +24,16 @@ import (
 type keySources struct {
 	fetched []*KeySet
 	files   []*keyTable
+}
+
+// newKeySources is the key source of a route with these fetched and file
+// sets.
+func newKeySources(fetched []*KeySet, files []*jwksFile) *keySources {
+	s := &keySources{fetched: fetched}
+	for _, f := range files {
+		s.files = append(s.files, f.table)
+	}
+	return s
 }
 
 // RSAKeys returns the keys of kid in every set; see keySources.

@@ -26,8 +26,8 @@ type twoSets struct {
 func newTwoSets(t *testing.T) *twoSets {
 	t.Helper()
 	s := &twoSets{clk: tu.NewClock()}
-	s.a = tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil), jwkJSON(t, &tu.RSAKey.PublicKey, "shared", nil)))
-	s.b = tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil), jwkJSON(t, &tu.RSAKey2.PublicKey, "shared", nil)))
+	s.a = tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil), tu.JWK(t, &tu.RSAKey.PublicKey, "shared", nil)))
+	s.b = tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil), tu.JWK(t, &tu.RSAKey2.PublicKey, "shared", nil)))
 	s.ksA = startKeySet(t, s.a.URL, s.clk, nil)
 	s.ksB = startKeySet(t, s.b.URL, s.clk, nil)
 	s.fileKS = &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: sourceFile}
@@ -97,8 +97,8 @@ func TestKeySourcesUnknownKID(t *testing.T) {
 	if a, b := s.fetches(); a != 1 || b != 1 {
 		t.Fatalf("fetches %d/%d: an unknown kid fetched within the window", a, b)
 	}
-	s.clk.Advance(jwksMinInterval)
-	s.b.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil), jwkJSON(t, &tu.RSAKey3.PublicKey, "new", nil)))
+	s.clk.Advance(defaultMinInterval)
+	s.b.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil), tu.JWK(t, &tu.RSAKey3.PublicKey, "new", nil)))
 	key, _, err := s.src.RSAKeys(context.Background(), "new")
 	if err != nil || !key.Equal(&tu.RSAKey3.PublicKey) {
 		t.Fatalf("rotated kid: %v", err)
@@ -111,9 +111,9 @@ func TestKeySourcesUnknownKID(t *testing.T) {
 	}
 	// Only a's window has passed: a unknown kid refreshes a alone.
 	s.ksB.mu.Lock()
-	s.ksB.lastAttempt = s.clk.Now().Add(jwksMinInterval)
+	s.ksB.lastAttempt = s.clk.Now().Add(defaultMinInterval)
 	s.ksB.mu.Unlock()
-	s.clk.Advance(jwksMinInterval)
+	s.clk.Advance(defaultMinInterval)
 	if _, _, err := s.src.RSAKeys(context.Background(), "other"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("err %v", err)
 	}
@@ -126,7 +126,7 @@ func TestKeySourcesUnknownKID(t *testing.T) {
 // neither a kid that another set knows nor one it knows itself.
 func TestKeySourcesKnownKIDNeverWaits(t *testing.T) {
 	s := newTwoSets(t)
-	s.clk.Advance(jwksMinInterval)
+	s.clk.Advance(defaultMinInterval)
 	gate := make(chan struct{})
 	defer close(gate)
 	s.a.SetGate(gate)
@@ -161,7 +161,7 @@ func TestKeySourcesKnownKIDNeverWaits(t *testing.T) {
 // TestKeySourcesUnavailable: a 503 only while a fetched set has never
 // loaded and no loaded set knows the kid.
 func TestKeySourcesUnavailable(t *testing.T) {
-	up := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	up := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	down := tu.NewJWKSServer(t, "")
 	down.Set(500, "")
 	clk := tu.NewClock()
@@ -222,8 +222,8 @@ func TestKeySourcesKeyInUse(t *testing.T) {
 		}
 	}
 	// b drops shared: its key is out of use, a's is not.
-	s.b.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
-	s.clk.Advance(jwksMinInterval)
+	s.b.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
+	s.clk.Advance(defaultMinInterval)
 	<-s.ksB.fetch().done
 	if s.src.KeyInUse("shared", keyB) || !s.src.KeyInUse("shared", keyA) {
 		t.Error("after b dropped shared: b's key still in use, or a's not")
@@ -263,8 +263,8 @@ func awaitInflight(ks *KeySet) {
 // WorkOS environment must not hold up a live one's rotated key).
 func TestKeySourcesSlowSetHoldsNobody(t *testing.T) {
 	clk := tu.NewClock()
-	a := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
-	b := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
+	a := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	b := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	gate := make(chan struct{})
 	t.Cleanup(func() { close(gate) }) // runs before the servers close
 	ksA := newKeySet(keySetConfig{URL: a.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{Timeout: time.Minute}})
@@ -274,9 +274,9 @@ func TestKeySourcesSlowSetHoldsNobody(t *testing.T) {
 	ksB := startKeySet(t, b.URL, clk, nil)
 	src := &keySources{fetched: []*KeySet{ksA, ksB}}
 
-	clk.Advance(jwksMinInterval)
+	clk.Advance(defaultMinInterval)
 	a.SetGate(gate) // a's refresh hangs until the test ends
-	b.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil), jwkJSON(t, &tu.RSAKey3.PublicKey, "new", nil)))
+	b.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil), tu.JWK(t, &tu.RSAKey3.PublicKey, "new", nil)))
 	key, _, err := src.RSAKeys(context.Background(), "new")
 	if err != nil || !key.Equal(&tu.RSAKey3.PublicKey) {
 		t.Fatalf("rotated kid in b: %v", err)

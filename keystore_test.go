@@ -40,7 +40,7 @@ func (m *memStore) Store(_ context.Context, key string, value []byte) error {
 
 func TestKeySetSavedAcrossRestart(t *testing.T) {
 	store := &memStore{}
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	first := startKeySet(t, srv.URL, clk, store)
 	if _, err := first.RSAKey(context.Background(), "k1"); err != nil {
@@ -58,7 +58,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 		t.Fatalf("source %q, want storage", st.Source)
 	}
 	// The saved set is replaced as soon as a fetch succeeds.
-	srv.Set(200, jwksOf(jwkJSON(t, &tu.RSAKey2.PublicKey, "k2", nil)))
+	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	tu.Eventually(t, "a fetch to replace the saved set", func() bool {
 		clk.Advance(5 * time.Second)
 		return second.status().Source == sourceFetch
@@ -78,7 +78,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 // attempt settles when the start-up wait has passed, with the saved set.
 func TestKeySetFirstFetchHangs(t *testing.T) {
 	store := &memStore{}
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	first := startKeySet(t, srv.URL, clk, store)
 	first.Destruct()
@@ -127,7 +127,7 @@ func (s *slowStore) Load(ctx context.Context, key string) ([]byte, error) {
 // request that comes then is verified instead of getting a 503.
 func TestKeySetReadsTheSavedCopyDuringTheFirstFetch(t *testing.T) {
 	mem := &memStore{}
-	srv := tu.NewJWKSServer(t, jwksOf(jwkJSON(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	startKeySet(t, srv.URL, clk, mem).Destruct() // leaves a saved copy
 

@@ -74,20 +74,14 @@ func (keySetCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keySetAgeDes
 // that differ only in credentials show alike, and report the older age.
 func (keySetCollector) Collect(ch chan<- prometheus.Metric) {
 	ages := map[[2]string]float64{}
-	keySets.Range(func(_, value any) bool {
-		ks := value.(*KeySet)
-		if t := ks.table.Load(); t != nil {
-			labels := [2]string{ks.shown, t.source}
-			ages[labels] = max(ages[labels], time.Since(t.fetchedAt).Seconds())
+	add := func(st keySetStatus) {
+		if st.Source != "" { // loaded
+			labels := [2]string{st.URL, st.Source}
+			ages[labels] = max(ages[labels], time.Since(st.LastFetch).Seconds())
 		}
-		return true
-	})
-	fileSets.Range(func(_, value any) bool {
-		f := value.(*jwksFile)
-		labels := [2]string{f.shown, sourceFile}
-		ages[labels] = max(ages[labels], time.Since(f.table.fetchedAt).Seconds())
-		return true
-	})
+	}
+	keySets.Range(func(_, value any) bool { add(value.(*KeySet).status()); return true })
+	fileSets.Range(func(_, value any) bool { add(value.(*jwksFile).status()); return true })
 	for labels, age := range ages {
 		ch <- prometheus.MustNewConstMetric(keySetAgeDesc, prometheus.GaugeValue, age, labels[0], labels[1])
 	}
@@ -152,4 +146,13 @@ func countRequest(outcome, tokenType string) {
 		tokenType = "none"
 	}
 	requestCounters[[2]string{outcome, tokenType}].Inc()
+}
+
+// countJWKSFetch counts a key set's fetch by URL (as shown) and outcome.
+func countJWKSFetch(shownURL string, ok bool) {
+	outcome := "failed"
+	if ok {
+		outcome = "ok"
+	}
+	jwksFetchesTotal.WithLabelValues(shownURL, outcome).Inc()
 }

@@ -235,7 +235,7 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		// still be a JWK set: a bad jwks_file is a config error anywhere.
 		for _, path := range jwksFiles {
 			if _, err := readJWKSFile(path, time.Now(), m.logger); err != nil {
-				return err
+				return fmt.Errorf("jwks_file: %w", err)
 			}
 		}
 	}

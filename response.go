@@ -1,9 +1,10 @@
 package soloauth
 
 import (
-	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"net/http"
 	"strconv"
+
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // response is a refusal, built once and written as it is: the bodies and

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // The vectors in testdata/vectors are Project Wycheproof's JWS and JWK
