@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
 
 func init() {
@@ -36,13 +37,13 @@ func serveKeys(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method not allowed")}
 	}
-	sets := []keySetStatus{}
+	sets := []keys.Status{}
 	keySets.Range(func(_, value any) bool {
-		sets = append(sets, value.(*KeySet).status())
+		sets = append(sets, value.(*keys.Set).Status())
 		return true
 	})
 	fileSets.Range(func(_, value any) bool {
-		sets = append(sets, value.(*jwksFile).status())
+		sets = append(sets, value.(*keys.File).Status())
 		return true
 	})
 	sort.Slice(sets, func(i, j int) bool { return sets[i].URL < sets[j].URL })

@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
 
 const directiveName = "solo_auth"
@@ -169,8 +170,8 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 		if err != nil {
 			return err
 		}
-		if dur < jwksMinRefresh {
-			return d.Errf("jwks_refresh: %s is too short: at least %v", args[0], jwksMinRefresh)
+		if dur < keys.MinRefresh {
+			return d.Errf("jwks_refresh: %s is too short: at least %v", args[0], keys.MinRefresh)
 		}
 		m.JWKSRefresh = caddy.Duration(dur)
 	case "scope_claims":

@@ -193,7 +193,7 @@ func TestProvisionJWKSFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Cleanup()
-	if len(m.fileSets) != 1 || !slices.Equal(m.fileSets[0].status().KIDs, []string{"kf"}) || m.keys == nil || len(m.keySets) != 0 {
+	if len(m.fileSets) != 1 || !slices.Equal(m.fileSets[0].Status().KIDs, []string{"kf"}) || m.keys == nil || len(m.keySets) != 0 {
 		t.Fatalf("file sets %v", m.fileSets)
 	}
 	if _, ok := fileSets.References(m.fileSets[0].ID()); !ok {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,8 +34,8 @@ func TestCredentialsInJWKSURLNeverShown(t *testing.T) {
 	deadURL := "http://user:pa55@127.0.0.1:1/jwks?token=s3cr3t"     // connection refused
 	shown := "http://xxxxx@" + host + "/jwks?xxxxx"
 	core, logs := observer.New(zapcore.DebugLevel)
-	store := &memStore{}
-	var acquired []*KeySet
+	store := &tu.MemStore{}
+	var acquired []*keys.Set
 	for _, u := range []string{secretURL, otherURL, deadURL} {
 		ks, user, err := keySets.acquire(context.Background(), store, u, time.Hour, zap.New(core))
 		if err != nil {
@@ -62,7 +63,7 @@ func TestCredentialsInJWKSURLNeverShown(t *testing.T) {
 		t.Errorf("no log line shows the redacted URL %s", shown)
 	}
 	for _, ks := range acquired {
-		st := ks.status()
+		st := ks.Status()
 		leaks("status", fmt.Sprintf("%+v", st))
 	}
 
@@ -94,7 +95,7 @@ func TestCredentialsInJWKSURLNeverShown(t *testing.T) {
 		t.Errorf("no metric label %s in %v", shown, labels)
 	}
 
-	saved, err := store.Load(context.Background(), storageKey(secretURL))
+	saved, err := store.Load(context.Background(), keys.StorageKey(secretURL))
 	if err != nil {
 		t.Fatalf("the saved copy is not named after the full URL: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
 
 // staticKeys is a fixed RSA key source by kid, for handler tests that do
@@ -31,10 +32,10 @@ func (unavailableKeys) RSAKeys(context.Context, string) (*rsa.PublicKey, []*rsa.
 func (unavailableKeys) KeyInUse(string, *rsa.PublicKey) bool { return false }
 
 // awaitSettledR waits for a key set's first attempt to settle.
-func awaitSettledR(t *testing.T, ks *KeySet) {
+func awaitSettledR(t *testing.T, ks *keys.Set) {
 	t.Helper()
 	select {
-	case <-ks.settled():
+	case <-ks.Settled():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first attempt never settled")
 	}

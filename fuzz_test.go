@@ -51,7 +51,7 @@ func addVectorSeeds(f *testing.F) {
 			JWS string `json:"jws"`
 		} `json:"cases"`
 	}
-	for _, path := range []string{"testdata/vectors/wycheproof_jws_selection.json", "testdata/vectors/wycheproof_jwk_selection.json"} {
+	for _, path := range []string{"internal/jwt/testdata/vectors/wycheproof_jws_selection.json", "internal/jwt/testdata/vectors/wycheproof_jwk_selection.json"} {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)

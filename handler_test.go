@@ -15,17 +15,18 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
 // testHandler is a handler as Provision leaves it, without a Caddy
 // context: the verifier it was given (shared, if the caller passes one
 // verifier to several handlers) and the scopes it requires.
-func testHandler(v *jwt.Verifier, keySet *KeySet, scopes ...string) *SoloAuth {
+func testHandler(v *jwt.Verifier, keySet *keys.Set, scopes ...string) *SoloAuth {
 	m := &SoloAuth{logger: zap.NewNop(), verifier: v}
 	if keySet != nil {
-		m.keySets = []*KeySet{keySet}
-		m.keys = newKeySources(m.keySets, nil)
+		m.keySets = []*keys.Set{keySet}
+		m.keys = keys.NewSources(m.keySets, nil)
 	}
 	m.requiredScopes = mergeScopes(scopes)
 	m.forbidden = forbiddenResponse(m.requiredScopes)
@@ -140,7 +141,7 @@ func expectResponse(t *testing.T, w *httptest.ResponseRecorder, status int, body
 // TestHandlerUnavailable: a WorkOS token while no key set has loaded is a
 // 503 with Retry-After and no challenge; an SDK token still passes.
 func TestHandlerUnavailable(t *testing.T) {
-	keySet := newKeySet(keySetConfig{URL: "http://127.0.0.1:1/jwks", Clock: tu.NewClock()}) // never started
+	keySet := keys.New(keys.Config{URL: "http://127.0.0.1:1/jwks", Clock: tu.NewClock()}) // never started
 	v := &jwt.Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}, RSAKeys: unavailableKeys{}}
 	m := testHandler(v, keySet)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)

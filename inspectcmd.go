@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -77,7 +78,7 @@ func inspectCommand() *cobra.Command {
 				}
 				v.RSAKeys = keys
 			default:
-				ks := newKeySet(keySetConfig{URL: jwksURL, Refresh: DefaultJWKSRefresh})
+				ks := keys.New(keys.Config{URL: jwksURL, Refresh: DefaultJWKSRefresh})
 				if err := ks.FetchOnce(); err != nil {
 					fmt.Fprintf(out, "note: %v; RS256 tokens will be refused\n", err)
 				} else {
@@ -99,15 +100,15 @@ func inspectCommand() *cobra.Command {
 }
 
 // readInspectJWKSFile reads --jwks-file as a route reads jwks_file
-// (readJWKSFile: the fetched set's rules, a regular file of at most 1 MiB,
+// (ReadFile: the fetched set's rules, a regular file of at most 1 MiB,
 // at least one usable key), with the error naming the flag; each skipped
 // key is listed with its reason on out.
-func readInspectJWKSFile(path string, out io.Writer) (*keySources, error) {
+func readInspectJWKSFile(path string, out io.Writer) (*keys.Sources, error) {
 	logger := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zapcore.EncoderConfig{MessageKey: "msg"}),
 		zapcore.AddSync(out), zapcore.InfoLevel))
-	f, err := readJWKSFile(path, time.Now(), logger)
+	f, err := keys.ReadFile(path, time.Now(), logger)
 	if err != nil {
 		return nil, fmt.Errorf("--jwks-file: %w", err)
 	}
-	return newKeySources(nil, []*jwksFile{f}), nil
+	return keys.NewSources(nil, []*keys.File{f}), nil
 }

@@ -17,11 +17,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 	"github.com/spf13/cobra"
 )
 
 // keygenBits is the size of the RSA keys keygen writes: the smallest a
-// key set uses (jwksMinRSABits), as WorkOS's own keys are.
+// key set uses (MinRSABits), as WorkOS's own keys are.
 const keygenBits = 2048
 
 // maxKeyFileSize bounds what is read of a --key file; a PEM RSA key is a
@@ -104,7 +105,7 @@ func checkKeyID(kid string) error {
 }
 
 // newKeyPair makes an RSA key from random and returns it as PEM PKCS#8,
-// and its public half as a JWK set that parseJWKS uses under kid.
+// and its public half as a JWK set that Parse uses under kid.
 func newKeyPair(random io.Reader, kid string) (keyPEM, jwks []byte, _ error) {
 	key, err := rsa.GenerateKey(random, keygenBits)
 	if err != nil {
@@ -123,7 +124,7 @@ func newKeyPair(random io.Reader, kid string) (keyPEM, jwks []byte, _ error) {
 	}
 	jwks = append(jwks, '\n')
 	// What a route will make of the set, checked before anything is written.
-	keys, skipped, err := parseJWKS(jwks)
+	keys, skipped, err := keys.Parse(jwks)
 	if err != nil || keys[kid] == nil {
 		return nil, nil, fmt.Errorf("the new JWK set would not be used (%v %v); nothing written", err, skipped)
 	}
@@ -132,7 +133,7 @@ func newKeyPair(random io.Reader, kid string) (keyPEM, jwks []byte, _ error) {
 
 // loadRSAPrivateKey reads the RSA private key of a PEM file: PKCS#8
 // ("PRIVATE KEY", as keygen writes it) or PKCS#1 ("RSA PRIVATE KEY"), of at
-// least jwksMinRSABits, since no key set would use a smaller one. Every
+// least MinRSABits, since no key set would use a smaller one. Every
 // error names the flag and the file.
 func loadRSAPrivateKey(path string) (*rsa.PrivateKey, error) {
 	fail := func(format string, args ...any) error {
@@ -174,8 +175,8 @@ func loadRSAPrivateKey(path string) (*rsa.PrivateKey, error) {
 	}
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		if bits := k.N.BitLen(); bits < jwksMinRSABits {
-			return nil, fail("RSA key of %d bits; solo_auth uses no key under %d bits", bits, jwksMinRSABits)
+		if bits := k.N.BitLen(); bits < keys.MinRSABits {
+			return nil, fail("RSA key of %d bits; solo_auth uses no key under %d bits", bits, keys.MinRSABits)
 		}
 		return k, nil
 	case *ecdsa.PrivateKey:

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 
 	"github.com/spf13/cobra"
@@ -60,7 +61,7 @@ func mustRead(t *testing.T, path string) []byte {
 }
 
 // TestKeygenWritesPair: keygen writes a PKCS#8 RSA-2048 key with mode
-// 0600 and a JWK set with only its public half, which parseJWKS uses.
+// 0600 and a JWK set with only its public half, which Parse uses.
 func TestKeygenWritesPair(t *testing.T) {
 	dir := t.TempDir()
 	keyPath, jwksPath, err := keygenIn(t, dir, "dev-1")
@@ -103,7 +104,7 @@ func TestKeygenWritesPair(t *testing.T) {
 			t.Errorf("the JWK set holds the private member %q", private)
 		}
 	}
-	keys, skipped, err := parseJWKS(raw)
+	keys, skipped, err := keys.Parse(raw)
 	if err != nil || len(skipped) != 0 || !key.PublicKey.Equal(keys["dev-1"]) {
 		t.Fatalf("parseJWKS: keys %v, skipped %v, err %v", keys, skipped, err)
 	}
@@ -146,7 +147,7 @@ func TestKeygenKeepsExistingFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			keys, _, _ := parseJWKS(mustRead(t, jwksPath))
+			keys, _, _ := keys.Parse(mustRead(t, jwksPath))
 			if !key.PublicKey.Equal(keys["dev-2"]) {
 				t.Fatal("after --force the JWK set does not hold the new key's public half")
 			}

@@ -12,15 +12,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
 
 // jwksMinInterval is the unknown-kid window of every key set in the
 // process. A variable only so that the integration tests' Caddy (built
 // with the soloauth_testhooks tag) can shorten it at init; unit tests set
 // the pool's field instead.
-var jwksMinInterval = defaultMinInterval
+var jwksMinInterval = keys.DefaultMinInterval
 
-// keySetPool holds one KeySet per JWKS URL. Handlers of the running config
+// keySetPool holds one Set per JWKS URL. Handlers of the running config
 // and of a config being loaded share it, so a key set survives reloads,
 // and it is stopped once no config uses its URL.
 type keySetPool struct {
@@ -42,17 +43,17 @@ func newKeySetPool(clk clock.Clock, startupWait time.Duration) *keySetPool {
 }
 
 // keySets is the process's pool.
-var keySets = newKeySetPool(clock.Real{}, defaultStartupWait)
+var keySets = newKeySetPool(clock.Real{}, keys.DefaultStartupWait)
 
 // acquireKeySet returns the key set of url, starting it if no handler
 // uses it yet, and this handler's use of it. Each call must be paired
 // with releaseKeySet.
-func acquireKeySet(ctx caddy.Context, url string, refresh time.Duration, logger *zap.Logger) (*KeySet, *keySetUser, error) {
+func acquireKeySet(ctx caddy.Context, url string, refresh time.Duration, logger *zap.Logger) (*keys.Set, *keys.User, error) {
 	return keySets.acquire(ctx, ctx.Storage(), url, refresh, logger)
 }
 
 // releaseKeySet undoes one acquireKeySet; the last release stops the set.
-func releaseKeySet(ks *KeySet, user *keySetUser) { keySets.release(ks, user) }
+func releaseKeySet(ks *keys.Set, user *keys.User) { keySets.release(ks, user) }
 
 // acquire starts the key set of url if need be, without waiting, and
 // then waits for its first attempt to settle, but only until the start-up
@@ -60,27 +61,27 @@ func releaseKeySet(ks *KeySet, user *keySetUser) { keySets.release(ks, user) }
 // sets it, so however many key sets a config starts, its start-up waits
 // for them no longer than startupWait in all. A key set whose handler
 // comes after the deadline is not waited for; its first requests wait
-// instead (KeySet.awaitFirstAttempt).
-func (p *keySetPool) acquire(ctx context.Context, store keyStore, url string, refresh time.Duration, logger *zap.Logger) (*KeySet, *keySetUser, error) {
+// instead (Set.awaitFirstAttempt).
+func (p *keySetPool) acquire(ctx context.Context, store keys.Store, url string, refresh time.Duration, logger *zap.Logger) (*keys.Set, *keys.User, error) {
 	deadline := p.startupDeadline(ctx)
-	var user *keySetUser
+	var user *keys.User
 	val, loaded, err := p.LoadOrNew(url, func() (caddy.Destructor, error) {
-		var ks *KeySet
-		ks, user = newKeySetAndUser(keySetConfig{URL: url, Refresh: refresh, Store: store, Logger: logger,
+		var ks *keys.Set
+		ks, user = keys.NewWithUser(keys.Config{URL: url, Refresh: refresh, Store: store, Logger: logger,
 			Client: p.client, Clock: p.clock, StartupWait: p.startupWait, MinInterval: cmp.Or(p.minInterval, jwksMinInterval), Fetched: countJWKSFetch})
-		ks.start()
+		ks.Start()
 		return ks, nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("jwks %s: %w", redactURL(url), err)
+		return nil, nil, fmt.Errorf("jwks %s: %w", keys.RedactURL(url), err)
 	}
-	ks := val.(*KeySet)
+	ks := val.(*keys.Set)
 	if loaded {
-		user = ks.addUser(refresh, store, logger)
+		user = ks.AddUser(refresh, store, logger)
 	}
 	if wait := deadline.Sub(p.clock.Now()); wait > 0 {
 		select {
-		case <-ks.settled():
+		case <-ks.Settled():
 		case <-p.clock.After(wait):
 		case <-ctx.Done():
 		}
@@ -89,8 +90,8 @@ func (p *keySetPool) acquire(ctx context.Context, store keyStore, url string, re
 }
 
 // release undoes one acquire.
-func (p *keySetPool) release(ks *KeySet, user *keySetUser) {
-	ks.removeUser(user)
+func (p *keySetPool) release(ks *keys.Set, user *keys.User) {
+	ks.RemoveUser(user)
 	_, _ = p.Delete(ks.URL())
 }
 
@@ -129,19 +130,19 @@ var fileSets = caddy.NewUsagePool()
 // acquireFileSet puts a file set just read in the pool, or returns the
 // one in use with the same path and contents. Each call must be paired
 // with releaseFileSet.
-func acquireFileSet(f *jwksFile, logger *zap.Logger) (*jwksFile, error) {
+func acquireFileSet(f *keys.File, logger *zap.Logger) (*keys.File, error) {
 	val, loaded, err := fileSets.LoadOrNew(f.ID(), func() (caddy.Destructor, error) { return f, nil })
 	if err != nil {
 		return nil, fmt.Errorf("jwks_file: %s: %w", f.Path(), err)
 	}
 	if !loaded {
-		f.logInUse(logger)
+		f.LogInUse(logger)
 	}
-	return val.(*jwksFile), nil
+	return val.(*keys.File), nil
 }
 
 // releaseFileSet undoes one acquireFileSet.
-func releaseFileSet(f *jwksFile) { _, _ = fileSets.Delete(f.ID()) }
+func releaseFileSet(f *keys.File) { _, _ = fileSets.Delete(f.ID()) }
 
 // acquireKeySources reads every jwks_file, then takes the key set of
 // every URL from the pool (files first, so that a bad file starts no
@@ -150,7 +151,7 @@ func releaseFileSet(f *jwksFile) { _, _ = fileSets.Delete(f.ID()) }
 func (m *SoloAuth) acquireKeySources(ctx caddy.Context, urls, files []string) ([]string, error) {
 	ids := make([]string, 0, len(files))
 	for _, path := range files {
-		read, err := readJWKSFile(path, time.Now(), m.logger)
+		read, err := keys.ReadFile(path, time.Now(), m.logger)
 		if err != nil {
 			return nil, fmt.Errorf("jwks_file: %w", err)
 		}
@@ -173,6 +174,6 @@ func (m *SoloAuth) acquireKeySources(ctx caddy.Context, urls, files []string) ([
 		m.keySets = append(m.keySets, ks)
 		m.keySetUsers = append(m.keySetUsers, user)
 	}
-	m.keys = newKeySources(m.keySets, m.fileSets)
+	m.keys = keys.NewSources(m.keySets, m.fileSets)
 	return ids, nil
 }

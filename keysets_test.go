@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -26,8 +27,8 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	var (
 		servers [n]*tu.JWKSServer
 		gates   [n]chan struct{}
-		sets    [n]*KeySet
-		users   [n]*keySetUser
+		sets    [n]*keys.Set
+		users   [n]*keys.User
 		errs    [n]error
 		done    [n]chan struct{}
 	)
@@ -88,7 +89,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	}
 	for i := 1; i < n; i++ {
 		select {
-		case <-sets[i].settled():
+		case <-sets[i].Settled():
 			t.Fatalf("key set %d settled while its endpoint hangs and its start-up wait runs", i+1)
 		default:
 		}
@@ -101,7 +102,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	tu.AwaitWaiters(t, clk, own, n-1) // nine sets' start-up waits
 	// A request waits up to the storage timeout past the deadline, in
 	// case the first attempt is settling in that instant.
-	grace := own.Add(jwksStorageTimeout)
+	grace := own.Add(keys.StorageTimeout)
 	tu.AwaitWaiters(t, clk, grace, 1)
 	close(gates[1])
 	if err := <-res; err != nil {
@@ -155,8 +156,8 @@ func TestAcquireDeadlinePerConfig(t *testing.T) {
 	defer close(gate)
 	hanging.SetGate(gate)
 	done := make(chan struct{})
-	var ks2 *KeySet
-	var u2 *keySetUser
+	var ks2 *keys.Set
+	var u2 *keys.User
 	go func() { ks2, u2, _ = pool.acquire(second, nil, hanging.URL, time.Hour, nil); close(done) }()
 	tu.AwaitWaiters(t, clk, clk.Now().Add(3*time.Second), 2)
 	select {

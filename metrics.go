@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
 
 // Outcomes of a request, as the requests metric labels them.
@@ -74,14 +75,14 @@ func (keySetCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keySetAgeDes
 // that differ only in credentials show alike, and report the older age.
 func (keySetCollector) Collect(ch chan<- prometheus.Metric) {
 	ages := map[[2]string]float64{}
-	add := func(st keySetStatus) {
+	add := func(st keys.Status) {
 		if st.Source != "" { // loaded
 			labels := [2]string{st.URL, st.Source}
 			ages[labels] = max(ages[labels], time.Since(st.LastFetch).Seconds())
 		}
 	}
-	keySets.Range(func(_, value any) bool { add(value.(*KeySet).status()); return true })
-	fileSets.Range(func(_, value any) bool { add(value.(*jwksFile).status()); return true })
+	keySets.Range(func(_, value any) bool { add(value.(*keys.Set).Status()); return true })
+	fileSets.Range(func(_, value any) bool { add(value.(*keys.File).Status()); return true })
 	for labels, age := range ages {
 		ch <- prometheus.MustNewConstMetric(keySetAgeDesc, prometheus.GaugeValue, age, labels[0], labels[1])
 	}

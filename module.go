@@ -11,8 +11,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"go.uber.org/zap"
+
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
 
 func init() {
@@ -24,7 +26,7 @@ const (
 	DefaultLeeway      = 30 * time.Second
 	DefaultJWKSRefresh = time.Hour
 	// MinSecretLength is RFC 7518 §3.2's floor for an HS256 key.
-	MinSecretLength = 32
+	MinSecretLength = jwt.MinSecretLength
 	// WorkOSJWKSBase is where WorkOS publishes each client's keys.
 	WorkOSJWKSBase = "https://api.workos.com/sso/jwks/"
 )
@@ -147,10 +149,10 @@ type SoloAuth struct {
 	revocationUser *revocationUser
 	verifier       *jwt.Verifier // shared by the directives of one key configuration (verifierpool.go)
 	verifierKey    string        // its key in the pool; empty once released
-	keySets        []*KeySet     // fetched key sets; kept after Cleanup, for requests still in flight
-	keySetUsers    []*keySetUser
-	fileSets       []*jwksFile // local key sets (jwks_file)
-	keys           *keySources // every key set; nil without any
+	keySets        []*keys.Set   // fetched key sets; kept after Cleanup, for requests still in flight
+	keySetUsers    []*keys.User
+	fileSets       []*keys.File  // local key sets (jwks_file)
+	keys           *keys.Sources // every key set; nil without any
 	released       bool
 	requiredScopes []string
 	forbidden      response
@@ -194,8 +196,8 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	if m.RevocationPoll != 0 && time.Duration(m.RevocationPoll) < minRevocationPoll {
 		return fmt.Errorf("revocation_poll: must be at least %v", minRevocationPoll)
 	}
-	if m.JWKSRefresh != 0 && time.Duration(m.JWKSRefresh) < jwksMinRefresh {
-		return fmt.Errorf("jwks_refresh: must be at least %v", jwksMinRefresh)
+	if m.JWKSRefresh != 0 && time.Duration(m.JWKSRefresh) < keys.MinRefresh {
+		return fmt.Errorf("jwks_refresh: must be at least %v", keys.MinRefresh)
 	}
 
 	jwksURLs, err := m.jwksURLs(repl)
@@ -234,7 +236,7 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		// A file the route inherits but token_types leaves unused must
 		// still be a JWK set: a bad jwks_file is a config error anywhere.
 		for _, path := range jwksFiles {
-			if _, err := readJWKSFile(path, time.Now(), m.logger); err != nil {
+			if _, err := keys.ReadFile(path, time.Now(), m.logger); err != nil {
 				return fmt.Errorf("jwks_file: %w", err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
 
 // Resolving and checking settings at Provision. Every error names the
@@ -104,10 +105,10 @@ func checkJWKSURL(raw string) error {
 	// The URL is shown redacted: it may carry a credential.
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("invalid URL '%s': not parseable", redactURL(raw))
+		return fmt.Errorf("invalid URL '%s': not parseable", keys.RedactURL(raw))
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("invalid URL '%s': want an absolute http or https URL", redactURL(raw))
+		return fmt.Errorf("invalid URL '%s': want an absolute http or https URL", keys.RedactURL(raw))
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -207,7 +208,7 @@ func TestKeyIDRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys, skipped, err := parseJWKS(set)
+		keys, skipped, err := keys.Parse(set)
 		if err != nil || keys[tt.kid] == nil {
 			t.Errorf("kid %q: the JWK set's key is not used under it: %v %v", tt.kid, skipped, err)
 			continue
@@ -278,7 +279,5 @@ func TestRoundTripGoJOSE(t *testing.T) {
 	}
 }
 
-// fileKeys is a fixed key table as a route's jwks_file gives one.
-func fileKeys(keys map[string]*rsa.PublicKey) jwt.RSAKeySource {
-	return &keySources{files: []*keyTable{{keys: keys, source: sourceFile}}}
-}
+// fileKeys is a fixed key source, as a route's jwks_file gives one.
+func fileKeys(keys map[string]*rsa.PublicKey) jwt.RSAKeySource { return staticKeys(keys) }

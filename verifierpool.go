@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
 
 // verifiers holds one Verifier per key configuration for the whole
@@ -87,7 +88,7 @@ func (pooledVerifier) Destruct() error { return nil }
 // sets of its URLs, so the key sets a pooled verifier was made with
 // outlive it; a file set is data that the verifier keeps alive. Each call must
 // be paired with releaseVerifier(poolKey).
-func acquireVerifier(k keyConfig, keys *keySources) (v *jwt.Verifier, poolKey string, err error) {
+func acquireVerifier(k keyConfig, keys *keys.Sources) (v *jwt.Verifier, poolKey string, err error) {
 	poolKey = k.poolKey()
 	val, _, err := verifiers.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
 		v := &jwt.Verifier{

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/solo-one/caddy-solo-auth/internal/strictjson"
 )
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/solo-one/caddy-solo-auth/internal/strictjson"
 )
 

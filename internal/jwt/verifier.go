@@ -17,8 +17,12 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
 	"github.com/solo-one/caddy-solo-auth/internal/strictjson"
 )
+
+// MinSecretLength is RFC 7518 §3.2's floor for an HS256 key, in bytes.
+const MinSecretLength = 32
 
 // Token types, as {solo.token_type} reports them.
 const (
@@ -211,7 +215,7 @@ func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Identity, 
 		}
 	}
 	var payloadBuf [1024]byte
-	payload, tokenType, kid, key, verr := v.VerifySignature(ctx, token, payloadBuf[:])
+	payload, tokenType, kid, key, verr := v.verifySignature(ctx, token, payloadBuf[:])
 	if verr != nil {
 		return nil, verr
 	}
@@ -233,7 +237,7 @@ func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Identity, 
 // whose signature a configured key made, with the token type, the kid and,
 // for RS256, the key that verified it. The payload is decoded into buf if
 // it fits, and is only valid as long as buf.
-func (v *Verifier) VerifySignature(ctx context.Context, token string, buf []byte) (payload []byte, tokenType, kid string, key *rsa.PublicKey, _ *VerifyError) {
+func (v *Verifier) verifySignature(ctx context.Context, token string, buf []byte) (payload []byte, tokenType, kid string, key *rsa.PublicKey, _ *VerifyError) {
 	if len(token) > MaxTokenSize {
 		return nil, "", "", nil, invalid("token too large", nil)
 	}

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"context"
@@ -16,10 +16,10 @@ import (
 // shared under another key) and a file set (kf), on one fake clock.
 type twoSets struct {
 	a, b   *tu.JWKSServer
-	ksA    *KeySet
-	ksB    *KeySet
+	ksA    *Set
+	ksB    *Set
 	clk    *tu.Clock
-	src    *keySources
+	src    *Sources
 	fileKS *keyTable
 }
 
@@ -30,8 +30,8 @@ func newTwoSets(t *testing.T) *twoSets {
 	s.b = tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil), tu.JWK(t, &tu.RSAKey2.PublicKey, "shared", nil)))
 	s.ksA = startKeySet(t, s.a.URL, s.clk, nil)
 	s.ksB = startKeySet(t, s.b.URL, s.clk, nil)
-	s.fileKS = &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: sourceFile}
-	s.src = &keySources{fetched: []*KeySet{s.ksA, s.ksB}, files: []*keyTable{s.fileKS}}
+	s.fileKS = &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: SourceFile}
+	s.src = &Sources{fetched: []*Set{s.ksA, s.ksB}, files: []*keyTable{s.fileKS}}
 	return s
 }
 
@@ -81,7 +81,7 @@ func TestKeySourcesLookup(t *testing.T) {
 		t.Error("shared kid signed by a third key passed")
 	}
 	// The same key in two sets is tried once.
-	same := &keySources{files: []*keyTable{s.fileKS, {keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}}}}
+	same := &Sources{files: []*keyTable{s.fileKS, {keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}}}}
 	if _, more, _ := same.RSAKeys(context.Background(), "kf"); len(more) != 0 {
 		t.Errorf("one key in two sets tried %d more times", len(more))
 	}
@@ -97,7 +97,7 @@ func TestKeySourcesUnknownKID(t *testing.T) {
 	if a, b := s.fetches(); a != 1 || b != 1 {
 		t.Fatalf("fetches %d/%d: an unknown kid fetched within the window", a, b)
 	}
-	s.clk.Advance(defaultMinInterval)
+	s.clk.Advance(DefaultMinInterval)
 	s.b.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil), tu.JWK(t, &tu.RSAKey3.PublicKey, "new", nil)))
 	key, _, err := s.src.RSAKeys(context.Background(), "new")
 	if err != nil || !key.Equal(&tu.RSAKey3.PublicKey) {
@@ -111,9 +111,9 @@ func TestKeySourcesUnknownKID(t *testing.T) {
 	}
 	// Only a's window has passed: a unknown kid refreshes a alone.
 	s.ksB.mu.Lock()
-	s.ksB.lastAttempt = s.clk.Now().Add(defaultMinInterval)
+	s.ksB.lastAttempt = s.clk.Now().Add(DefaultMinInterval)
 	s.ksB.mu.Unlock()
-	s.clk.Advance(defaultMinInterval)
+	s.clk.Advance(DefaultMinInterval)
 	if _, _, err := s.src.RSAKeys(context.Background(), "other"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("err %v", err)
 	}
@@ -126,7 +126,7 @@ func TestKeySourcesUnknownKID(t *testing.T) {
 // neither a kid that another set knows nor one it knows itself.
 func TestKeySourcesKnownKIDNeverWaits(t *testing.T) {
 	s := newTwoSets(t)
-	s.clk.Advance(defaultMinInterval)
+	s.clk.Advance(DefaultMinInterval)
 	gate := make(chan struct{})
 	defer close(gate)
 	s.a.SetGate(gate)
@@ -167,8 +167,8 @@ func TestKeySourcesUnavailable(t *testing.T) {
 	clk := tu.NewClock()
 	ksUp := startKeySet(t, up.URL, clk, nil)
 	ksDown := startKeySet(t, down.URL, clk, nil)
-	file := &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: sourceFile}
-	src := &keySources{fetched: []*KeySet{ksUp, ksDown}, files: []*keyTable{file}}
+	file := &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: SourceFile}
+	src := &Sources{fetched: []*Set{ksUp, ksDown}, files: []*keyTable{file}}
 	tests := []struct {
 		kid  string
 		want error
@@ -186,12 +186,12 @@ func TestKeySourcesUnavailable(t *testing.T) {
 		t.Errorf("%d fetches of the set that never loaded; its background retries are its own", n)
 	}
 	// Without the set that never loaded, the unknown kid is invalid.
-	loaded := &keySources{fetched: []*KeySet{ksUp}, files: []*keyTable{file}}
+	loaded := &Sources{fetched: []*Set{ksUp}, files: []*keyTable{file}}
 	if _, _, err := loaded.RSAKeys(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Errorf("all loaded: err %v, want unknown kid", err)
 	}
 	// Files alone never make a 503.
-	files := &keySources{files: []*keyTable{file}}
+	files := &Sources{files: []*keyTable{file}}
 	if _, _, err := files.RSAKeys(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Errorf("files only: err %v, want unknown kid", err)
 	}
@@ -223,7 +223,7 @@ func TestKeySourcesKeyInUse(t *testing.T) {
 	}
 	// b drops shared: its key is out of use, a's is not.
 	s.b.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
-	s.clk.Advance(defaultMinInterval)
+	s.clk.Advance(DefaultMinInterval)
 	<-s.ksB.fetch().done
 	if s.src.KeyInUse("shared", keyB) || !s.src.KeyInUse("shared", keyA) {
 		t.Error("after b dropped shared: b's key still in use, or a's not")
@@ -233,9 +233,9 @@ func TestKeySourcesKeyInUse(t *testing.T) {
 // BenchmarkKeySourcesKnownKID: a known kid among three sets is found
 // without waiting or allocating.
 func BenchmarkKeySourcesKnownKID(b *testing.B) {
-	src := &keySources{files: []*keyTable{{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}}}}
+	src := &Sources{files: []*keyTable{{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}}}}
 	for i, key := range []*rsa.PublicKey{&tu.RSAKey.PublicKey, &tu.RSAKey2.PublicKey} {
-		ks := newKeySet(keySetConfig{URL: "http://127.0.0.1:1/jwks", Clock: tu.NewClock()}) // never started
+		ks := New(Config{URL: "http://127.0.0.1:1/jwks", Clock: tu.NewClock()}) // never started
 		ks.table.Store(&keyTable{keys: map[string]*rsa.PublicKey{[]string{"k1", "k2"}[i]: key}})
 		src.fetched = append(src.fetched, ks)
 	}
@@ -249,7 +249,7 @@ func BenchmarkKeySourcesKnownKID(b *testing.B) {
 }
 
 // awaitInflight waits for the fetch ks has in flight, if any, to end.
-func awaitInflight(ks *KeySet) {
+func awaitInflight(ks *Set) {
 	ks.mu.Lock()
 	call := ks.inflight
 	ks.mu.Unlock()
@@ -267,14 +267,14 @@ func TestKeySourcesSlowSetHoldsNobody(t *testing.T) {
 	b := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	gate := make(chan struct{})
 	t.Cleanup(func() { close(gate) }) // runs before the servers close
-	ksA := newKeySet(keySetConfig{URL: a.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{Timeout: time.Minute}})
-	ksA.start()
+	ksA := New(Config{URL: a.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{Timeout: time.Minute}})
+	ksA.Start()
 	t.Cleanup(func() { ksA.Destruct() })
 	awaitSettled(t, ksA)
 	ksB := startKeySet(t, b.URL, clk, nil)
-	src := &keySources{fetched: []*KeySet{ksA, ksB}}
+	src := &Sources{fetched: []*Set{ksA, ksB}}
 
-	clk.Advance(defaultMinInterval)
+	clk.Advance(DefaultMinInterval)
 	a.SetGate(gate) // a's refresh hangs until the test ends
 	b.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil), tu.JWK(t, &tu.RSAKey3.PublicKey, "new", nil)))
 	key, _, err := src.RSAKeys(context.Background(), "new")

@@ -1,9 +1,8 @@
-package soloauth
+package keys
 
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"sync"
 	"testing"
 	"time"
@@ -12,34 +11,8 @@ import (
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
-// memStore is an in-memory keyStore.
-type memStore struct {
-	mu   sync.Mutex
-	data map[string][]byte
-}
-
-func (m *memStore) Load(_ context.Context, key string) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, ok := m.data[key]
-	if !ok {
-		return nil, fs.ErrNotExist
-	}
-	return v, nil
-}
-
-func (m *memStore) Store(_ context.Context, key string, value []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.data == nil {
-		m.data = map[string][]byte{}
-	}
-	m.data[key] = value
-	return nil
-}
-
 func TestKeySetSavedAcrossRestart(t *testing.T) {
-	store := &memStore{}
+	store := &tu.MemStore{}
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	first := startKeySet(t, srv.URL, clk, store)
@@ -54,14 +27,14 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 	if _, err := second.RSAKey(context.Background(), "k1"); err != nil {
 		t.Fatalf("saved key not used during an outage: %v", err)
 	}
-	if st := second.status(); st.Source != sourceStorage {
+	if st := second.Status(); st.Source != sourceStorage {
 		t.Fatalf("source %q, want storage", st.Source)
 	}
 	// The saved set is replaced as soon as a fetch succeeds.
 	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	tu.Eventually(t, "a fetch to replace the saved set", func() bool {
 		clk.Advance(5 * time.Second)
-		return second.status().Source == sourceFetch
+		return second.Status().Source == sourceFetch
 	})
 	second.Destruct()
 
@@ -77,7 +50,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 // TestKeySetFirstFetchHangs: while the first fetch hangs, the first
 // attempt settles when the start-up wait has passed, with the saved set.
 func TestKeySetFirstFetchHangs(t *testing.T) {
-	store := &memStore{}
+	store := &tu.MemStore{}
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	first := startKeySet(t, srv.URL, clk, store)
@@ -86,14 +59,14 @@ func TestKeySetFirstFetchHangs(t *testing.T) {
 	gate := make(chan struct{})
 	defer close(gate)
 	srv.SetGate(gate)
-	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store, StartupWait: 3 * time.Second})
+	ks := New(Config{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store, StartupWait: 3 * time.Second})
 	t.Cleanup(func() { ks.Destruct() })
 	deadline := clk.Now().Add(3 * time.Second)
-	ks.start() // returns at once: nothing above waited
+	ks.Start() // returns at once: nothing above waited
 	tu.Eventually(t, "the first fetch to reach the endpoint", func() bool { return srv.Requests.Load() == 2 })
 	tu.AwaitWaiters(t, clk, deadline, 1)
 	select {
-	case <-ks.settled():
+	case <-ks.Settled():
 		t.Fatal("settled while the first fetch hangs, before the start-up wait passed")
 	default:
 	}
@@ -102,14 +75,14 @@ func TestKeySetFirstFetchHangs(t *testing.T) {
 	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
 		t.Fatalf("saved set not used while the first fetch hangs: %v", err)
 	}
-	if st := ks.status(); st.Source != sourceStorage {
+	if st := ks.Status(); st.Source != sourceStorage {
 		t.Fatalf("source %q, want storage", st.Source)
 	}
 }
 
 // slowStore is a storage module whose reads wait for the test.
 type slowStore struct {
-	*memStore
+	*tu.MemStore
 	reading chan struct{} // closed when the first read begins
 	release chan struct{} // reads return once it is closed
 	once    sync.Once
@@ -118,7 +91,7 @@ type slowStore struct {
 func (s *slowStore) Load(ctx context.Context, key string) ([]byte, error) {
 	s.once.Do(func() { close(s.reading) })
 	<-s.release
-	return s.memStore.Load(ctx, key)
+	return s.MemStore.Load(ctx, key)
 }
 
 // TestKeySetReadsTheSavedCopyDuringTheFirstFetch: with a storage module
@@ -126,7 +99,7 @@ func (s *slowStore) Load(ctx context.Context, key string) ([]byte, error) {
 // not after the start-up wait, so it is in use when the wait is over and a
 // request that comes then is verified instead of getting a 503.
 func TestKeySetReadsTheSavedCopyDuringTheFirstFetch(t *testing.T) {
-	mem := &memStore{}
+	mem := &tu.MemStore{}
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	startKeySet(t, srv.URL, clk, mem).Destruct() // leaves a saved copy
@@ -134,10 +107,10 @@ func TestKeySetReadsTheSavedCopyDuringTheFirstFetch(t *testing.T) {
 	gate := make(chan struct{})
 	defer close(gate)
 	srv.SetGate(gate)
-	store := &slowStore{memStore: mem, reading: make(chan struct{}), release: make(chan struct{})}
-	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store, StartupWait: 3 * time.Second})
+	store := &slowStore{MemStore: mem, reading: make(chan struct{}), release: make(chan struct{})}
+	ks := New(Config{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: store, StartupWait: 3 * time.Second})
 	t.Cleanup(func() { ks.Destruct() })
-	ks.start()
+	ks.Start()
 	select {
 	case <-store.reading:
 	case <-time.After(10 * time.Second):

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"errors"
@@ -15,9 +15,9 @@ import (
 // https://xxxxx@idp/jwks?xxxxx, and a URL with neither shows as written.
 const redactedPart = "xxxxx"
 
-// redactURL is raw as it may be shown. The full URL is used only to fetch
+// RedactURL is raw as it may be shown. The full URL is used only to fetch
 // and to name the saved copy in storage.
-func redactURL(raw string) string {
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparseable URL)"

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"context"
@@ -16,16 +16,16 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-// countingStore is a memStore that counts its writes where the test can
+// countingStore is a tu.MemStore that counts its writes where the test can
 // see them after the store itself is gone.
 type countingStore struct {
-	memStore
+	tu.MemStore
 	stores *atomic.Int64
 }
 
 func (c *countingStore) Store(ctx context.Context, key string, value []byte) error {
 	c.stores.Add(1)
-	return c.memStore.Store(ctx, key, value)
+	return c.MemStore.Store(ctx, key, value)
 }
 
 // TestKeySetRemovedUserLeavesNothing: when the newest user goes (a config
@@ -34,35 +34,35 @@ func (c *countingStore) Store(ctx context.Context, key string, value []byte) err
 func TestKeySetRemovedUserLeavesNothing(t *testing.T) {
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
-	storeA := &memStore{}
+	storeA := &tu.MemStore{}
 	coreA, logsA := observer.New(zapcore.InfoLevel)
-	ks, _ := newKeySetAndUser(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: storeA, Logger: zap.New(coreA)})
-	ks.start()
+	ks, _ := NewWithUser(Config{URL: srv.URL, Refresh: time.Hour, Clock: clk, Store: storeA, Logger: zap.New(coreA)})
+	ks.Start()
 	t.Cleanup(func() { ks.Destruct() })
 	awaitSettled(t, ks)
 
 	var storesB atomic.Int64
 	coreB, logsB := observer.New(zapcore.DebugLevel)
 	storeB, loggerB := &countingStore{stores: &storesB}, zap.New(coreB)
-	userB := ks.addUser(30*time.Minute, storeB, loggerB)
+	userB := ks.AddUser(30*time.Minute, storeB, loggerB)
 	gone := []func() bool{
 		func(p weak.Pointer[countingStore]) func() bool { return func() bool { return p.Value() == nil } }(weak.Make(storeB)),
 		func(p weak.Pointer[zap.Logger]) func() bool { return func() bool { return p.Value() == nil } }(weak.Make(loggerB)),
-		func(p weak.Pointer[keySetUser]) func() bool { return func() bool { return p.Value() == nil } }(weak.Make(userB)),
+		func(p weak.Pointer[User]) func() bool { return func() bool { return p.Value() == nil } }(weak.Make(userB)),
 	}
-	ks.removeUser(userB)
+	ks.RemoveUser(userB)
 	storeB, loggerB, userB = nil, nil, nil
 
 	// A rotation: a fetch that saves the new set and logs the change.
 	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
-	clk.Advance(defaultMinInterval)
+	clk.Advance(DefaultMinInterval)
 	if _, err := ks.RSAKey(context.Background(), "k2"); err != nil {
 		t.Fatal(err)
 	}
 	if n := storesB.Load(); n != 0 {
 		t.Errorf("%d saves to the removed user's storage", n)
 	}
-	if saved, err := storeA.Load(context.Background(), storageKey(srv.URL)); err != nil || !strings.Contains(string(saved), `"kid":"k2"`) {
+	if saved, err := storeA.Load(context.Background(), StorageKey(srv.URL)); err != nil || !strings.Contains(string(saved), `"kid":"k2"`) {
 		t.Errorf("the remaining user's storage lacks the new set: %s %v", saved, err)
 	}
 	if n := logsB.Len(); n != 0 {
@@ -87,8 +87,8 @@ func TestKeySetRemovedUserLeavesNothing(t *testing.T) {
 // through a config that is gone.
 func TestKeySetLastUserGone(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	ks, user := newKeySetAndUser(keySetConfig{URL: "http://127.0.0.1:1/jwks", Store: &memStore{}, Logger: zap.New(core), Clock: tu.NewClock()})
-	ks.removeUser(user)
+	ks, user := NewWithUser(Config{URL: "http://127.0.0.1:1/jwks", Store: &tu.MemStore{}, Logger: zap.New(core), Clock: tu.NewClock()})
+	ks.RemoveUser(user)
 	if ks.storage() != nil {
 		t.Error("storage of a removed user still in use")
 	}

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ func TestRedactURL(t *testing.T) {
 		"":                                                 "",
 		"http://[::1%zz/x?t=s3cr3t":                        "(unparseable URL)",
 	} {
-		if got := redactURL(raw); got != want {
+		if got := RedactURL(raw); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", raw, got, want)
 		}
 	}
@@ -66,10 +66,10 @@ func TestKeySetWarnsOncePerSetOnPlainHTTP(t *testing.T) {
 		"https://idp.example/jwks":             0,
 	} {
 		core, logs := observer.New(zapcore.WarnLevel)
-		ks := newKeySet(keySetConfig{URL: url, Refresh: time.Hour, Logger: zap.New(core), Clock: tu.NewClock(),
+		ks := New(Config{URL: url, Refresh: time.Hour, Logger: zap.New(core), Clock: tu.NewClock(),
 			Client: &http.Client{Transport: failingTransport{}}})
-		ks.start()
-		ks.addUser(time.Minute, nil, nil)
+		ks.Start()
+		ks.AddUser(time.Minute, nil, nil)
 		ks.Destruct()
 		warnings := logs.FilterMessageSnippet("plain http").All()
 		if len(warnings) != wantWarnings {

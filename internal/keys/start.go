@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"context"
@@ -24,7 +24,7 @@ type startup struct {
 // until Destruct; it does not wait. The first attempt settles when a key
 // set is in use, or when the first fetch has failed or outlasted the
 // start-up wait and the saved copy has been tried.
-func (ks *KeySet) start() {
+func (ks *Set) Start() {
 	if plainHTTPOffLoopback(ks.url) {
 		ks.log().Warn("jwks: URL is plain http to a host that is not loopback; anyone on the path can replace the keys",
 			zap.String("url", ks.shown))
@@ -47,7 +47,7 @@ func (ks *KeySet) start() {
 // read from storage meanwhile, not after: a slow storage module would
 // otherwise add its read to the wait, past the deadline that provisioning
 // and the first requests wait for.
-func (ks *KeySet) firstAttempt(call *fetchCall) {
+func (ks *Set) firstAttempt(call *fetchCall) {
 	defer ks.fetches.Done()
 	defer ks.settle()
 	saved := make(chan *savedTable, 1)
@@ -75,17 +75,17 @@ func (ks *KeySet) firstAttempt(call *fetchCall) {
 }
 
 // settle marks the first attempt over.
-func (ks *KeySet) settle() { ks.startup.once.Do(func() { close(ks.startup.settled) }) }
+func (ks *Set) settle() { ks.startup.once.Do(func() { close(ks.startup.settled) }) }
 
 // settled is closed once the first attempt is over.
-func (ks *KeySet) settled() <-chan struct{} { return ks.startup.settled }
+func (ks *Set) Settled() <-chan struct{} { return ks.startup.settled }
 
 // awaitFirstAttempt waits, while ctx lasts and no later than the start-up
 // deadline, for the first attempt to settle, and returns the table then in
 // use (nil if none). So the first requests to a key set whose handler was
 // provisioned after its config's start-up deadline had passed (and so did
 // not wait) get the keys as soon as they come, instead of a 503.
-func (ks *KeySet) awaitFirstAttempt(ctx context.Context) *keyTable {
+func (ks *Set) awaitFirstAttempt(ctx context.Context) *keyTable {
 	if ks.startup.deadline.IsZero() {
 		return nil // never started: nothing to wait for
 	}
@@ -97,7 +97,7 @@ func (ks *KeySet) awaitFirstAttempt(ctx context.Context) *keyTable {
 	// Past the deadline by at most the storage timeout: the first attempt
 	// settles right after its wait (the saved copy is read meanwhile), and
 	// a request must not slip into that instant and get a 503.
-	if wait := ks.startup.deadline.Add(jwksStorageTimeout).Sub(ks.clock.Now()); wait > 0 {
+	if wait := ks.startup.deadline.Add(StorageTimeout).Sub(ks.clock.Now()); wait > 0 {
 		select {
 		case <-ks.startup.settled:
 		case <-ctx.Done():

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"bytes"
@@ -17,12 +17,12 @@ import (
 )
 
 // sourceFile: a key set read from a local file (jwks_file).
-const sourceFile = "file"
+const SourceFile = "file"
 
-// jwksFile is a local JWK set (jwks_file), read when its config loads:
+// File is a local JWK set (jwks_file), read when its config loads:
 // its keys never change; a reload reads the file again and makes a new
 // one if the file changed.
-type jwksFile struct {
+type File struct {
 	path   string // absolute
 	shown  string // "file://" + path: where logs, metrics and the admin API show a URL
 	digest string // SHA-256 of the contents, hex: with path, names the set in the pools
@@ -30,19 +30,19 @@ type jwksFile struct {
 }
 
 // Destruct does nothing: a file set holds no goroutine or connection.
-func (*jwksFile) Destruct() error { return nil }
+func (*File) Destruct() error { return nil }
 
 // ID names the file set, contents included, in the file set pool and in
 // the key of the verifier pool: a changed file is another set.
-func (f *jwksFile) ID() string { return f.path + "\x00" + f.digest }
+func (f *File) ID() string { return f.path + "\x00" + f.digest }
 
-// readJWKSFile reads and checks the JWK set at path with the rules of a
+// ReadFile reads and checks the JWK set at path with the rules of a
 // fetched set: at most jwksMaxBody bytes, a JWK set, at least one usable
 // key (each key that is not is skipped and logged, as for a fetch). Every
 // error starts with the absolute path; the caller names the setting
 // (jwks_file, --jwks-file) before it. now is the time of reading, which
 // the admin API and the metrics show as the set's fetch time.
-func readJWKSFile(path string, now time.Time, logger *zap.Logger) (*jwksFile, error) {
+func ReadFile(path string, now time.Time, logger *zap.Logger) (*File, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -60,18 +60,18 @@ func readJWKSFile(path string, now time.Time, logger *zap.Logger) (*jwksFile, er
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, fail("empty file, want a JWK set")
 	}
-	f := &jwksFile{path: abs, shown: "file://" + filepath.ToSlash(abs)}
+	f := &File{path: abs, shown: "file://" + filepath.ToSlash(abs)}
 	keys, skipped, err := parseJWKSLogged(body, logger, f.shown)
 	if err != nil {
 		return nil, fail("%w", err)
 	}
 	if len(keys) == 0 {
 		return nil, fail("no usable key (%d skipped: %s; want RSA of at least %d bits, use sig, alg RS256, a kid of its own)",
-			len(skipped), skippedReasons(skipped), jwksMinRSABits)
+			len(skipped), skippedReasons(skipped), MinRSABits)
 	}
 	sum := sha256.Sum256(body)
 	f.digest = hex.EncodeToString(sum[:])
-	f.table = &keyTable{keys: keys, fetchedAt: now, source: sourceFile}
+	f.table = &keyTable{keys: keys, fetchedAt: now, source: SourceFile}
 	return f, nil
 }
 
@@ -128,12 +128,12 @@ func skippedReasons(skipped []skippedKey) string {
 }
 
 // Path is the file's absolute path.
-func (f *jwksFile) Path() string { return f.path }
+func (f *File) Path() string { return f.path }
 
 // logInUse logs the set's first use, as a fetched set logs its keys.
-func (f *jwksFile) logInUse(logger *zap.Logger) {
+func (f *File) LogInUse(logger *zap.Logger) {
 	logger.Info("jwks: key set in use",
-		zap.String("url", f.shown), zap.String("source", sourceFile),
+		zap.String("url", f.shown), zap.String("source", SourceFile),
 		zap.Time("fetched_at", f.table.fetchedAt), zap.Int("keys", len(f.table.keys)),
-		zap.Strings("added_kids", sortedKIDs(f.table.keys)))
+		zap.Strings("added_kids", SortedKIDs(f.table.keys)))
 }

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	clk.Advance(defaultMinInterval)
+	clk.Advance(DefaultMinInterval)
 
 	gate := make(chan struct{})
 	srv.SetGate(gate)
@@ -62,7 +62,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 		t.Fatalf("%d of 300 unknown kids refused", unknown.Load())
 	}
 	// And within 30s of that fetch, more unknown kids cause none.
-	clk.Advance(defaultMinInterval - time.Second)
+	clk.Advance(DefaultMinInterval - time.Second)
 	for i := range 50 {
 		ks.RSAKey(context.Background(), fmt.Sprint("again-", i))
 	}
@@ -97,7 +97,7 @@ func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
 				defer close(gate)
 				srv.SetGate(gate)
 			}
-			clk.Advance(defaultMinInterval)
+			clk.Advance(DefaultMinInterval)
 			if _, err := ks.RSAKey(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 				t.Fatalf("err %v", err)
 			}
@@ -107,7 +107,7 @@ func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
 			if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
 				t.Fatalf("last good key lost after a failed refresh: %v", err)
 			}
-			if st := ks.status(); st.LastError == "" || st.Source != sourceFetch {
+			if st := ks.Status(); st.LastError == "" || st.Source != sourceFetch {
 				t.Fatalf("status %+v", st)
 			}
 		})
@@ -133,8 +133,8 @@ func TestKeySetOutageAtStart(t *testing.T) {
 	clk := tu.NewClock()
 	// A start-up wait off the schedule's grid, so that its waiter is not
 	// taken for the loop's.
-	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, StartupWait: 7*time.Hour + time.Millisecond})
-	ks.start()
+	ks := New(Config{URL: srv.URL, Refresh: time.Hour, Clock: clk, StartupWait: 7*time.Hour + time.Millisecond})
+	ks.Start()
 	t.Cleanup(func() { ks.Destruct() })
 	awaitSettled(t, ks)
 	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrKeysUnavailable) {
@@ -180,7 +180,7 @@ func TestKeySetScheduledRefresh(t *testing.T) {
 	ks := startKeySet(t, srv.URL, clk, nil)
 	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	// The loop waits exactly jwks_refresh from the fetch...
-	tu.AwaitWaiters(t, clk, ks.status().LastFetch.Add(time.Hour), 1)
+	tu.AwaitWaiters(t, clk, ks.Status().LastFetch.Add(time.Hour), 1)
 	clk.Advance(59 * time.Minute)
 	if srv.Requests.Load() != 1 {
 		t.Fatalf("refreshed before jwks_refresh")
@@ -197,14 +197,14 @@ func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	clk.Advance(defaultMinInterval)
+	clk.Advance(DefaultMinInterval)
 	srv.Set(500, "trouble")
 	ks.RSAKey(context.Background(), "unknown")
 	if srv.Requests.Load() != 2 {
 		t.Fatalf("%d fetches, want 2", srv.Requests.Load())
 	}
 	// The loop has seen the failure and waits 30 s from it, not 1 s.
-	tu.AwaitWaiters(t, clk, clk.Now().Add(defaultMinInterval), 1)
+	tu.AwaitWaiters(t, clk, clk.Now().Add(DefaultMinInterval), 1)
 	for range 29 {
 		clk.Advance(time.Second)
 		ks.RSAKey(context.Background(), fmt.Sprint("more-", clk.Now().Unix()))
@@ -230,8 +230,8 @@ func TestKeySetRedirectIsAFailedFetch(t *testing.T) {
 			}))
 			t.Cleanup(redirector.Close)
 			core, logs := observer.New(zapcore.WarnLevel)
-			ks := newKeySet(keySetConfig{URL: redirector.URL, Refresh: time.Hour, Clock: tu.NewClock(), Logger: zap.New(core)})
-			ks.start()
+			ks := New(Config{URL: redirector.URL, Refresh: time.Hour, Clock: tu.NewClock(), Logger: zap.New(core)})
+			ks.Start()
 			t.Cleanup(func() { ks.Destruct() })
 			awaitSettled(t, ks)
 
@@ -242,7 +242,7 @@ func TestKeySetRedirectIsAFailedFetch(t *testing.T) {
 				t.Fatalf("err %v, want ErrKeysUnavailable", err)
 			}
 			wantLocation := "http://xxxxx@" + target.Listener.Addr().String() + "/jwks?xxxxx"
-			st := ks.status()
+			st := ks.Status()
 			if !strings.Contains(st.LastError, wantLocation) || !strings.Contains(st.LastError, "redirect") {
 				t.Fatalf("last error %q, want the redirect and %s", st.LastError, wantLocation)
 			}

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"os"
@@ -58,12 +58,12 @@ func TestReadJWKSFile(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := readJWKSFile(tt.path, now, zap.NewNop())
+			f, err := ReadFile(tt.path, now, zap.NewNop())
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if f.path != tt.path || f.shown != "file://"+tt.path || f.table.source != sourceFile ||
+				if f.path != tt.path || f.shown != "file://"+tt.path || f.table.source != SourceFile ||
 					!f.table.fetchedAt.Equal(now) || len(f.table.keys) == 0 || f.digest == "" {
 					t.Fatalf("file set %+v", f)
 				}
@@ -90,12 +90,12 @@ func TestJWKSFileIdentity(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	p := filepath.Join(dir, "keys.json")
-	read := func(body string) *jwksFile {
+	read := func(body string) *File {
 		t.Helper()
 		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		f, err := readJWKSFile("keys.json", time.Now(), zap.NewNop())
+		f, err := ReadFile("keys.json", time.Now(), zap.NewNop())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package soloauth
+package jwt_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
 
 // The vectors in testdata/vectors are Project Wycheproof's JWS and JWK
@@ -48,31 +49,31 @@ func publishedJWK(jwk map[string]any) map[string]any {
 // secret, subject to the 32-byte minimum; anything else is a remote JWKS,
 // subject to its hygiene rules (so oct keys there are never used).
 // configErr reports a key the config would refuse at start-up.
-func verifierForKeys(t *testing.T, keys []map[string]any) (v *jwt.Verifier, configErr bool) {
+func verifierForKeys(t *testing.T, jwks []map[string]any) (v *jwt.Verifier, configErr bool) {
 	t.Helper()
 	v = &jwt.Verifier{}
-	if len(keys) == 1 && keys[0]["kty"] == "oct" && (keys[0]["alg"] == nil || keys[0]["alg"] == "HS256") {
-		k, _ := keys[0]["k"].(string)
+	if len(jwks) == 1 && jwks[0]["kty"] == "oct" && (jwks[0]["alg"] == nil || jwks[0]["alg"] == "HS256") {
+		k, _ := jwks[0]["k"].(string)
 		secret, err := base64.RawURLEncoding.DecodeString(k)
 		if err != nil {
 			t.Fatalf("oct key: %v", err)
 		}
-		if len(secret) < MinSecretLength {
+		if len(secret) < jwt.MinSecretLength {
 			return nil, true
 		}
 		v.Secrets = [][]byte{secret}
 		return v, false
 	}
-	published := make([]map[string]any, len(keys))
-	for i, k := range keys {
+	published := make([]map[string]any, len(jwks))
+	for i, k := range jwks {
 		published[i] = publishedJWK(k)
 	}
 	body, _ := json.Marshal(map[string]any{"keys": published})
-	rsaKeys, _, err := parseJWKS(body)
+	rsaKeys, _, err := keys.Parse(body)
 	if err != nil {
 		t.Fatalf("parseJWKS: %v", err)
 	}
-	v.RSAKeys = staticKeys(rsaKeys)
+	v.RSAKeys = jwt.StaticKeys(rsaKeys)
 	return v, false
 }
 
@@ -123,7 +124,7 @@ func TestWycheproofJWS(t *testing.T) {
 		v, configErr := verifierForKeys(t, []map[string]any{key})
 		accepted := false
 		if !configErr {
-			_, _, _, _, verr := v.VerifySignature(context.Background(), c.JWS, nil)
+			_, _, _, _, verr := jwt.VerifySignature(v, context.Background(), c.JWS, nil)
 			accepted = verr == nil
 		}
 		want := c.Expected == "accept"
@@ -159,7 +160,7 @@ func TestWycheproofJWK(t *testing.T) {
 		v, configErr := verifierForKeys(t, c.Keys.Keys)
 		accepted := false
 		if !configErr {
-			_, _, _, _, verr := v.VerifySignature(context.Background(), c.JWS, nil)
+			_, _, _, _, verr := jwt.VerifySignature(v, context.Background(), c.JWS, nil)
 			accepted = verr == nil
 		}
 		want := c.Expected == "accept"
@@ -191,7 +192,7 @@ func TestRFCExamples(t *testing.T) {
 		if configErr {
 			t.Fatal("64-byte secret refused")
 		}
-		if _, _, _, _, verr := v.VerifySignature(context.Background(), e.JWS, nil); verr != nil {
+		if _, _, _, _, verr := jwt.VerifySignature(v, context.Background(), e.JWS, nil); verr != nil {
 			t.Fatalf("signature refused: %v", verr)
 		}
 		// As a JWT: no sub, so never accepted, and expired since 2011.
@@ -205,7 +206,7 @@ func TestRFCExamples(t *testing.T) {
 		withKID := publishedJWK(e.JWKPublic)
 		withKID["kid"] = "a2"
 		v, _ := verifierForKeys(t, []map[string]any{withKID})
-		_, _, _, _, verr := v.VerifySignature(context.Background(), e.JWS, nil)
+		_, _, _, _, verr := jwt.VerifySignature(v, context.Background(), e.JWS, nil)
 		if verr == nil || !strings.Contains(verr.Reason, "without kid") {
 			t.Fatalf("got %v, want refusal for the missing kid", verr)
 		}
@@ -213,7 +214,7 @@ func TestRFCExamples(t *testing.T) {
 	t.Run("RFC 7520 4.1 RS256", func(t *testing.T) {
 		e := ex["RFC7520_4_1_RS256_Figure13"]
 		v, _ := verifierForKeys(t, []map[string]any{e.JWKPublic})
-		payload, typ, _, _, verr := v.VerifySignature(context.Background(), e.JWS, nil)
+		payload, typ, _, _, verr := jwt.VerifySignature(v, context.Background(), e.JWS, nil)
 		if verr != nil || typ != jwt.TokenTypeWorkOS {
 			t.Fatalf("signature refused: %v", verr)
 		}
@@ -227,7 +228,7 @@ func TestRFCExamples(t *testing.T) {
 		if configErr {
 			t.Fatal("32-byte secret refused")
 		}
-		if _, _, _, _, verr := v.VerifySignature(context.Background(), e.JWS, nil); verr != nil {
+		if _, _, _, _, verr := jwt.VerifySignature(v, context.Background(), e.JWS, nil); verr != nil {
 			t.Fatalf("signature refused: %v", verr)
 		}
 		if _, err := v.Verify(e.JWS); err == nil {
@@ -236,22 +237,22 @@ func TestRFCExamples(t *testing.T) {
 	})
 	t.Run("RFC 7517 A.1 public JWKS", func(t *testing.T) {
 		body, _ := json.Marshal(map[string]any{"keys": ex["RFC7517_A1_public_JWKS"].Keys})
-		keys, skipped, err := parseJWKS(body)
+		found, skipped, err := keys.Parse(body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(keys) != 1 || keys["2011-04-29"] == nil || len(skipped) != 1 {
-			t.Fatalf("kids %v, skipped %v", sortedKIDs(keys), skipped)
+		if len(found) != 1 || found["2011-04-29"] == nil || len(skipped) != 1 {
+			t.Fatalf("kids %v, skipped %v", keys.SortedKIDs(found), skipped)
 		}
 	})
 	t.Run("RFC 7517 A.3 symmetric keys never used", func(t *testing.T) {
 		body, _ := json.Marshal(map[string]any{"keys": ex["RFC7517_A3_symmetric_keys"].Keys})
-		keys, _, err := parseJWKS(body)
+		found, _, err := keys.Parse(body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(keys) != 0 {
-			t.Fatalf("symmetric keys used: %v", sortedKIDs(keys))
+		if len(found) != 0 {
+			t.Fatalf("symmetric keys used: %v", keys.SortedKIDs(found))
 		}
 	})
 }

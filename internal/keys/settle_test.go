@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"testing"
@@ -6,10 +6,10 @@ import (
 )
 
 // awaitSettled waits for a key set's first attempt to settle.
-func awaitSettled(t *testing.T, ks *KeySet) {
+func awaitSettled(t *testing.T, ks *Set) {
 	t.Helper()
 	select {
-	case <-ks.settled():
+	case <-ks.Settled():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first attempt never settled")
 	}

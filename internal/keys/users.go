@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"slices"
@@ -7,19 +7,19 @@ import (
 	"go.uber.org/zap"
 )
 
-// keySetUser is one handler's use of a key set: what its config asks of
+// User is one handler's use of a key set: what its config asks of
 // the set. A handle returned by addUser, given back to removeUser.
-type keySetUser struct {
+type User struct {
 	refresh time.Duration
-	store   keyStore    // nil: this user's config saves nothing
+	store   Store       // nil: this user's config saves nothing
 	logger  *zap.Logger // nil: this user logs nothing
 }
 
 // addUser records a handler that uses the set. Its refresh interval counts
 // towards the schedule (the shortest of all users wins), and the newest
 // user's storage and logger are the ones in use, until it is removed.
-func (ks *KeySet) addUser(refresh time.Duration, store keyStore, logger *zap.Logger) *keySetUser {
-	u := &keySetUser{refresh: refresh, store: store, logger: logger}
+func (ks *Set) AddUser(refresh time.Duration, store Store, logger *zap.Logger) *User {
+	u := &User{refresh: refresh, store: store, logger: logger}
 	ks.mu.Lock()
 	ks.users = append(ks.users, u)
 	ks.usersChangedLocked()
@@ -31,16 +31,16 @@ func (ks *KeySet) addUser(refresh time.Duration, store keyStore, logger *zap.Log
 // and if its storage and logger were in use, those of the newest user
 // left take their place. A config that failed to load, or was replaced,
 // so leaves nothing of itself in a set that outlives it.
-func (ks *KeySet) removeUser(u *keySetUser) {
+func (ks *Set) RemoveUser(u *User) {
 	ks.mu.Lock()
-	ks.users = slices.DeleteFunc(ks.users, func(v *keySetUser) bool { return v == u })
+	ks.users = slices.DeleteFunc(ks.users, func(v *User) bool { return v == u })
 	ks.usersChangedLocked()
 	ks.mu.Unlock()
 }
 
 // usersChangedLocked puts the newest user's storage and logger in use and
 // reschedules if the shortest refresh changed. ks.mu is held.
-func (ks *KeySet) usersChangedLocked() {
+func (ks *Set) usersChangedLocked() {
 	ks.store = nil
 	logger := zap.NewNop()
 	shortest := time.Duration(0)
@@ -66,7 +66,7 @@ func (ks *KeySet) usersChangedLocked() {
 	}
 }
 
-func (ks *KeySet) storage() keyStore {
+func (ks *Set) storage() Store {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	return ks.store

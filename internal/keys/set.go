@@ -1,4 +1,10 @@
-package soloauth
+// Package keys holds the RSA keys that verify WorkOS tokens: JWK sets
+// fetched from a URL (in the background, with an unknown-kid window, a
+// saved copy in storage and a start-up deadline) or read from a local
+// file, parsed key by key under our hygiene rules, and a route's
+// Sources over several sets. It knows HTTP, storage and time, and nothing
+// of Caddy.
+package keys
 
 import (
 	"context"
@@ -26,18 +32,18 @@ const (
 	// delay up to the cap, each delay jittered by ±20%.
 	jwksRetryFirst = time.Second
 	jwksRetryCap   = 60 * time.Second
-	// jwksMinRefresh is the shortest jwks_refresh accepted.
-	jwksMinRefresh = time.Second
+	// MinRefresh is the shortest jwks_refresh accepted.
+	MinRefresh = time.Second
 )
 
 // defaultMinInterval is the least time between two fetches that tokens
 // with unknown kids can cause, per URL, whatever the traffic: the default
-// of keySetConfig.MinInterval.
-const defaultMinInterval = 30 * time.Second
+// of Config.MinInterval.
+const DefaultMinInterval = 30 * time.Second
 
 // defaultStartupWait is the most that start-up waits for first fetches,
 // all key sets of a config together; past it Caddy starts without them.
-const defaultStartupWait = 3 * time.Second
+const DefaultStartupWait = 3 * time.Second
 
 // Where a key set in use came from.
 const (
@@ -59,11 +65,11 @@ type fetchCall struct {
 	err  error
 }
 
-// KeySet holds the RSA keys published at one JWKS URL: fetched at start,
+// Set holds the RSA keys published at one JWKS URL: fetched at start,
 // refreshed on a schedule and on demand for unknown kids (rate-limited),
 // kept through failed refreshes, and saved so that a restart during an
 // outage of the endpoint still verifies. It is safe for concurrent use.
-type KeySet struct {
+type Set struct {
 	minInterval time.Duration // the unknown-kid window
 	fetched     func(shownURL string, ok bool)
 	url         string // fetched from, and names the saved copy
@@ -76,8 +82,8 @@ type KeySet struct {
 	table atomic.Pointer[keyTable]
 
 	mu          sync.Mutex
-	users       []*keySetUser // oldest first; see keysetusers.go
-	store       keyStore      // the newest user's; nil: nothing is saved
+	users       []*User // oldest first; see keysetusers.go
+	store       Store   // the newest user's; nil: nothing is saved
 	inflight    *fetchCall
 	stopping    bool      // Destruct has begun
 	lastAttempt time.Time // start of the last fetch of any kind
@@ -95,11 +101,11 @@ type KeySet struct {
 	fetches  sync.WaitGroup // fetch goroutines, waited for by Destruct
 }
 
-// keySetConfig is what a KeySet is built from.
-type keySetConfig struct {
+// Config is what a Set is built from.
+type Config struct {
 	URL     string
 	Refresh time.Duration
-	Store   keyStore
+	Store   Store
 	Logger  *zap.Logger
 	Client  *http.Client // nil: a client with the fetch timeout; redirects are never followed
 	Clock   clock.Clock  // nil: real time
@@ -113,19 +119,19 @@ type keySetConfig struct {
 	Fetched func(shownURL string, ok bool)
 }
 
-// newKeySet makes a key set whose one user has cfg's refresh, storage and
+// New makes a key set whose one user has cfg's refresh, storage and
 // logger; start begins fetching.
-func newKeySet(cfg keySetConfig) *KeySet {
-	ks, _ := newKeySetAndUser(cfg)
+func New(cfg Config) *Set {
+	ks, _ := NewWithUser(cfg)
 	return ks
 }
 
-// newKeySetAndUser is newKeySet that also returns the first user, for
+// NewWithUser is New that also returns the first user, for
 // removeUser.
-func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
-	ks := &KeySet{
+func NewWithUser(cfg Config) (*Set, *User) {
+	ks := &Set{
 		url:         cfg.URL,
-		shown:       redactURL(cfg.URL),
+		shown:       RedactURL(cfg.URL),
 		clock:       cfg.Clock,
 		minInterval: cfg.MinInterval,
 		fetched:     cfg.Fetched,
@@ -135,10 +141,10 @@ func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
 		startup:     startup{wait: cfg.StartupWait, settled: make(chan struct{})},
 	}
 	if ks.startup.wait <= 0 {
-		ks.startup.wait = defaultStartupWait
+		ks.startup.wait = DefaultStartupWait
 	}
 	if ks.minInterval <= 0 {
-		ks.minInterval = defaultMinInterval
+		ks.minInterval = DefaultMinInterval
 	}
 	ks.ctx, ks.cancel = context.WithCancel(context.Background())
 	ks.client = noRedirects(cfg.Client)
@@ -148,18 +154,18 @@ func newKeySetAndUser(cfg keySetConfig) (*KeySet, *keySetUser) {
 	if ks.fetched == nil {
 		ks.fetched = func(string, bool) {}
 	}
-	user := ks.addUser(cfg.Refresh, cfg.Store, cfg.Logger)
+	user := ks.AddUser(cfg.Refresh, cfg.Store, cfg.Logger)
 	return ks, user
 }
 
 // URL is the set's URL, credentials included: it names the set in the pool.
-func (ks *KeySet) URL() string { return ks.url }
+func (ks *Set) URL() string { return ks.url }
 
-func (ks *KeySet) log() *zap.Logger { return ks.logger.Load() }
+func (ks *Set) log() *zap.Logger { return ks.logger.Load() }
 
 // Destruct stops the background fetching; the UsagePool calls it when no
 // config uses this URL any more.
-func (ks *KeySet) Destruct() error {
+func (ks *Set) Destruct() error {
 	ks.mu.Lock()
 	ks.stopping = true // no fetch starts from here on (startFetchLocked)
 	ks.mu.Unlock()
@@ -177,7 +183,7 @@ func (ks *KeySet) Destruct() error {
 // An unknown kid triggers a fetch unless one ran in the last 30 seconds,
 // waits for it (or for the fetch already running) while ctx lasts, and
 // looks again.
-func (ks *KeySet) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (ks *Set) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	t := ks.table.Load()
 	if t == nil {
 		if t = ks.awaitFirstAttempt(ctx); t == nil {
@@ -205,7 +211,7 @@ func (ks *KeySet) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error
 
 // CurrentKey returns the key of kid in the set now in use, without ever
 // fetching; the token cache asks it on every hit for an RS256 token.
-func (ks *KeySet) CurrentKey(kid string) *rsa.PublicKey {
+func (ks *Set) CurrentKey(kid string) *rsa.PublicKey {
 	if t := ks.table.Load(); t != nil {
 		return t.keys[kid]
 	}
@@ -213,20 +219,20 @@ func (ks *KeySet) CurrentKey(kid string) *rsa.PublicKey {
 }
 
 // RSAKeys makes one key set an RSAKeySource (a route with several sets
-// uses keySources): one set names a kid at most once.
-func (ks *KeySet) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
+// uses Sources): one set names a kid at most once.
+func (ks *Set) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
 	key, err := ks.RSAKey(ctx, kid)
 	return key, nil, err
 }
 
 // KeyInUse reports whether key is the one kid names in the set now in use.
-func (ks *KeySet) KeyInUse(kid string, key *rsa.PublicKey) bool {
+func (ks *Set) KeyInUse(kid string, key *rsa.PublicKey) bool {
 	return key != nil && ks.CurrentKey(kid) == key
 }
 
 // RetryAfter is how many seconds a client refused for want of keys should
 // wait: until the next background attempt, between 1 and 60.
-func (ks *KeySet) RetryAfter() int {
+func (ks *Set) RetryAfter() int {
 	ks.mu.Lock()
 	next := ks.nextAttempt
 	ks.mu.Unlock()
@@ -236,7 +242,7 @@ func (ks *KeySet) RetryAfter() int {
 
 // use puts a table in use and logs what changed. A key that is unchanged
 // keeps its old object, so that cached tokens it verified stay valid.
-func (ks *KeySet) use(t *keyTable) {
+func (ks *Set) use(t *keyTable) {
 	if prev := ks.table.Load(); prev != nil {
 		for kid, key := range t.keys {
 			if old, ok := prev.keys[kid]; ok && old.Equal(key) {

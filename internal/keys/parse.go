@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"bytes"
@@ -17,10 +17,10 @@ import (
 	"github.com/solo-one/caddy-solo-auth/internal/strictjson"
 )
 
-// jwksMinRSABits is the smallest RSA key that is used.
-const jwksMinRSABits = 2048
+// MinRSABits is the smallest RSA key that is used.
+const MinRSABits = 2048
 
-func sortedKIDs(keys map[string]*rsa.PublicKey) []string {
+func SortedKIDs(keys map[string]*rsa.PublicKey) []string {
 	kids := make([]string, 0, len(keys))
 	for kid := range keys {
 		kids = append(kids, kid)
@@ -35,14 +35,14 @@ type skippedKey struct {
 	reason string
 }
 
-// parseJWKS reads a JWK set and keeps only the keys fit to verify RS256:
+// Parse reads a JWK set and keeps only the keys fit to verify RS256:
 // RSA public keys of at least 2048 bits, with a kid that no other key in
 // the set shares, `use` sig or absent, `alg` RS256 or absent, and
 // `key_ops`, if present, allowing verify. Each key is decoded on its own,
 // so one key go-jose cannot read does not reject the others. Member names
 // are matched exactly, as go-jose matches them (RFC 7517 names are case
 // sensitive; encoding/json would not be).
-func parseJWKS(body []byte) (map[string]*rsa.PublicKey, []skippedKey, error) {
+func Parse(body []byte) (map[string]*rsa.PublicKey, []skippedKey, error) {
 	rawKeys, err := readJWKSet(body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("not a JWK set: %w", err)
@@ -251,8 +251,8 @@ func usableRSAKey(raw json.RawMessage, meta jwkMeta) (*rsa.PublicKey, string) {
 		}
 		return nil, fmt.Sprintf("not an RSA public key (%T)", jwk.Key)
 	}
-	if bits := key.N.BitLen(); bits < jwksMinRSABits {
-		return nil, fmt.Sprintf("RSA key of %d bits, under %d", bits, jwksMinRSABits)
+	if bits := key.N.BitLen(); bits < MinRSABits {
+		return nil, fmt.Sprintf("RSA key of %d bits, under %d", bits, MinRSABits)
 	}
 	if rocaVulnerable(key.N) {
 		return nil, "ROCA-vulnerable modulus (CVE-2017-15361)"

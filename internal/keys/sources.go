@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"context"
@@ -8,36 +8,36 @@ import (
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
-// keySources is the RSAKeySource of a route with several key sets: the
+// Sources is the RSAKeySource of a route with several key sets: the
 // fetched ones (one per JWKS URL, from the process-wide pool) and the
 // local ones (jwks_file, read when the config loaded, never changed).
 //
 // A kid is looked up in every set, and every key found under it is
 // tried. A known kid never waits. A kid that no loaded set knows asks
 // each loaded fetched set for a refresh under that set's own unknown-kid
-// window (KeySet.fetchUnlessRecent), all at once, and waits for them and
+// window (Set.fetchUnlessRecent), all at once, and waits for them and
 // for the first attempt of each set not loaded yet, while ctx lasts. A
 // set that knows the kid is never waited on: the wait only happens when
 // none does. While a fetched set has never loaded and no loaded set
 // knows the kid, the answer is ErrKeysUnavailable (a 503), else
 // ErrUnknownKeyID.
-type keySources struct {
-	fetched []*KeySet
+type Sources struct {
+	fetched []*Set
 	files   []*keyTable
 }
 
 // newKeySources is the key source of a route with these fetched and file
 // sets.
-func newKeySources(fetched []*KeySet, files []*jwksFile) *keySources {
-	s := &keySources{fetched: fetched}
+func NewSources(fetched []*Set, files []*File) *Sources {
+	s := &Sources{fetched: fetched}
 	for _, f := range files {
 		s.files = append(s.files, f.table)
 	}
 	return s
 }
 
-// RSAKeys returns the keys of kid in every set; see keySources.
-func (s *keySources) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
+// RSAKeys returns the keys of kid in every set; see Sources.
+func (s *Sources) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
 	first, more, unloaded := s.lookup(kid)
 	if first != nil {
 		return first, more, nil
@@ -61,10 +61,10 @@ func (s *keySources) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, [
 // not loaded yet, all at once, looking kid up again as each one ends: the
 // first set to find it answers, and a slow or dead endpoint of another
 // set holds nobody up. A set whose first attempt ends meanwhile is asked
-// for a refresh then, as one set alone would be (KeySet.RSAKey). This is
+// for a refresh then, as one set alone would be (Set.RSAKey). This is
 // the slow path of a kid no set knows, which the windows rate-limit, so a
 // goroutine per wait is affordable; each ends when the wait does.
-func (s *keySources) awaitKID(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey) {
+func (s *Sources) awaitKID(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey) {
 	waitCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	// Each set sends at most two events (its first attempt, one refresh),
@@ -117,7 +117,7 @@ func (s *keySources) awaitKID(ctx context.Context, kid string) (*rsa.PublicKey, 
 
 // lookup finds kid in the sets in use, without waiting, and counts the
 // fetched sets not loaded yet.
-func (s *keySources) lookup(kid string) (first *rsa.PublicKey, more []*rsa.PublicKey, unloaded int) {
+func (s *Sources) lookup(kid string) (first *rsa.PublicKey, more []*rsa.PublicKey, unloaded int) {
 	found := func(key *rsa.PublicKey) {
 		switch {
 		case first == nil:
@@ -146,7 +146,7 @@ func (s *keySources) lookup(kid string) (first *rsa.PublicKey, more []*rsa.Publi
 
 // KeyInUse reports whether key is still what kid names in one of the
 // sets in use: the token cache's check, on every hit.
-func (s *keySources) KeyInUse(kid string, key *rsa.PublicKey) bool {
+func (s *Sources) KeyInUse(kid string, key *rsa.PublicKey) bool {
 	if key == nil {
 		return false
 	}
@@ -166,7 +166,7 @@ func (s *keySources) KeyInUse(kid string, key *rsa.PublicKey) bool {
 // RetryAfter is how many seconds a client refused for want of keys should
 // wait: until the soonest next attempt of a fetched set not loaded yet
 // (of any fetched set if all are loaded), between 1 and 60.
-func (s *keySources) RetryAfter() int {
+func (s *Sources) RetryAfter() int {
 	best := 0
 	for _, loaded := range []bool{false, true} {
 		for _, ks := range s.fetched {

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 // fetchUnlessRecent joins the fetch in flight, or starts one if none has
 // started in the last ks.minInterval; nil means neither.
-func (ks *KeySet) fetchUnlessRecent() *fetchCall {
+func (ks *Set) fetchUnlessRecent() *fetchCall {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.inflight != nil {
@@ -30,7 +30,7 @@ func (ks *KeySet) fetchUnlessRecent() *fetchCall {
 }
 
 // fetch joins the fetch in flight or starts one.
-func (ks *KeySet) fetch() *fetchCall {
+func (ks *Set) fetch() *fetchCall {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.inflight != nil {
@@ -45,7 +45,7 @@ var errStopped = errors.New("key set stopped")
 // startFetchLocked starts a fetch, unless Destruct has begun: then it
 // returns a call that is already over, so that no fetch goroutine is
 // added while Destruct waits for them. ks.mu is held.
-func (ks *KeySet) startFetchLocked() *fetchCall {
+func (ks *Set) startFetchLocked() *fetchCall {
 	if ks.stopping {
 		call := &fetchCall{done: make(chan struct{}), err: errStopped}
 		close(call.done)
@@ -87,7 +87,7 @@ func (ks *KeySet) startFetchLocked() *fetchCall {
 // in use, retries with capped, jittered backoff while none is. It counts
 // the first fetch (call) as its own, so that the schedule it starts with
 // does not depend on which goroutine gets there first.
-func (ks *KeySet) run(call *fetchCall) {
+func (ks *Set) run(call *fetchCall) {
 	defer close(ks.stopped)
 	failures := 0
 	for {
@@ -149,7 +149,7 @@ func (ks *KeySet) run(call *fetchCall) {
 	}
 }
 
-func (ks *KeySet) lastFetchFailed() bool {
+func (ks *Set) lastFetchFailed() bool {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	return ks.lastError != ""
@@ -172,7 +172,7 @@ var retryJitter = func() float64 { return 0.8 + 0.4*rand.Float64() }
 
 // fetchAndSwap fetches the key set once and, if it is good, puts it in use
 // and saves it. A failed fetch changes nothing but the last error.
-func (ks *KeySet) fetchAndSwap() error {
+func (ks *Set) fetchAndSwap() error {
 	body, err := ks.download()
 	if err == nil {
 		var keys map[string]*rsa.PublicKey
@@ -194,7 +194,7 @@ func (ks *KeySet) fetchAndSwap() error {
 	return err
 }
 
-func (ks *KeySet) download() ([]byte, error) {
+func (ks *Set) download() ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ks.ctx, jwksFetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
@@ -209,7 +209,7 @@ func (ks *KeySet) download() ([]byte, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("status %d, Location %q: %w", resp.StatusCode, redactURL(resp.Header.Get("Location")), errRedirect)
+		return nil, fmt.Errorf("status %d, Location %q: %w", resp.StatusCode, RedactURL(resp.Header.Get("Location")), errRedirect)
 	}
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
@@ -227,7 +227,7 @@ func (ks *KeySet) download() ([]byte, error) {
 
 // hideURL shows the URL in err's *url.Error as redacted: net/http hides a
 // password there, but not a user name or the query.
-func (ks *KeySet) hideURL(err error) error {
+func (ks *Set) hideURL(err error) error {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		uerr.URL = ks.shown
@@ -235,7 +235,7 @@ func (ks *KeySet) hideURL(err error) error {
 	return err
 }
 
-func (ks *KeySet) parse(body []byte) (map[string]*rsa.PublicKey, error) {
+func (ks *Set) parse(body []byte) (map[string]*rsa.PublicKey, error) {
 	keys, skipped, err := parseJWKSLogged(body, ks.log(), ks.shown)
 	if err != nil {
 		return nil, err
@@ -246,11 +246,11 @@ func (ks *KeySet) parse(body []byte) (map[string]*rsa.PublicKey, error) {
 	return keys, nil
 }
 
-// parseJWKSLogged is parseJWKS that logs each skipped key with its reason
+// parseJWKSLogged is Parse that logs each skipped key with its reason
 // under the set's URL as shown (file://<path> for a jwks_file), so that a
 // fetched set and a local one tell an operator the same things.
 func parseJWKSLogged(body []byte, logger *zap.Logger, shown string) (map[string]*rsa.PublicKey, []skippedKey, error) {
-	keys, skipped, err := parseJWKS(body)
+	keys, skipped, err := Parse(body)
 	for _, s := range skipped {
 		if ce := logger.Check(zapcore.InfoLevel, "jwks: key skipped"); ce != nil {
 			ce.Write(zap.String("url", shown), zap.String("kid", s.kid), zap.String("reason", s.reason))
@@ -262,7 +262,7 @@ func parseJWKSLogged(body []byte, logger *zap.Logger, shown string) (map[string]
 // FetchOnce fetches the set now, merged with any fetch under way, and
 // waits for the outcome: for a one-off use such as inspect, which starts
 // no background fetching.
-func (ks *KeySet) FetchOnce() error {
+func (ks *Set) FetchOnce() error {
 	call := ks.fetch()
 	<-call.done
 	return call.err

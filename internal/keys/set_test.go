@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"context"
@@ -17,15 +17,15 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-func startKeySet(t *testing.T, url string, clk clock.Clock, store keyStore) *KeySet {
+func startKeySet(t *testing.T, url string, clk clock.Clock, store Store) *Set {
 	t.Helper()
-	var ks *KeySet
-	cfg := keySetConfig{URL: url, Refresh: time.Hour, Clock: clk, Client: &http.Client{Timeout: 300 * time.Millisecond}}
+	var ks *Set
+	cfg := Config{URL: url, Refresh: time.Hour, Clock: clk, Client: &http.Client{Timeout: 300 * time.Millisecond}}
 	if store != nil {
 		cfg.Store = store
 	}
-	ks = newKeySet(cfg)
-	ks.start()
+	ks = New(cfg)
+	ks.Start()
 	t.Cleanup(func() { ks.Destruct() })
 	awaitSettled(t, ks)
 	return ks
@@ -62,7 +62,7 @@ func TestKeySetRotationOnDemand(t *testing.T) {
 	if _, err := ks.RSAKey(context.Background(), "k2"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("k2 found before a refresh could run: %v", err)
 	}
-	clk.Advance(defaultMinInterval)
+	clk.Advance(DefaultMinInterval)
 	key, err := ks.RSAKey(context.Background(), "k2")
 	if err != nil || !key.Equal(&tu.RSAKey2.PublicKey) {
 		t.Fatalf("k2 after rotation: %v", err)
@@ -115,7 +115,7 @@ func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil) // one user at 1h
-	minute := ks.addUser(time.Minute, nil, nil)
+	minute := ks.AddUser(time.Minute, nil, nil)
 	if got := time.Duration(ks.refresh.Load()); got != time.Minute {
 		t.Fatalf("refresh %v with users at 1h and 1m", got)
 	}
@@ -123,7 +123,7 @@ func TestKeySetRefreshFollowsItsUsers(t *testing.T) {
 		clk.Advance(5 * time.Second)
 		return srv.Requests.Load() >= 2
 	})
-	ks.removeUser(minute)
+	ks.RemoveUser(minute)
 	if got := time.Duration(ks.refresh.Load()); got != time.Hour {
 		t.Fatalf("refresh %v after the 1m user left", got)
 	}
@@ -136,7 +136,7 @@ func TestKeySetDestructDuringFetch(t *testing.T) {
 	gate := make(chan struct{})
 	defer close(gate)
 	srv.SetGate(gate)
-	clk.Advance(defaultMinInterval)
+	clk.Advance(DefaultMinInterval)
 	go ks.RSAKey(context.Background(), "unknown") // a fetch that hangs
 	tu.Eventually(t, "the fetch to start", func() bool { return srv.Requests.Load() == 2 })
 	done := make(chan struct{})
@@ -146,7 +146,7 @@ func TestKeySetDestructDuringFetch(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Destruct did not end the fetch in flight")
 	}
-	if st := ks.status(); st.LastError != "" {
+	if st := ks.Status(); st.LastError != "" {
 		t.Errorf("a fetch cut short by Destruct was recorded as a failure: %q", st.LastError)
 	}
 }
@@ -158,7 +158,7 @@ func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	before := ks.CurrentKey("k1")
-	clk.Advance(defaultMinInterval)
+	clk.Advance(DefaultMinInterval)
 	ks.RSAKey(context.Background(), "unknown") // a refresh
 	if ks.CurrentKey("k1") != before {
 		t.Fatal("an unchanged key got a new object on refresh")
@@ -172,14 +172,14 @@ func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	// A client that waits as long as a real one would.
-	ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{}})
-	ks.start()
+	ks := New(Config{URL: srv.URL, Refresh: time.Hour, Clock: clk, Client: &http.Client{}})
+	ks.Start()
 	t.Cleanup(func() { ks.Destruct() })
 	awaitSettled(t, ks)
 	gate := make(chan struct{})
 	defer close(gate)
 	srv.SetGate(gate)
-	clk.Advance(defaultMinInterval)
+	clk.Advance(DefaultMinInterval)
 	ctx, hangUp := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := ks.RSAKey(ctx, "unknown"); done <- err }()
@@ -218,8 +218,8 @@ func TestKeySetNoFetchAfterDestruct(t *testing.T) {
 	for round := range 20 {
 		transport := &countingTransport{next: http.DefaultTransport}
 		// Real time and a 1 ns window: every unknown kid fetches.
-		ks := newKeySet(keySetConfig{URL: srv.URL, Refresh: time.Hour, MinInterval: time.Nanosecond, Client: &http.Client{Transport: transport}})
-		ks.start()
+		ks := New(Config{URL: srv.URL, Refresh: time.Hour, MinInterval: time.Nanosecond, Client: &http.Client{Transport: transport}})
+		ks.Start()
 		awaitSettled(t, ks)
 		var wg sync.WaitGroup
 		stop := make(chan struct{})

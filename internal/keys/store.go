@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"bytes"
@@ -15,14 +15,14 @@ const (
 	// jwksSavedMaxAge is how old a saved key set may be and still be used
 	// at start-up while the endpoint cannot be reached.
 	jwksSavedMaxAge = 7 * 24 * time.Hour
-	// jwksStorageTimeout bounds reading or writing the saved key set, so
+	// StorageTimeout bounds reading or writing the saved key set, so
 	// that a slow storage module cannot hold start-up long.
-	jwksStorageTimeout = 3 * time.Second
+	StorageTimeout = 3 * time.Second
 )
 
-// keyStore keeps the last good key set of each URL; certmagic.Storage,
+// Store keeps the last good key set of each URL; certmagic.Storage,
 // which Caddy's ctx.Storage() returns, is one.
-type keyStore interface {
+type Store interface {
 	Load(ctx context.Context, key string) ([]byte, error)
 	Store(ctx context.Context, key string, value []byte) error
 }
@@ -36,14 +36,14 @@ type savedKeySet struct {
 	JWKS      json.RawMessage `json:"jwks"`
 }
 
-// storageKey names a URL's saved key set; hashed, since URLs are not
+// StorageKey names a URL's saved key set; hashed, since URLs are not
 // valid storage keys.
-func storageKey(url string) string {
+func StorageKey(url string) string {
 	sum := sha256.Sum256([]byte(url))
 	return "solo_auth/jwks/" + hex.EncodeToString(sum[:16]) + ".json"
 }
 
-func (ks *KeySet) save(body []byte) {
+func (ks *Set) save(body []byte) {
 	store := ks.storage()
 	if store == nil {
 		return
@@ -56,9 +56,9 @@ func (ks *KeySet) save(body []byte) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ks.ctx, jwksStorageTimeout)
+	ctx, cancel := context.WithTimeout(ks.ctx, StorageTimeout)
 	defer cancel()
-	if err := store.Store(ctx, storageKey(ks.url), data); err != nil {
+	if err := store.Store(ctx, StorageKey(ks.url), data); err != nil {
 		ks.log().Warn("jwks: could not save the key set", zap.String("url", ks.shown), zap.Error(err))
 	}
 }
@@ -71,14 +71,14 @@ type savedTable struct {
 
 // readSaved reads and checks the saved key set; nil if there is none fit
 // to use.
-func (ks *KeySet) readSaved() *savedTable {
+func (ks *Set) readSaved() *savedTable {
 	store := ks.storage()
 	if store == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ks.ctx, jwksStorageTimeout)
+	ctx, cancel := context.WithTimeout(ks.ctx, StorageTimeout)
 	defer cancel()
-	data, err := store.Load(ctx, storageKey(ks.url))
+	data, err := store.Load(ctx, StorageKey(ks.url))
 	if err != nil {
 		ks.log().Debug("jwks: no saved key set", zap.String("url", ks.shown), zap.Error(err))
 		return nil
@@ -104,10 +104,10 @@ func (ks *KeySet) readSaved() *savedTable {
 }
 
 // useSaved puts a saved key set in use if none is.
-func (ks *KeySet) useSaved(s *savedTable) {
+func (ks *Set) useSaved(s *savedTable) {
 	if s != nil && ks.table.CompareAndSwap(nil, s.table) {
 		ks.log().Warn("jwks: endpoint unreachable; using the saved key set until a fetch succeeds",
 			zap.String("url", ks.shown), zap.Time("fetched_at", s.table.fetchedAt),
-			zap.Duration("age", s.age.Round(time.Second)), zap.Strings("kids", sortedKIDs(s.table.keys)))
+			zap.Duration("age", s.age.Round(time.Second)), zap.Strings("kids", SortedKIDs(s.table.keys)))
 	}
 }

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"crypto/ecdsa"
@@ -47,11 +47,11 @@ func TestParseJWKS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			keys, _, err := parseJWKS([]byte(tt.body))
+			keys, _, err := Parse([]byte(tt.body))
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err %v, want error %v", err, tt.wantErr)
 			}
-			if got := strings.Join(sortedKIDs(keys), ","); got != strings.Join(tt.wantKIDs, ",") {
+			if got := strings.Join(SortedKIDs(keys), ","); got != strings.Join(tt.wantKIDs, ",") {
 				t.Fatalf("kids %q, want %q", got, tt.wantKIDs)
 			}
 		})
@@ -96,11 +96,11 @@ func TestParseJWKSMalformedMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			keys, skipped, err := parseJWKS([]byte(tu.JWKS(good, withMembers(bare, tt.members))))
+			keys, skipped, err := Parse([]byte(tu.JWKS(good, withMembers(bare, tt.members))))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Join(sortedKIDs(keys), ","); got != "good" {
+			if got := strings.Join(SortedKIDs(keys), ","); got != "good" {
 				t.Fatalf("kids %q, want only \"good\": the malformed key was used", got)
 			}
 			if len(skipped) != 1 || !strings.Contains(skipped[0].reason, tt.wantReason) {
@@ -111,9 +111,9 @@ func TestParseJWKSMalformedMetadata(t *testing.T) {
 	// Well-formed members beside them are still fine, and other members
 	// (a private extension) may use any case.
 	ok := withMembers(bare, `"kid":"k2","use":"sig","alg":"RS256","key_ops":["verify","sign"],"X-Ext":1,"Note":"x"`)
-	keys, skipped, err := parseJWKS([]byte(tu.JWKS(ok)))
+	keys, skipped, err := Parse([]byte(tu.JWKS(ok)))
 	if err != nil || keys["k2"] == nil || len(skipped) != 0 {
-		t.Fatalf("a well-formed key: kids %v skipped %+v err %v", sortedKIDs(keys), skipped, err)
+		t.Fatalf("a well-formed key: kids %v skipped %+v err %v", SortedKIDs(keys), skipped, err)
 	}
 }
 
@@ -203,9 +203,9 @@ func TestROCA(t *testing.T) {
 	}
 	// End to end: a JWK set holding the Infineon key keeps only the good one.
 	roca := tu.JWK(t, &rsa.PublicKey{N: mod03, E: 65537}, "roca", nil)
-	keys, skipped, err := parseJWKS([]byte(tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "good", nil), roca)))
+	keys, skipped, err := Parse([]byte(tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "good", nil), roca)))
 	if err != nil || keys["roca"] != nil || keys["good"] == nil {
-		t.Fatalf("kids %v err %v", sortedKIDs(keys), err)
+		t.Fatalf("kids %v err %v", SortedKIDs(keys), err)
 	}
 	if len(skipped) != 1 || !strings.Contains(skipped[0].reason, "ROCA") {
 		t.Fatalf("skipped %+v, want the ROCA key with its reason", skipped)

@@ -1,4 +1,4 @@
-package soloauth
+package keys
 
 import (
 	"time"
@@ -16,7 +16,7 @@ type keyInfo struct {
 // keySetStatus describes a key set for the admin API. A local set
 // (jwks_file) has the URL file://<absolute path>, its path in File, the
 // source "file", and the time it was read as its last fetch.
-type keySetStatus struct {
+type Status struct {
 	URL         string    `json:"url"`
 	File        string    `json:"file,omitempty"`
 	KIDs        []string  `json:"kids"`
@@ -27,7 +27,7 @@ type keySetStatus struct {
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 }
 
-func (ks *KeySet) status() keySetStatus {
+func (ks *Set) Status() Status {
 	st := tableStatus(ks.shown, ks.table.Load())
 	ks.mu.Lock()
 	st.LastError = ks.lastError
@@ -36,17 +36,17 @@ func (ks *KeySet) status() keySetStatus {
 	return st
 }
 
-func (f *jwksFile) status() keySetStatus {
+func (f *File) Status() Status {
 	st := tableStatus(f.shown, f.table)
 	st.File = f.path
 	return st
 }
 
 // tableStatus describes the table t (nil: none loaded) of the set at url.
-func tableStatus(url string, t *keyTable) keySetStatus {
-	st := keySetStatus{URL: url, KIDs: []string{}, Keys: []keyInfo{}}
+func tableStatus(url string, t *keyTable) Status {
+	st := Status{URL: url, KIDs: []string{}, Keys: []keyInfo{}}
 	if t != nil {
-		st.KIDs = sortedKIDs(t.keys)
+		st.KIDs = SortedKIDs(t.keys)
 		for _, kid := range st.KIDs {
 			st.Keys = append(st.Keys, keyInfo{KID: kid, Bits: t.keys[kid].N.BitLen(), Alg: string(jose.RS256)})
 		}
