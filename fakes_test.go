@@ -3,9 +3,11 @@ package soloauth
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"github.com/solo-one/caddy-solo-auth/internal/keys"
 )
@@ -39,4 +41,20 @@ func awaitSettledR(t *testing.T, ks *keys.Set) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first attempt never settled")
 	}
+}
+
+// configContext is a Caddy context with a config whose storage is a
+// folder of the test's, as a config load makes: ctx.Storage() needs a
+// config (it panics without one).
+func configContext(t *testing.T) (caddy.Context, context.CancelFunc) {
+	t.Helper()
+	raw, err := json.Marshal(map[string]string{"module": "file_system", "root": t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := caddy.ProvisionContext(&caddy.Config{StorageRaw: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return caddy.NewContext(base)
 }

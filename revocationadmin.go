@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/solo-one/caddy-solo-auth/internal/clock"
 	"go.uber.org/zap"
 )
 
@@ -139,3 +140,7 @@ var (
 	_ caddy.AdminRouter = (*adminRevocations)(nil)
 	_ caddy.Provisioner = (*adminRevocations)(nil)
 )
+
+// revocations is the process's list, shared by every handler and config:
+// Caddy's storage, not a config, is where revocations live.
+var revocations = newRevocationList(clock.Real{}, revocationReadFailures.Inc)

@@ -23,10 +23,10 @@ import (
 )
 
 // testAdmin is the admin API on a list and storage of its own.
-func testAdmin(t *testing.T) (*adminRevocations, *memStorage, *observer.ObservedLogs) {
+func testAdmin(t *testing.T) (*adminRevocations, *tu.Storage, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	store := newMemStorage()
-	return &adminRevocations{list: newRevocationList(clock.Real{}), store: store, logger: zap.New(core)}, store, logs
+	store := tu.NewStorage()
+	return &adminRevocations{list: newRevocationList(clock.Real{}, nil), store: store, logger: zap.New(core)}, store, logs
 }
 
 // call runs one admin request; an error is answered with its status, as
@@ -68,7 +68,7 @@ func TestAdminRevocationsBadInput(t *testing.T) {
 	if status, body := a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"keep"}`); status != http.StatusCreated {
 		t.Fatalf("POST: %d %s", status, body)
 	}
-	before, keys := a.list_(t), store.keys()
+	before, keys := a.list_(t), store.Keys()
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	far := time.Now().Add(31 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	for _, body := range []string{``, `nope`, `{"sub":"a"`, `[]`, `{}`, `{"sub":"a","sid":"b"}`, `{"sub":1}`,
@@ -82,7 +82,7 @@ func TestAdminRevocationsBadInput(t *testing.T) {
 	if after := a.list_(t); len(after) != len(before) || after[0]["id"] != before[0]["id"] {
 		t.Errorf("bad input changed the list: %v -> %v", before, after)
 	}
-	if got := store.keys(); !slices.Equal(got, keys) {
+	if got := store.Keys(); !slices.Equal(got, keys) {
 		t.Errorf("bad input changed storage: %v -> %v", keys, got)
 	}
 }
@@ -121,7 +121,7 @@ func TestAdminRevocationsAPI(t *testing.T) {
 	if status, body := a.call(t, http.MethodGet, "/solo_auth/revocations/", ""); status != http.StatusOK || !strings.Contains(body, id) {
 		t.Errorf("GET with a trailing slash: %d %s", status, body)
 	}
-	if keys := store.keys(); !slices.Equal(keys, []string{revocationKey(id)}) {
+	if keys := store.Keys(); !slices.Equal(keys, []string{revocationKey(id)}) {
 		t.Errorf("storage holds %v", keys)
 	}
 	added := logs.FilterMessage("revocation added").All()
@@ -143,11 +143,11 @@ func TestAdminRevocationsAPI(t *testing.T) {
 		}
 	}
 
-	store.set(func(s *memStorage) { s.failDelete = errors.New("down") })
+	store.Set(func(s *tu.Storage) { s.FailDelete = errors.New("down") })
 	if status, _ := a.call(t, http.MethodDelete, "/solo_auth/revocations/"+id, ""); status != http.StatusServiceUnavailable {
 		t.Errorf("DELETE on failing storage: %d, want 503", status)
 	}
-	store.set(func(s *memStorage) { s.failDelete, s.failStore = nil, errors.New("down") })
+	store.Set(func(s *tu.Storage) { s.FailDelete, s.FailStore = nil, errors.New("down") })
 	if status, _ := a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"x"}`); status != http.StatusServiceUnavailable {
 		t.Errorf("POST on failing storage: %d, want 503", status)
 	}
@@ -202,12 +202,12 @@ func TestHandlerRevoked(t *testing.T) {
 	if cacheHits.Load() != 1 { // admitted on its second sighting, found on its third
 		t.Fatalf("the token is not cached: %d cache hits in 3 requests", cacheHits.Load())
 	}
-	before := counterValue(t, requestCounters[[2]string{outcomeRevoked, jwt.TokenTypeSDK}])
+	before := tu.CounterValue(t, requestCounters[[2]string{outcomeRevoked, jwt.TokenTypeSDK}])
 	if status, body := a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"alice"}`); status != http.StatusCreated {
 		t.Fatalf("POST: %d %s", status, body)
 	}
 	expectResponse(t, get(m, token), 401, `{"detail":"Invalid token"}`, `Bearer error="invalid_token"`)
-	if got := counterValue(t, requestCounters[[2]string{outcomeRevoked, jwt.TokenTypeSDK}]) - before; got != 1 {
+	if got := tu.CounterValue(t, requestCounters[[2]string{outcomeRevoked, jwt.TokenTypeSDK}]) - before; got != 1 {
 		t.Errorf("revoked outcomes counted: %v", got)
 	}
 	refused := logs.FilterMessage("request refused").All()
@@ -243,14 +243,14 @@ func TestHandlerRevoked(t *testing.T) {
 func TestAdminRevocationLiftStorageError(t *testing.T) {
 	a, store, _ := testAdmin(t)
 	e := mustRevocation(t, `{"sub":"elsewhere"}`, time.Now())
-	if err := newRevocationList(clock.Real{}).add(store, e, zap.NewNop()); err != nil {
+	if err := newRevocationList(clock.Real{}, nil).add(store, e, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	store.set(func(s *memStorage) { s.failLoad = errors.New("read timeout") })
+	store.Set(func(s *tu.Storage) { s.FailLoad = errors.New("read timeout") })
 	if status, body := a.call(t, http.MethodDelete, "/solo_auth/revocations/"+e.ID, ""); status != http.StatusServiceUnavailable {
 		t.Errorf("DELETE while storage cannot read: %d %s, want 503", status, body)
 	}
-	store.set(func(s *memStorage) { s.failLoad = nil })
+	store.Set(func(s *tu.Storage) { s.FailLoad = nil })
 	if status, body := a.call(t, http.MethodDelete, "/solo_auth/revocations/00000000000000ff", ""); status != http.StatusNotFound {
 		t.Errorf("DELETE of a missing entry: %d %s, want 404", status, body)
 	}

@@ -28,8 +28,9 @@ import (
 // has one, a loop polls the newest user's storage every (shortest) poll
 // interval.
 type revocationList struct {
-	index atomic.Pointer[revocationIndex]
-	clock clock.Clock
+	readFailed func() // told of each failed read of storage
+	index      atomic.Pointer[revocationIndex]
+	clock      clock.Clock
 	// onSync, if set (tests), is told the result of each sync.
 	onSync func(error)
 	// storageTimer, if set (tests), replaces the wall-clock timer that
@@ -76,14 +77,16 @@ type revocationStatus struct {
 	Poll        string    `json:"poll,omitempty"` // empty while no handler polls
 }
 
-func newRevocationList(clk clock.Clock) *revocationList {
-	l := &revocationList{clock: clk, logger: zap.NewNop(), status: revocationStatus{StorageOK: true}}
+// newRevocationList is an empty list on clk; readFailed, if not nil, is
+// told of every failed read of storage (the failures metric).
+func newRevocationList(clk clock.Clock, readFailed func()) *revocationList {
+	if readFailed == nil {
+		readFailed = func() {}
+	}
+	l := &revocationList{clock: clk, readFailed: readFailed, logger: zap.NewNop(), status: revocationStatus{StorageOK: true}}
 	l.index.Store(newRevocationIndex(nil))
 	return l
 }
-
-// revocations is the process's list.
-var revocations = newRevocationList(clock.Real{})
 
 // revokes is the request path's lookup: one atomic load and a length
 // check while there are no entries; no allocation ever.

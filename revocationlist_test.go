@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+
 	"go.uber.org/zap"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
@@ -16,7 +18,7 @@ import (
 // TestRevocationPollInterval: the shortest interval asked for is used;
 // the last release ends the loop (it closes loopDone on its way out).
 func TestRevocationPollInterval(t *testing.T) {
-	store := newMemStorage()
+	store := tu.NewStorage()
 	l := newTestList(t)
 	u1 := l.acquire(20*time.Second, store, zap.NewNop())
 	l.drainSync(t)
@@ -52,8 +54,8 @@ func TestRevocationPollInterval(t *testing.T) {
 // TestRevocationConcurrency: adds, lifts, syncs and lookups at once, for
 // the race detector.
 func TestRevocationConcurrency(t *testing.T) {
-	store := newMemStorage()
-	l := newRevocationList(clock.Real{})
+	store := tu.NewStorage()
+	l := newRevocationList(clock.Real{}, nil)
 	u := l.acquire(time.Second, store, zap.NewNop())
 	defer l.release(u)
 	var wg sync.WaitGroup
@@ -101,8 +103,8 @@ func TestRevocationConcurrency(t *testing.T) {
 // lifted here before this instance has polled it; without a storage (a
 // config-less context) adds and lifts fail as storage errors.
 func TestRevocationLiftBeforePoll(t *testing.T) {
-	store := newMemStorage()
-	a, b := newRevocationList(clock.Real{}), newRevocationList(clock.Real{})
+	store := tu.NewStorage()
+	a, b := newRevocationList(clock.Real{}, nil), newRevocationList(clock.Real{}, nil)
 	e := mustRevocation(t, `{"jti":"j1"}`, time.Now())
 	if err := a.add(store, e, zap.NewNop()); err != nil {
 		t.Fatal(err)
@@ -111,8 +113,8 @@ func TestRevocationLiftBeforePoll(t *testing.T) {
 	if err != nil || lifted.ID != e.ID || lifted.JTI != "j1" {
 		t.Fatalf("lift on the other instance: %+v, %v", lifted, err)
 	}
-	if len(store.keys()) != 0 {
-		t.Errorf("storage still holds %v", store.keys())
+	if len(store.Keys()) != 0 {
+		t.Errorf("storage still holds %v", store.Keys())
 	}
 	if _, err := b.lift(store, e.ID, zap.NewNop()); !errors.Is(err, errNoRevocation) {
 		t.Errorf("second lift: %v", err)

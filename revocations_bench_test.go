@@ -36,7 +36,7 @@ func revocationEntries(tb testing.TB, n int) []*Revocation {
 
 func revocationHandler(tb testing.TB, n int) *SoloAuth {
 	m := benchHandler("templates:read")
-	m.revocations = newRevocationList(clock.Real{})
+	m.revocations = newRevocationList(clock.Real{}, nil)
 	m.revocations.index.Store(newRevocationIndex(revocationEntries(tb, n)))
 	return m
 }

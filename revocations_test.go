@@ -219,7 +219,7 @@ func TestRevocationClaimsRead(t *testing.T) {
 // and on identities seen for the first time (the hash computed, through
 // sync.Once's first call).
 func TestRevocationLookupAllocs(t *testing.T) {
-	l := newRevocationList(clock.Real{})
+	l := newRevocationList(clock.Real{}, nil)
 	token := tu.HS256(tu.SecretA, tu.SDKClaims("carol"))
 	newID := func() *jwt.Identity {
 		return &jwt.Identity{Subject: "carol", HasIssuedAt: true, IssuedAt: time.Now().Add(time.Hour),

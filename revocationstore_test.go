@@ -19,7 +19,7 @@ import (
 // same storage) applies it from its first acquire; a lift on one is
 // dropped by the other at its next poll.
 func TestRevocationFleet(t *testing.T) {
-	store := newMemStorage()
+	store := tu.NewStorage()
 	a, b := newTestList(t), newTestList(t)
 	clk := a.clk
 	const poll = 2 * time.Second
@@ -76,7 +76,7 @@ func TestRevocationFleet(t *testing.T) {
 // entries known, says so in the status and counts each failure; a new
 // entry that cannot be stored changes nothing.
 func TestRevocationOutage(t *testing.T) {
-	store := newMemStorage()
+	store := tu.NewStorage()
 	l := newTestList(t)
 	clk := l.clk
 	const poll = time.Second
@@ -88,8 +88,8 @@ func TestRevocationOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := counterValue(t, revocationReadFailures)
-	store.set(func(s *memStorage) { s.failList = errors.New("storage down") })
+	before := l.readFailures.Load()
+	store.Set(func(s *tu.Storage) { s.FailList = errors.New("storage down") })
 	if err := l.poll(t, poll); err == nil {
 		t.Fatal("the sync did not fail")
 	}
@@ -100,7 +100,7 @@ func TestRevocationOutage(t *testing.T) {
 	if st.StorageOK || !strings.Contains(st.LastError, "storage down") || st.Failures != 1 || len(entries) != 1 {
 		t.Errorf("status during the outage: %+v, %d entries", st, len(entries))
 	}
-	if got := counterValue(t, revocationReadFailures) - before; got != 1 {
+	if got := l.readFailures.Load() - before; got != 1 {
 		t.Errorf("failures counted: %v, want 1", got)
 	}
 
@@ -111,14 +111,14 @@ func TestRevocationOutage(t *testing.T) {
 	if err := other.add(store, e2, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	store.set(func(s *memStorage) { s.failList, s.failLoad = nil, errors.New("read timeout") })
+	store.Set(func(s *tu.Storage) { s.FailList, s.FailLoad = nil, errors.New("read timeout") })
 	if err := l.poll(t, poll); err == nil {
 		t.Fatal("the sync did not fail")
 	}
 	if !revokesSub(l.revocationList, "alice") || revokesSub(l.revocationList, "bob") {
 		t.Fatal("after a failed read: want alice known, bob not yet")
 	}
-	store.set(func(s *memStorage) { s.failLoad = nil })
+	store.Set(func(s *tu.Storage) { s.FailLoad = nil })
 	if err := l.poll(t, poll); err != nil {
 		t.Fatal(err)
 	}
@@ -130,15 +130,15 @@ func TestRevocationOutage(t *testing.T) {
 	}
 
 	// Storing fails: nothing changes.
-	store.set(func(s *memStorage) { s.failStore = errors.New("read-only") })
+	store.Set(func(s *tu.Storage) { s.FailStore = errors.New("read-only") })
 	e3 := mustRevocation(t, `{"sub":"carol"}`, clk.Now())
 	if err := l.add(store, e3, zap.NewNop()); !errors.Is(err, errStorage) {
 		t.Fatalf("add on a failing storage: %v", err)
 	}
-	if revokesSub(l.revocationList, "carol") || len(store.keys()) != 2 {
+	if revokesSub(l.revocationList, "carol") || len(store.Keys()) != 2 {
 		t.Fatal("a failed add changed something")
 	}
-	store.set(func(s *memStorage) { s.failDelete = errors.New("read-only") })
+	store.Set(func(s *tu.Storage) { s.FailDelete = errors.New("read-only") })
 	if _, err := l.lift(store, e.ID, zap.NewNop()); !errors.Is(err, errStorage) {
 		t.Fatalf("lift on a failing storage: %v", err)
 	}
@@ -150,7 +150,7 @@ func TestRevocationOutage(t *testing.T) {
 // TestRevocationExpiry: an entry stops applying at its until, at once,
 // and the next poll deletes it from storage and memory.
 func TestRevocationExpiry(t *testing.T) {
-	store := newMemStorage()
+	store := tu.NewStorage()
 	l := newTestList(t)
 	clk := l.clk
 	const poll = 10 * time.Second
@@ -183,7 +183,7 @@ func TestRevocationExpiry(t *testing.T) {
 	if err := l.poll(t, poll-5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if got := store.keys(); !slices.Equal(got, []string{revocationKey(long.ID)}) {
+	if got := store.Keys(); !slices.Equal(got, []string{revocationKey(long.ID)}) {
 		t.Errorf("storage after the poll: %v", got)
 	}
 	if _, known := l.index.Load().byID[short.ID]; known {
@@ -196,16 +196,16 @@ func TestRevocationExpiry(t *testing.T) {
 // ours are left alone.
 func TestRevocationStoredEntries(t *testing.T) {
 	clk := tu.NewClock()
-	store := newMemStorage()
+	store := tu.NewStorage()
 	good := mustRevocation(t, `{"jti":"j1"}`, clk.Now())
 	data := fmt.Sprintf(`{"id":%q,"jti":"j1","created":%q,"until":%q}`, good.ID,
 		good.Created.Format(time.RFC3339Nano), good.Until.Format(time.RFC3339Nano))
-	store.folders[revocationPrefix] = true
-	store.data[revocationKey(good.ID)] = []byte(data)
-	store.data[revocationKey("00000000000000aa")] = []byte(`{"id":"00000000000000aa","sub":"x","jti":"y","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
-	store.data[revocationKey("00000000000000bb")] = []byte(`{"id":"00000000000000cc","sub":"x","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
-	store.data[revocationKey("00000000000000dd")] = []byte(`not json`)
-	store.data[revocationPrefix+"/README"] = []byte(`hello`)
+	store.Folders[revocationPrefix] = true
+	store.Data[revocationKey(good.ID)] = []byte(data)
+	store.Data[revocationKey("00000000000000aa")] = []byte(`{"id":"00000000000000aa","sub":"x","jti":"y","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
+	store.Data[revocationKey("00000000000000bb")] = []byte(`{"id":"00000000000000cc","sub":"x","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
+	store.Data[revocationKey("00000000000000dd")] = []byte(`not json`)
+	store.Data[revocationPrefix+"/README"] = []byte(`hello`)
 	l := newTestList(t)
 	u := l.acquire(0, store, zap.NewNop())
 	defer l.release(u)
@@ -218,8 +218,8 @@ func TestRevocationStoredEntries(t *testing.T) {
 	if !l.revokes(&jwt.Identity{Subject: "s", TokenID: "j1", Token: "a.b.c"}) {
 		t.Error("the good entry does not apply")
 	}
-	if len(store.keys()) != 5 {
-		t.Errorf("storage changed: %v", store.keys())
+	if len(store.Keys()) != 5 {
+		t.Errorf("storage changed: %v", store.Keys())
 	}
 	if _, st := l.snapshot(); st.Poll != DefaultRevocationPoll.String() {
 		t.Errorf("poll %q, want the default", st.Poll)

@@ -186,7 +186,7 @@ func (l *revocationList) failed(err error) error {
 		st.StorageOK, st.LastError, st.LastErrorAt = false, err.Error(), now
 		st.Failures++
 	})
-	revocationReadFailures.Inc()
+	l.readFailed()
 	l.mu.Lock()
 	logger := l.logger
 	l.mu.Unlock()

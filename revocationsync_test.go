@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -20,9 +19,9 @@ import (
 
 // addEntries stores n entries through another list, so that l knows of
 // them only by reading storage.
-func addEntries(t *testing.T, store *memStorage, n int) []*Revocation {
+func addEntries(t *testing.T, store *tu.Storage, n int) []*Revocation {
 	t.Helper()
-	other := newRevocationList(clock.Real{})
+	other := newRevocationList(clock.Real{}, nil)
 	var out []*Revocation
 	for i := range n {
 		e := mustRevocation(t, fmt.Sprintf(`{"sub":"user_%d_%d"}`, i, time.Now().UnixNano()), tu.NewClock().Now())
@@ -40,7 +39,7 @@ func addEntries(t *testing.T, store *memStorage, n int) []*Revocation {
 // added. A folder missing while entries are known drops nothing and is
 // a failed read; a missing folder with nothing known is no failure.
 func TestRevocationPartialList(t *testing.T) {
-	store := newMemStorage()
+	store := tu.NewStorage()
 	l := newTestList(t)
 	if u := l.acquire(time.Second, store, zap.NewNop()); u == nil {
 		t.Fatal("no user")
@@ -53,7 +52,7 @@ func TestRevocationPartialList(t *testing.T) {
 		t.Fatalf("first poll: %v, %d known", err, len(l.index.Load().byID))
 	}
 
-	store.set(func(s *memStorage) { s.partialList = 1 })
+	store.Set(func(s *tu.Storage) { s.PartialList = 1 })
 	if err := l.poll(t, time.Second); err != nil {
 		t.Fatalf("a list retried once: %v", err)
 	}
@@ -62,7 +61,7 @@ func TestRevocationPartialList(t *testing.T) {
 	}
 
 	fresh := addEntries(t, store, 1)[0]
-	store.set(func(s *memStorage) { s.partialList = 2 })
+	store.Set(func(s *tu.Storage) { s.PartialList = 2 })
 	if err := l.poll(t, time.Second); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a list that fails twice: %v, want a failed read", err)
 	}
@@ -75,7 +74,7 @@ func TestRevocationPartialList(t *testing.T) {
 	_ = fresh // the partial list shows all but the last key: fresh may or may not be read
 
 	// The folder vanishes (a shared mount gone?): keep, and say so.
-	store.set(func(s *memStorage) { clear(s.data); clear(s.folders) })
+	store.Set(func(s *tu.Storage) { clear(s.Data); clear(s.Folders) })
 	if err := l.poll(t, time.Second); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("a missing folder with entries known: %v, want a failed read", err)
 	}
@@ -126,12 +125,12 @@ func within(t *testing.T, what string, f func()) {
 }
 
 // TestRevocationPollDoesNotBlock: while a poll waits for a storage that
-// does not answer, an add over the admin API completes, applies, and is
-// not dropped by that poll's (older) list; a config load onto a storage
-// that hangs returns once its bound fires, as does an add whose store
-// hangs (503).
+// does not answer, an add (the admin API's POST) completes, applies, and
+// is not dropped by that poll's (older) list; a config load onto a
+// storage that hangs returns once its bound fires, as does an add whose
+// store hangs (a storage error: the admin API's 503).
 func TestRevocationPollDoesNotBlock(t *testing.T) {
-	store := newMemStorage()
+	store := tu.NewStorage()
 	l := newTestList(t)
 	timer := &gatedTimer{fire: make(chan time.Time)}
 	l.storageTimer = timer.after
@@ -141,25 +140,24 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 	addEntries(t, store, 1)
 
 	gate, listing := make(chan struct{}), make(chan struct{}, 1)
-	store.set(func(s *memStorage) { s.listGate, s.listing = gate, listing })
+	store.Set(func(s *tu.Storage) { s.ListGate, s.Listing = gate, listing })
 	tu.AwaitWaiters(t, l.clk, l.clk.Now().Add(time.Second), 1)
 	l.clk.Advance(time.Second)
 	<-listing // the poll is in List
 
-	a := &adminRevocations{list: l.revocationList, store: store, logger: zap.NewNop()}
-	var status int
-	within(t, "POST during a blocked poll", func() {
-		status, _ = a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"mallory"}`)
+	var err error
+	within(t, "an add during a blocked poll", func() {
+		err = l.add(store, mustRevocation(t, `{"sub":"mallory"}`, l.clk.Now()), zap.NewNop())
 	})
-	if status != http.StatusCreated || !revokesSub(l.revocationList, "mallory") {
-		t.Fatalf("POST during a blocked poll: %d", status)
+	if err != nil || !revokesSub(l.revocationList, "mallory") {
+		t.Fatalf("an add during a blocked poll: %v", err)
 	}
 
 	// A reload onto a storage that hangs: acquire returns at its bound.
-	hung := newMemStorage()
+	hung := tu.NewStorage()
 	hungGate := make(chan struct{})
 	defer close(hungGate) // it answers only once the test is over
-	hung.listGate = hungGate
+	hung.ListGate = hungGate
 	var u2 *revocationUser
 	acquired := make(chan struct{})
 	go func() {
@@ -188,7 +186,7 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 	}
 	awaitListing()
 	close(gate)
-	store.set(func(s *memStorage) { s.listGate = nil })
+	store.Set(func(s *tu.Storage) { s.ListGate = nil })
 	for range 2 {
 		if err := l.drainSync(t); err != nil {
 			t.Fatal(err)
@@ -198,16 +196,16 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 		t.Fatal("an older list dropped an entry added during it")
 	}
 
-	// Store hangs: the POST answers 503 at the bound.
+	// Store hangs: the add fails with a storage error at the bound.
 	storeGate := make(chan struct{})
 	defer close(storeGate)
-	store.set(func(s *memStorage) { s.storeGate = storeGate })
+	store.Set(func(s *tu.Storage) { s.StoreGate = storeGate })
 	go timer.expire()
-	within(t, "POST on a hung storage", func() {
-		status, _ = a.call(t, http.MethodPost, "/solo_auth/revocations", `{"sub":"trudy"}`)
+	within(t, "an add on a hung storage", func() {
+		err = l.add(store, mustRevocation(t, `{"sub":"trudy"}`, l.clk.Now()), zap.NewNop())
 	})
-	if status != http.StatusServiceUnavailable || revokesSub(l.revocationList, "trudy") {
-		t.Fatalf("POST on a hung storage: %d", status)
+	if !errors.Is(err, errStorage) || revokesSub(l.revocationList, "trudy") {
+		t.Fatalf("an add on a hung storage: %v", err)
 	}
 }
 
@@ -215,7 +213,7 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 // back (a reload onto another storage fails, its handlers are released),
 // the loop syncs with it at once, without waiting for the poll.
 func TestRevocationResyncOnStoreChange(t *testing.T) {
-	oldStore, newStore := newMemStorage(), newMemStorage()
+	oldStore, newStore := tu.NewStorage(), tu.NewStorage()
 	l := newTestList(t)
 	u1 := l.acquire(time.Hour, oldStore, zap.NewNop())
 	defer l.release(u1)
@@ -235,7 +233,7 @@ func TestRevocationResyncOnStoreChange(t *testing.T) {
 // TestRevocationNoopSync: a poll that finds nothing new and nothing gone
 // keeps the index as it is (no rebuild, no garbage).
 func TestRevocationNoopSync(t *testing.T) {
-	store := newMemStorage()
+	store := tu.NewStorage()
 	l := newTestList(t)
 	u := l.acquire(time.Second, store, zap.NewNop())
 	defer l.release(u)
@@ -258,18 +256,18 @@ func TestRevocationNoopSync(t *testing.T) {
 // and comes back broken; once readable it applies.
 func TestRevocationUnreadableWarnsOnce(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
-	store := newMemStorage()
+	store := tu.NewStorage()
 	l := newTestList(t)
 	u := l.acquire(time.Second, store, zap.New(core))
 	defer l.release(u)
 	l.drainSync(t)
 	good := addEntries(t, store, 1)[0]
-	goodData := store.data[revocationKey(good.ID)]
+	goodData := store.Data[revocationKey(good.ID)]
 	bad := revocationKey("00000000000000dd")
 	warnings := func() int {
 		return logs.FilterMessageSnippet("unreadable entry").Len()
 	}
-	store.set(func(s *memStorage) { s.data[bad] = []byte("not json") })
+	store.Set(func(s *tu.Storage) { s.Data[bad] = []byte("not json") })
 	for range 3 {
 		if err := l.poll(t, time.Second); err != nil {
 			t.Fatal(err)
@@ -278,7 +276,7 @@ func TestRevocationUnreadableWarnsOnce(t *testing.T) {
 	if n := warnings(); n != 1 {
 		t.Fatalf("%d warnings over three polls, want 1", n)
 	}
-	store.set(func(s *memStorage) { s.data[bad] = []byte("still not json") })
+	store.Set(func(s *tu.Storage) { s.Data[bad] = []byte("still not json") })
 	for range 2 {
 		if err := l.poll(t, time.Second); err != nil {
 			t.Fatal(err)
@@ -287,8 +285,8 @@ func TestRevocationUnreadableWarnsOnce(t *testing.T) {
 	if n := warnings(); n != 2 {
 		t.Fatalf("%d warnings after the file changed, want 2", n)
 	}
-	store.set(func(s *memStorage) {
-		s.data[bad] = []byte(strings.ReplaceAll(string(goodData), good.ID, "00000000000000dd"))
+	store.Set(func(s *tu.Storage) {
+		s.Data[bad] = []byte(strings.ReplaceAll(string(goodData), good.ID, "00000000000000dd"))
 	})
 	if err := l.poll(t, time.Second); err != nil {
 		t.Fatal(err)
@@ -297,11 +295,11 @@ func TestRevocationUnreadableWarnsOnce(t *testing.T) {
 		t.Fatal("the file, readable now, not applied")
 	}
 	// Gone, then back broken: warned of again.
-	store.set(func(s *memStorage) { delete(s.data, bad) })
+	store.Set(func(s *tu.Storage) { delete(s.Data, bad) })
 	if err := l.poll(t, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	store.set(func(s *memStorage) { s.data[bad] = []byte("not json") })
+	store.Set(func(s *tu.Storage) { s.Data[bad] = []byte("not json") })
 	if err := l.poll(t, time.Second); err != nil {
 		t.Fatal(err)
 	}
