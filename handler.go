@@ -50,7 +50,7 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 				verr = &jwt.VerifyError{Kind: jwt.KindInvalid, Reason: "verification failed", Err: err}
 			}
 			refusal = responseFor(verr.Kind)
-		} else if m.revocations.revokes(id) {
+		} else if m.revocations.revokes((*revocationToken)(id)) {
 			// After verification, cached or not: a revocation
 			// applies from the moment it is made.
 			refusal = &respRevoked

@@ -80,7 +80,7 @@ func (a *adminRevocations) add(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(http.StatusBadRequest, "body: "+err.Error())
 	}
-	e, err := parseRevocationRequest(body, a.list.clock.Now())
+	e, err := parseRevocationRequest(body, a.list.Now())
 	if err != nil {
 		return apiError(http.StatusBadRequest, err.Error())
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -76,5 +75,5 @@ func ids(entries []*Revocation) []string {
 }
 
 func revokesSub(l *revocationList, sub string) bool {
-	return l.revokes(&jwt.Identity{Subject: sub, Token: "a.b.c"})
+	return l.revokes(&testToken{idSpec: idSpec{sub: sub}})
 }

@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
-	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // The process's revocation list: who uses it (the handlers, each asking
@@ -90,7 +89,7 @@ func newRevocationList(clk clock.Clock, readFailed func()) *revocationList {
 
 // revokes is the request path's lookup: one atomic load and a length
 // check while there are no entries; no allocation ever.
-func (l *revocationList) revokes(id *jwt.Identity) bool {
+func (l *revocationList) revokes(t Token) bool {
 	if l == nil {
 		return false
 	}
@@ -98,8 +97,11 @@ func (l *revocationList) revokes(id *jwt.Identity) bool {
 	if len(x.byID) == 0 {
 		return false
 	}
-	return x.revokes(id, l.clock.Now())
+	return x.revokes(t, l.clock.Now())
 }
+
+// Now is the list's time, by which new entries are dated.
+func (l *revocationList) Now() time.Time { return l.clock.Now() }
 
 // acquire adds a handler as a user. The first user, or one with another
 // storage (a reload onto a new storage), reads storage at once, so that

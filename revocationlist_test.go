@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
-	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // TestRevocationPollInterval: the shortest interval asked for is used;
@@ -81,7 +80,7 @@ func TestRevocationConcurrency(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			id := &jwt.Identity{Subject: fmt.Sprintf("user_%d_1", w), Token: "a.b.c", TokenID: "j"}
+			id := &testToken{idSpec: idSpec{sub: fmt.Sprintf("user_%d_1", w), jti: "j"}}
 			for range 2000 {
 				l.revokes(id)
 				l.snapshot()

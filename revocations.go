@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
 // Revocations: what an entry is, how a request for one is judged, and the
@@ -284,25 +283,39 @@ func (x *revocationIndex) with(add []*Revocation, drop func(*Revocation) bool) *
 	return newRevocationIndex(append(all, add...))
 }
 
+// Token is a verified token as a revocation judges it. The handler hands
+// the list its verified identity through a thin adapter; the list knows
+// nothing of how tokens are verified.
+type Token interface {
+	// RevocationClaims are the claims an entry matches: sub, iat (hasIat
+	// false when the token has none), and sid and jti ("" when absent).
+	RevocationClaims() (sub string, iat time.Time, hasIat bool, sid, jti string)
+	// TokenSHA256 is the SHA-256 of the compact token. It is asked for
+	// only while a token_sha256 entry exists, so it may be computed on
+	// first call and kept.
+	TokenSHA256() [32]byte
+}
+
 // revokes reports whether an entry in force at now refuses the verified
-// identity. It allocates nothing; the token's SHA-256 is computed only
-// while a token_sha256 entry exists, and once per identity.
-func (x *revocationIndex) revokes(id *jwt.Identity, now time.Time) bool {
-	for _, e := range x.sub[id.Subject] {
+// token. It allocates nothing; the token's SHA-256 is asked for only
+// while a token_sha256 entry exists.
+func (x *revocationIndex) revokes(t Token, now time.Time) bool {
+	sub, iat, hasIat, sid, jti := t.RevocationClaims()
+	for _, e := range x.sub[sub] {
 		// iat's second, not its fraction: a token minted in the second
 		// of the revocation is refused, one minted in a later second
 		// is not.
-		if e.inForce(now) && (!id.HasIssuedAt || id.IssuedAt.Unix() <= e.Created.Unix()) {
+		if e.inForce(now) && (!hasIat || iat.Unix() <= e.Created.Unix()) {
 			return true
 		}
 	}
-	if id.SessionID != "" && inForce(x.sid[id.SessionID], now) {
+	if sid != "" && inForce(x.sid[sid], now) {
 		return true
 	}
-	if id.TokenID != "" && inForce(x.jti[id.TokenID], now) {
+	if jti != "" && inForce(x.jti[jti], now) {
 		return true
 	}
-	return len(x.token) > 0 && inForce(x.token[id.TokenSHA256()], now)
+	return len(x.token) > 0 && inForce(x.token[t.TokenSHA256()], now)
 }
 
 func inForce(entries []*Revocation, now time.Time) bool {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 
 	"go.uber.org/zap"
@@ -215,7 +214,7 @@ func TestRevocationStoredEntries(t *testing.T) {
 	if got := ids(l.index.Load().entries(clk.Now())); !slices.Equal(got, []string{good.ID}) {
 		t.Errorf("applied %v, want only %v", got, good.ID)
 	}
-	if !l.revokes(&jwt.Identity{Subject: "s", TokenID: "j1", Token: "a.b.c"}) {
+	if !l.revokes(&testToken{idSpec: idSpec{sub: "s", jti: "j1"}}) {
 		t.Error("the good entry does not apply")
 	}
 	if len(store.Keys()) != 5 {

@@ -107,7 +107,7 @@ func (c *tokenCache) put(token string, h uint64, e cacheEntry, now time.Time) {
 	// alive: the memory bound counts the token alone. Cloned only here,
 	// once per cached token.
 	token = strings.Clone(token)
-	e.id.Token = token
+	e.id.token = token
 	s := &c.shards[h%cacheShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -207,7 +207,7 @@ func TestCacheKeepsTheTokenAlone(t *testing.T) {
 	}
 	for i := range v.cache.shards {
 		for key, e := range v.cache.shards[i].entries {
-			if unsafe.StringData(key) == unsafe.StringData(fromLine) || unsafe.StringData(e.id.Token) == unsafe.StringData(fromLine) {
+			if unsafe.StringData(key) == unsafe.StringData(fromLine) || unsafe.StringData(e.id.token) == unsafe.StringData(fromLine) {
 				t.Fatal("the cache keeps a slice of the request's longer string")
 			}
 		}

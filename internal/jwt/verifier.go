@@ -155,19 +155,19 @@ type Identity struct {
 	// revocations by session and by token id match them.
 	SessionID, TokenID string
 
-	Token      string // verified; Claims decodes its payload segment
+	token      string // verified; Claims decodes its payload segment
 	claimsOnce sync.Once
 	claims     map[string]any
 	hashOnce   sync.Once
-	Hash       [sha256.Size]byte // tokenSHA256's result
+	hash       [sha256.Size]byte // TokenSHA256's result
 }
 
 // tokenSHA256 is the SHA-256 of the compact token, computed on first use
 // (only while a revocation by token hash exists) and then kept, so that a
 // cached identity hashes once.
 func (id *Identity) TokenSHA256() [sha256.Size]byte {
-	id.hashOnce.Do(func() { id.Hash = sha256.Sum256(stringBytes(id.Token)) })
-	return id.Hash
+	id.hashOnce.Do(func() { id.hash = sha256.Sum256(stringBytes(id.token)) })
+	return id.hash
 }
 
 // Claims returns every claim of the token, numbers as json.Number. It is
@@ -176,7 +176,7 @@ func (id *Identity) TokenSHA256() [sha256.Size]byte {
 func (id *Identity) Claims() map[string]any {
 	id.claimsOnce.Do(func() {
 		// The payload passed the same strict checks when it was verified.
-		payloadSeg := id.Token[strings.IndexByte(id.Token, '.')+1 : strings.LastIndexByte(id.Token, '.')]
+		payloadSeg := id.token[strings.IndexByte(id.token, '.')+1 : strings.LastIndexByte(id.token, '.')]
 		if payload, err := base64.RawURLEncoding.DecodeString(payloadSeg); err == nil {
 			id.claims, _ = strictjson.DecodeObject(payload)
 		}
@@ -226,7 +226,7 @@ func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Identity, 
 	}
 	id.TokenType = tokenType
 	id.KeyID = kid
-	id.Token = token // the cache keeps it anyway; the claims are decoded from it only if asked
+	id.token = token // the cache keeps it anyway; the claims are decoded from it only if asked
 	if v.cache != nil {
 		v.cache.put(token, h, cacheEntry{id: id, validUntil: id.ExpiresAt.Add(v.Leeway), key: key}, now)
 	}

@@ -3,6 +3,7 @@ package jwt
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -269,5 +270,53 @@ func TestExpiryBoundary(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIdentityRevocationClaims: the verifier gives the identity iat, sid
+// and jti (what revocations match), on the fast JSON path and on the strict one.
+func TestIdentityRevocationClaims(t *testing.T) {
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
+	claims := tu.SDKClaims("alice").With("iat", 1767225600.75, "sid", "session_1", "jti", "jti_1")
+	for name, token := range map[string]string{
+		"fast":   tu.HS256(tu.SecretA, claims),
+		"strict": tu.HS256(tu.SecretA, claims.With("nested", map[string]any{"a": 1})), // a nested object takes the strict path
+	} {
+		t.Run(name, func(t *testing.T) {
+			id, err := v.Verify(token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !id.HasIssuedAt || id.IssuedAt.Unix() != 1767225600 || id.SessionID != "session_1" || id.TokenID != "jti_1" {
+				t.Errorf("got iat %v (%v) sid %q jti %q", id.IssuedAt, id.HasIssuedAt, id.SessionID, id.TokenID)
+			}
+		})
+	}
+	id, err := v.Verify(tu.HS256(tu.SecretA, claims.With("iat", nil, "sid", 7, "jti", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.HasIssuedAt || id.SessionID != "" || id.TokenID != "" {
+		t.Errorf("absent or non-string claims read as iat %v sid %q jti %q", id.HasIssuedAt, id.SessionID, id.TokenID)
+	}
+}
+
+// TestIdentityTokenSHA256: an identity's token hash is the SHA-256 of the
+// compact token, computed on first use without allocating, then kept.
+func TestIdentityTokenSHA256(t *testing.T) {
+	v := &Verifier{Secrets: [][]byte{[]byte(tu.SecretA)}}
+	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice"))
+	id, err := v.Verify(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.hash != ([32]byte{}) {
+		t.Fatal("hashed before first use")
+	}
+	if n := testing.AllocsPerRun(10, func() { id.TokenSHA256() }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+	if id.TokenSHA256() != sha256.Sum256([]byte(token)) || id.hash != sha256.Sum256([]byte(token)) {
+		t.Error("not the token's SHA-256, or not kept")
 	}
 }
