@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"github.com/solo-one/caddy-solo-auth/internal/keys"
+	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 )
 
 const directiveName = "solo_auth"
@@ -214,8 +215,8 @@ func (m *SoloAuth) unmarshalSubdirective(d *caddyfile.Dispenser, sub string) err
 		if err != nil {
 			return err
 		}
-		if dur < minRevocationPoll {
-			return d.Errf("revocation_poll: %s is too short: at least %v", args[0], minRevocationPoll)
+		if dur < revocation.MinPoll {
+			return d.Errf("revocation_poll: %s is too short: at least %v", args[0], revocation.MinPoll)
 		}
 		m.RevocationPoll = caddy.Duration(dur)
 	case "optional":

@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"github.com/solo-one/caddy-solo-auth/internal/keys"
+	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 )
 
 // staticKeys is a fixed RSA key source by kid, for handler tests that do
@@ -57,4 +58,15 @@ func configContext(t *testing.T) (caddy.Context, context.CancelFunc) {
 		t.Fatal(err)
 	}
 	return caddy.NewContext(base)
+}
+
+// parsedRevocation is the entry an admin POST of body would make at
+// created.
+func parsedRevocation(tb testing.TB, body string, created time.Time) *revocation.Entry {
+	tb.Helper()
+	e, err := revocation.ParseRequest([]byte(body), created)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
 }

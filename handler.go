@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -50,11 +51,11 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 				verr = &jwt.VerifyError{Kind: jwt.KindInvalid, Reason: "verification failed", Err: err}
 			}
 			refusal = responseFor(verr.Kind)
-		} else if m.revocations.revokes((*revocationToken)(id)) {
+		} else if m.revocations.Revokes((*revocationToken)(id)) {
 			// After verification, cached or not: a revocation
 			// applies from the moment it is made.
 			refusal = &respRevoked
-			verr = &jwt.VerifyError{Kind: jwt.KindInvalid, Reason: reasonRevoked,
+			verr = &jwt.VerifyError{Kind: jwt.KindInvalid, Reason: revocation.ReasonRevoked,
 				KeyID: id.KeyID, Subject: id.Subject, TokenType: id.TokenType}
 		} else if missing := missingScopes(m.requiredScopes, id.Scopes); missing != nil {
 			refusal = &m.forbidden

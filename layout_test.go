@@ -7,8 +7,9 @@ import (
 )
 
 // TestInternalImports holds the layout's import direction: the verifier
-// knows nothing of Caddy, zap or key sets; no internal package knows
-// Caddy or the root. `go list -deps` reads what the compiler would link.
+// knows nothing of Caddy, zap, key sets or revocation; revocation knows
+// neither the verifier nor the key sets; no internal package knows Caddy
+// or the root. `go list -deps` reads what the compiler would link.
 func TestInternalImports(t *testing.T) {
 	const module = "github.com/solo-one/caddy-solo-auth"
 	caddy, zap := "github.com/caddyserver/", "go.uber.org/zap"
@@ -16,8 +17,9 @@ func TestInternalImports(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
-		{"internal/jwt", []string{caddy, zap, module + "/internal/keys"}},
-		{"internal/keys", []string{caddy}},
+		{"internal/jwt", []string{caddy, zap, module + "/internal/keys", module + "/internal/revocation"}},
+		{"internal/keys", []string{caddy, module + "/internal/revocation"}},
+		{"internal/revocation", []string{caddy, module + "/internal/jwt", module + "/internal/keys"}},
 		{"internal/strictjson", []string{caddy, zap, module + "/internal/"}},
 		{"internal/clock", []string{caddy, zap, module + "/internal/"}},
 	} {

@@ -57,7 +57,7 @@ var (
 		Subsystem: "solo_auth",
 		Name:      "revocations",
 		Help:      "Revocations in force on this instance.",
-	}, func() float64 { return float64(revocations.inForce()) })
+	}, func() float64 { return float64(revocations.Count()) })
 	keySetAgeDesc = prometheus.NewDesc("caddy_solo_auth_jwks_age_seconds",
 		"Seconds since the key set in use for a JWKS URL was fetched (from the saved copy's fetch time when loaded from storage; since it was read for a jwks_file, url file://<path>).",
 		[]string{"url", "source"}, nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"github.com/solo-one/caddy-solo-auth/internal/keys"
+	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 )
 
 func init() {
@@ -145,8 +146,8 @@ type SoloAuth struct {
 	// values is used. At least 100ms. Default: 10s.
 	RevocationPoll caddy.Duration `json:"revocation_poll,omitempty"`
 
-	revocations    *revocationList // the process's; nil in tests that build a handler by hand
-	revocationUser *revocationUser
+	revocations    *revocation.List // the process's; nil in tests that build a handler by hand
+	revocationUser *revocation.User
 	verifier       *jwt.Verifier // shared by the directives of one key configuration (verifierpool.go)
 	verifierKey    string        // its key in the pool; empty once released
 	keySets        []*keys.Set   // fetched key sets; kept after Cleanup, for requests still in flight
@@ -193,8 +194,8 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	if leeway < 0 {
 		return fmt.Errorf("leeway: must not be negative")
 	}
-	if m.RevocationPoll != 0 && time.Duration(m.RevocationPoll) < minRevocationPoll {
-		return fmt.Errorf("revocation_poll: must be at least %v", minRevocationPoll)
+	if m.RevocationPoll != 0 && time.Duration(m.RevocationPoll) < revocation.MinPoll {
+		return fmt.Errorf("revocation_poll: must be at least %v", revocation.MinPoll)
 	}
 	if m.JWKSRefresh != 0 && time.Duration(m.JWKSRefresh) < keys.MinRefresh {
 		return fmt.Errorf("jwks_refresh: must be at least %v", keys.MinRefresh)
@@ -254,7 +255,7 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("verifier: %w", err)
 	}
 	m.revocations = revocations
-	m.revocationUser = revocations.acquire(time.Duration(m.RevocationPoll), contextStorage(ctx), m.logger)
+	m.revocationUser = revocations.Acquire(time.Duration(m.RevocationPoll), contextStorage(ctx), m.logger)
 	return nil
 }
 
@@ -278,7 +279,7 @@ func (m *SoloAuth) Cleanup() error {
 		m.verifierKey = ""
 	}
 	if m.revocationUser != nil {
-		m.revocations.release(m.revocationUser)
+		m.revocations.Release(m.revocationUser)
 		m.revocationUser = nil
 	}
 	if !m.released {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 	"go.uber.org/zap"
 )
 
@@ -30,8 +31,8 @@ const maxRevocationBody = 64 << 10
 // loads, whose storage (ctx.Storage()) is the config's: entries are
 // written there, where every instance sharing it polls for them.
 type adminRevocations struct {
-	list   *revocationList
-	store  revocationStore
+	list   *revocation.List
+	store  revocation.Store
 	logger *zap.Logger
 }
 
@@ -67,7 +68,7 @@ func (a *adminRevocations) serve(w http.ResponseWriter, r *http.Request) error {
 	case hasID:
 		return apiError(http.StatusMethodNotAllowed, "method not allowed: DELETE /solo_auth/revocations/<id>")
 	case r.Method == http.MethodGet:
-		entries, status := a.list.snapshot()
+		entries, status := a.list.Snapshot()
 		return writeJSON(w, http.StatusOK, map[string]any{"revocations": entries, "storage": status})
 	case r.Method == http.MethodPost:
 		return a.add(w, r)
@@ -80,23 +81,23 @@ func (a *adminRevocations) add(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(http.StatusBadRequest, "body: "+err.Error())
 	}
-	e, err := parseRevocationRequest(body, a.list.Now())
+	e, err := revocation.ParseRequest(body, a.list.Now())
 	if err != nil {
 		return apiError(http.StatusBadRequest, err.Error())
 	}
-	if err := a.list.add(a.store, e, a.logger); err != nil {
+	if err := a.list.Add(a.store, e, a.logger); err != nil {
 		return storageError(err)
 	}
 	return writeJSON(w, http.StatusCreated, e)
 }
 
 func (a *adminRevocations) lift(w http.ResponseWriter, id string) error {
-	if !isRevocationID(id) {
+	if !revocation.IsID(id) {
 		return apiError(http.StatusNotFound, fmt.Sprintf("no revocation %q", id))
 	}
-	e, err := a.list.lift(a.store, id, a.logger)
+	e, err := a.list.Lift(a.store, id, a.logger)
 	switch {
-	case errors.Is(err, errNoRevocation):
+	case errors.Is(err, revocation.ErrNotFound):
 		return apiError(http.StatusNotFound, fmt.Sprintf("no revocation %q", id))
 	case err != nil:
 		return storageError(err)
@@ -106,7 +107,7 @@ func (a *adminRevocations) lift(w http.ResponseWriter, id string) error {
 
 // contextStorage is the config's storage, ctx.Storage(), as the list
 // uses it (nil if the config has none).
-func contextStorage(ctx caddy.Context) revocationStore {
+func contextStorage(ctx caddy.Context) revocation.Store {
 	if s := ctx.Storage(); s != nil {
 		return s
 	}
@@ -143,4 +144,4 @@ var (
 
 // revocations is the process's list, shared by every handler and config:
 // Caddy's storage, not a config, is where revocations live.
-var revocations = newRevocationList(clock.Real{}, revocationReadFailures.Inc)
+var revocations = revocation.NewList(clock.Real{}, revocationReadFailures.Inc)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -26,7 +27,7 @@ import (
 func testAdmin(t *testing.T) (*adminRevocations, *tu.Storage, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	store := tu.NewStorage()
-	return &adminRevocations{list: newRevocationList(clock.Real{}, nil), store: store, logger: zap.New(core)}, store, logs
+	return &adminRevocations{list: revocation.NewList(clock.Real{}, nil), store: store, logger: zap.New(core)}, store, logs
 }
 
 // call runs one admin request; an error is answered with its status, as
@@ -121,7 +122,7 @@ func TestAdminRevocationsAPI(t *testing.T) {
 	if status, body := a.call(t, http.MethodGet, "/solo_auth/revocations/", ""); status != http.StatusOK || !strings.Contains(body, id) {
 		t.Errorf("GET with a trailing slash: %d %s", status, body)
 	}
-	if keys := store.Keys(); !slices.Equal(keys, []string{revocationKey(id)}) {
+	if keys := store.Keys(); !slices.Equal(keys, []string{revocation.Key(id)}) {
 		t.Errorf("storage holds %v", keys)
 	}
 	added := logs.FilterMessage("revocation added").All()
@@ -211,7 +212,7 @@ func TestHandlerRevoked(t *testing.T) {
 		t.Errorf("revoked outcomes counted: %v", got)
 	}
 	refused := logs.FilterMessage("request refused").All()
-	if len(refused) != 1 || refused[0].ContextMap()["reason"] != reasonRevoked {
+	if len(refused) != 1 || refused[0].ContextMap()["reason"] != revocation.ReasonRevoked {
 		t.Errorf("refusal log %v", refused)
 	}
 
@@ -242,8 +243,8 @@ func TestHandlerRevoked(t *testing.T) {
 // a 404: the entry may well exist. A missing one is a 404.
 func TestAdminRevocationLiftStorageError(t *testing.T) {
 	a, store, _ := testAdmin(t)
-	e := mustRevocation(t, `{"sub":"elsewhere"}`, time.Now())
-	if err := newRevocationList(clock.Real{}, nil).add(store, e, zap.NewNop()); err != nil {
+	e := parsedRevocation(t, `{"sub":"elsewhere"}`, time.Now())
+	if err := revocation.NewList(clock.Real{}, nil).Add(store, e, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	store.Set(func(s *tu.Storage) { s.FailLoad = errors.New("read timeout") })

@@ -11,15 +11,16 @@ import (
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 	"go.uber.org/zap"
 )
 
 // revocationEntries makes n entries of the four kinds in turn, none of
 // which names the benchmark's tokens.
-func revocationEntries(tb testing.TB, n int) []*Revocation {
+func revocationEntries(tb testing.TB, n int) []*revocation.Entry {
 	now := time.Now()
-	entries := make([]*Revocation, n)
+	entries := make([]*revocation.Entry, n)
 	for i := range entries {
 		var body string
 		switch i % 4 {
@@ -32,7 +33,7 @@ func revocationEntries(tb testing.TB, n int) []*Revocation {
 		default:
 			body = fmt.Sprintf(`{"jti":"jti_%08d"}`, i)
 		}
-		entries[i] = mustRevocation(tb, body, now)
+		entries[i] = parsedRevocation(tb, body, now)
 	}
 	return entries
 }
@@ -45,7 +46,7 @@ func revocationStorage(tb testing.TB, n int) *tu.Storage {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if err := store.Store(context.Background(), revocationKey(e.ID), data); err != nil {
+		if err := store.Store(context.Background(), revocation.Key(e.ID), data); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -54,11 +55,11 @@ func revocationStorage(tb testing.TB, n int) *tu.Storage {
 
 // listWithEntries is a list with the n entries of store in force, read at
 // start as an instance reads its fleet's entries.
-func listWithEntries(tb testing.TB, store *tu.Storage, n int) *revocationList {
-	l := newRevocationList(clock.Real{}, nil)
-	u := l.acquire(time.Hour, store, zap.NewNop())
-	tb.Cleanup(func() { l.release(u) })
-	if entries, _ := l.snapshot(); len(entries) != n {
+func listWithEntries(tb testing.TB, store *tu.Storage, n int) *revocation.List {
+	l := revocation.NewList(clock.Real{}, nil)
+	u := l.Acquire(time.Hour, store, zap.NewNop())
+	tb.Cleanup(func() { l.Release(u) })
+	if entries, _ := l.Snapshot(); len(entries) != n {
 		tb.Fatalf("%d entries in force, want %d", len(entries), n)
 	}
 	return l
@@ -101,7 +102,7 @@ func BenchmarkRevocationLookup(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if l.revokes((*revocationToken)(id)) {
+				if l.Revokes((*revocationToken)(id)) {
 					b.Fatal("revoked")
 				}
 			}
@@ -113,7 +114,7 @@ func BenchmarkRevocationLookup(b *testing.B) {
 // once in force (the entries and the index, read from storage; the
 // storage itself is not counted), as the README states it.
 func BenchmarkRevocationMemory(b *testing.B) {
-	var l *revocationList
+	var l *revocation.List
 	var perIndex float64
 	for i := 0; i < b.N; i++ {
 		store := revocationStorage(b, 10000)
@@ -138,7 +139,7 @@ func TestRevocationBenchEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.revocations.revokes((*revocationToken)(id)) {
+	if m.revocations.Revokes((*revocationToken)(id)) {
 		t.Fatal("the benchmark's token is revoked")
 	}
 	if !strings.HasPrefix(revocationEntries(t, 2)[1].TokenSHA256, "0000") {

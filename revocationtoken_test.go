@@ -11,6 +11,7 @@ import (
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
 )
 
@@ -20,15 +21,15 @@ import (
 // (the hash computed through sync.Once's first call); and the hash it
 // computes is the token's, so that a token_sha256 entry refuses it.
 func TestRevocationTokenAllocs(t *testing.T) {
-	l := newRevocationList(clock.Real{}, nil)
+	l := revocation.NewList(clock.Real{}, nil)
 	store := tu.NewStorage()
 	add := func(body string) {
 		t.Helper()
-		e, err := parseRevocationRequest([]byte(body), time.Now())
+		e, err := revocation.ParseRequest([]byte(body), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := l.add(store, e, zap.NewNop()); err != nil {
+		if err := l.Add(store, e, zap.NewNop()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,12 +47,12 @@ func TestRevocationTokenAllocs(t *testing.T) {
 		ids[i] = id
 	}
 	cached := ids[0]
-	l.revokes((*revocationToken)(cached))
-	if n := testing.AllocsPerRun(100, func() { l.revokes((*revocationToken)(cached)) }); n != 0 {
+	l.Revokes((*revocationToken)(cached))
+	if n := testing.AllocsPerRun(100, func() { l.Revokes((*revocationToken)(cached)) }); n != 0 {
 		t.Errorf("cached identity: %v allocations per lookup", n)
 	}
 	next := 1 // AllocsPerRun runs once more to warm up: 101 fresh identities
-	if n := testing.AllocsPerRun(100, func() { l.revokes((*revocationToken)(ids[next])); next++ }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { l.Revokes((*revocationToken)(ids[next])); next++ }); n != 0 {
 		t.Errorf("first lookup of each identity: %v allocations", n)
 	}
 	if next != len(ids) {
@@ -59,7 +60,7 @@ func TestRevocationTokenAllocs(t *testing.T) {
 	}
 	sum := sha256.Sum256([]byte(tokens[1]))
 	add(fmt.Sprintf(`{"token_sha256":"%x"}`, sum))
-	if !l.revokes((*revocationToken)(ids[1])) || l.revokes((*revocationToken)(ids[2])) {
+	if !l.Revokes((*revocationToken)(ids[1])) || l.Revokes((*revocationToken)(ids[2])) {
 		t.Error("a token_sha256 entry does not refuse exactly its token")
 	}
 }

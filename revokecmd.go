@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 	"github.com/spf13/cobra"
 )
 
@@ -120,7 +121,7 @@ func (f *revokeFlags) request() (method, uri string, body []byte, err error) {
 	case f.list:
 		return http.MethodGet, "/solo_auth/revocations", nil, f.noUntil()
 	case f.lift != "":
-		if !isRevocationID(f.lift) {
+		if !revocation.IsID(f.lift) {
 			return "", "", nil, fmt.Errorf("--lift: want a revocation id (16 lowercase hex digits, as --list shows), got %q", f.lift)
 		}
 		return http.MethodDelete, "/solo_auth/revocations/" + url.PathEscape(f.lift), nil, f.noUntil()

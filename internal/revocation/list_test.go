@@ -1,4 +1,4 @@
-package soloauth
+package revocation
 
 import (
 	"errors"
@@ -19,14 +19,14 @@ import (
 func TestRevocationPollInterval(t *testing.T) {
 	store := tu.NewStorage()
 	l := newTestList(t)
-	u1 := l.acquire(20*time.Second, store, zap.NewNop())
+	u1 := l.Acquire(20*time.Second, store, zap.NewNop())
 	l.drainSync(t)
-	u2 := l.acquire(3*time.Second, store, zap.NewNop())
+	u2 := l.Acquire(3*time.Second, store, zap.NewNop())
 	if err := l.poll(t, 3*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	l.release(u2)
-	if _, st := l.snapshot(); st.Poll != "20s" {
+	l.Release(u2)
+	if _, st := l.Snapshot(); st.Poll != "20s" {
 		t.Errorf("poll %q after the short one left, want 20s", st.Poll)
 	}
 	if err := l.poll(t, 20*time.Second); err != nil {
@@ -35,7 +35,7 @@ func TestRevocationPollInterval(t *testing.T) {
 	l.mu.Lock()
 	loopDone := l.loopDone
 	l.mu.Unlock()
-	l.release(u1)
+	l.Release(u1)
 	select {
 	case <-loopDone:
 	case <-time.After(10 * time.Second):
@@ -54,9 +54,9 @@ func TestRevocationPollInterval(t *testing.T) {
 // the race detector.
 func TestRevocationConcurrency(t *testing.T) {
 	store := tu.NewStorage()
-	l := newRevocationList(clock.Real{}, nil)
-	u := l.acquire(time.Second, store, zap.NewNop())
-	defer l.release(u)
+	l := NewList(clock.Real{}, nil)
+	u := l.Acquire(time.Second, store, zap.NewNop())
+	defer l.Release(u)
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(2)
@@ -64,12 +64,12 @@ func TestRevocationConcurrency(t *testing.T) {
 			defer wg.Done()
 			for i := range 50 {
 				e := mustRevocation(t, fmt.Sprintf(`{"sub":"user_%d_%d"}`, w, i), time.Now())
-				if err := l.add(store, e, zap.NewNop()); err != nil {
+				if err := l.Add(store, e, zap.NewNop()); err != nil {
 					t.Error(err)
 					return
 				}
 				if i%2 == 0 {
-					if _, err := l.lift(store, e.ID, zap.NewNop()); err != nil {
+					if _, err := l.Lift(store, e.ID, zap.NewNop()); err != nil {
 						t.Error(err)
 					}
 				}
@@ -82,13 +82,13 @@ func TestRevocationConcurrency(t *testing.T) {
 			defer wg.Done()
 			id := &testToken{idSpec: idSpec{sub: fmt.Sprintf("user_%d_1", w), jti: "j"}}
 			for range 2000 {
-				l.revokes(id)
-				l.snapshot()
+				l.Revokes(id)
+				l.Snapshot()
 			}
 		}()
 	}
 	wg.Wait()
-	if entries, _ := l.snapshot(); len(entries) != 4*25 {
+	if entries, _ := l.Snapshot(); len(entries) != 4*25 {
 		t.Errorf("%d entries in force, want %d", len(entries), 4*25)
 	}
 	for w := range 4 {
@@ -103,25 +103,25 @@ func TestRevocationConcurrency(t *testing.T) {
 // config-less context) adds and lifts fail as storage errors.
 func TestRevocationLiftBeforePoll(t *testing.T) {
 	store := tu.NewStorage()
-	a, b := newRevocationList(clock.Real{}, nil), newRevocationList(clock.Real{}, nil)
+	a, b := NewList(clock.Real{}, nil), NewList(clock.Real{}, nil)
 	e := mustRevocation(t, `{"jti":"j1"}`, time.Now())
-	if err := a.add(store, e, zap.NewNop()); err != nil {
+	if err := a.Add(store, e, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	lifted, err := b.lift(store, e.ID, zap.NewNop())
+	lifted, err := b.Lift(store, e.ID, zap.NewNop())
 	if err != nil || lifted.ID != e.ID || lifted.JTI != "j1" {
 		t.Fatalf("lift on the other instance: %+v, %v", lifted, err)
 	}
 	if len(store.Keys()) != 0 {
 		t.Errorf("storage still holds %v", store.Keys())
 	}
-	if _, err := b.lift(store, e.ID, zap.NewNop()); !errors.Is(err, errNoRevocation) {
+	if _, err := b.Lift(store, e.ID, zap.NewNop()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second lift: %v", err)
 	}
-	if err := b.add(nil, mustRevocation(t, `{"sub":"x"}`, time.Now()), zap.NewNop()); !errors.Is(err, errStorage) {
+	if err := b.Add(nil, mustRevocation(t, `{"sub":"x"}`, time.Now()), zap.NewNop()); !errors.Is(err, errStorage) {
 		t.Errorf("add without storage: %v", err)
 	}
-	if _, err := b.lift(nil, e.ID, zap.NewNop()); !errors.Is(err, errStorage) {
+	if _, err := b.Lift(nil, e.ID, zap.NewNop()); !errors.Is(err, errStorage) {
 		t.Errorf("lift without storage: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package soloauth
+package revocation
 
 import (
 	"context"
@@ -38,14 +38,14 @@ func (s *countingStorage) List(ctx context.Context, prefix string, recursive boo
 func TestRevocationFileStorageChurn(t *testing.T) {
 	const stable, churn = 200, 400
 	store := &countingStorage{FileStorage: &certmagic.FileStorage{Path: t.TempDir()}}
-	writer := newRevocationList(clock.Real{}, nil)
+	writer := NewList(clock.Real{}, nil)
 	for i := range stable {
 		e := mustRevocation(t, fmt.Sprintf(`{"sub":"stable_%d"}`, i), time.Now())
-		if err := writer.add(store, e, zap.NewNop()); err != nil {
+		if err := writer.Add(store, e, zap.NewNop()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l := newRevocationList(clock.Real{}, nil)
+	l := NewList(clock.Real{}, nil)
 	l.store = store
 	if err := l.sync(revocationStorageTimeout, nil); err != nil || len(l.index.Load().byID) != stable {
 		t.Fatalf("first sync: %v, %d known", err, len(l.index.Load().byID))
@@ -59,11 +59,11 @@ func TestRevocationFileStorageChurn(t *testing.T) {
 		defer close(done)
 		for i := range churn {
 			e := mustRevocation(t, fmt.Sprintf(`{"jti":"churn_%d"}`, i), time.Now())
-			if err := writer.add(store, e, zap.NewNop()); err != nil {
+			if err := writer.Add(store, e, zap.NewNop()); err != nil {
 				t.Error(err)
 				return
 			}
-			if _, err := writer.lift(store, e.ID, zap.NewNop()); err != nil {
+			if _, err := writer.Lift(store, e.ID, zap.NewNop()); err != nil {
 				t.Error(err)
 				return
 			}

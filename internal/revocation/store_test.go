@@ -1,4 +1,4 @@
-package soloauth
+package revocation
 
 import (
 	"errors"
@@ -22,51 +22,51 @@ func TestRevocationFleet(t *testing.T) {
 	a, b := newTestList(t), newTestList(t)
 	clk := a.clk
 	const poll = 2 * time.Second
-	ua := a.acquire(poll, store, zap.NewNop())
-	defer a.release(ua)
+	ua := a.Acquire(poll, store, zap.NewNop())
+	defer a.Release(ua)
 	a.drainSync(t)
-	ub := b.acquire(poll, store, zap.NewNop())
-	defer b.release(ub)
+	ub := b.Acquire(poll, store, zap.NewNop())
+	defer b.Release(ub)
 	b.drainSync(t)
 
 	e := mustRevocation(t, `{"sub":"alice"}`, clk.Now())
-	if err := a.add(store, e, zap.NewNop()); err != nil {
+	if err := a.Add(store, e, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	if !revokesSub(a.revocationList, "alice") {
+	if !revokesSub(a.List, "alice") {
 		t.Fatal("not in force on the instance that took it")
 	}
-	if revokesSub(b.revocationList, "alice") {
+	if revokesSub(b.List, "alice") {
 		t.Fatal("in force on the other instance before its poll")
 	}
 	if err := b.poll(t, poll); err != nil {
 		t.Fatal(err)
 	}
-	if !revokesSub(b.revocationList, "alice") {
+	if !revokesSub(b.List, "alice") {
 		t.Fatal("not in force on the other instance after its poll")
 	}
 
 	restarted := newTestList(t)
-	ur := restarted.acquire(poll, store, zap.NewNop())
-	defer restarted.release(ur)
+	ur := restarted.Acquire(poll, store, zap.NewNop())
+	defer restarted.Release(ur)
 	restarted.drainSync(t)
-	if !revokesSub(restarted.revocationList, "alice") {
+	if !revokesSub(restarted.List, "alice") {
 		t.Fatal("not in force after a restart")
 	}
 
-	if _, err := b.lift(store, e.ID, zap.NewNop()); err != nil {
+	if _, err := b.Lift(store, e.ID, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	if revokesSub(b.revocationList, "alice") {
+	if revokesSub(b.List, "alice") {
 		t.Fatal("still in force where it was lifted")
 	}
 	if err := a.poll(t, poll); err != nil {
 		t.Fatal(err)
 	}
-	if revokesSub(a.revocationList, "alice") {
+	if revokesSub(a.List, "alice") {
 		t.Fatal("still in force on the other instance after its poll")
 	}
-	if _, err := a.lift(store, e.ID, zap.NewNop()); !errors.Is(err, errNoRevocation) {
+	if _, err := a.Lift(store, e.ID, zap.NewNop()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("lifting it again: %v, want errNoRevocation", err)
 	}
 }
@@ -79,11 +79,11 @@ func TestRevocationOutage(t *testing.T) {
 	l := newTestList(t)
 	clk := l.clk
 	const poll = time.Second
-	u := l.acquire(poll, store, zap.NewNop())
-	defer l.release(u)
+	u := l.Acquire(poll, store, zap.NewNop())
+	defer l.Release(u)
 	l.drainSync(t)
 	e := mustRevocation(t, `{"sub":"alice"}`, clk.Now())
-	if err := l.add(store, e, zap.NewNop()); err != nil {
+	if err := l.Add(store, e, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -92,10 +92,10 @@ func TestRevocationOutage(t *testing.T) {
 	if err := l.poll(t, poll); err == nil {
 		t.Fatal("the sync did not fail")
 	}
-	if !revokesSub(l.revocationList, "alice") {
+	if !revokesSub(l.List, "alice") {
 		t.Fatal("an outage forgot an entry")
 	}
-	entries, st := l.snapshot()
+	entries, st := l.Snapshot()
 	if st.StorageOK || !strings.Contains(st.LastError, "storage down") || st.Failures != 1 || len(entries) != 1 {
 		t.Errorf("status during the outage: %+v, %d entries", st, len(entries))
 	}
@@ -107,41 +107,41 @@ func TestRevocationOutage(t *testing.T) {
 	other := newTestList(t)
 	other.index.Store(newRevocationIndex(nil))
 	e2 := mustRevocation(t, `{"sub":"bob"}`, clk.Now())
-	if err := other.add(store, e2, zap.NewNop()); err != nil {
+	if err := other.Add(store, e2, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	store.Set(func(s *tu.Storage) { s.FailList, s.FailLoad = nil, errors.New("read timeout") })
 	if err := l.poll(t, poll); err == nil {
 		t.Fatal("the sync did not fail")
 	}
-	if !revokesSub(l.revocationList, "alice") || revokesSub(l.revocationList, "bob") {
+	if !revokesSub(l.List, "alice") || revokesSub(l.List, "bob") {
 		t.Fatal("after a failed read: want alice known, bob not yet")
 	}
 	store.Set(func(s *tu.Storage) { s.FailLoad = nil })
 	if err := l.poll(t, poll); err != nil {
 		t.Fatal(err)
 	}
-	if !revokesSub(l.revocationList, "bob") {
+	if !revokesSub(l.List, "bob") {
 		t.Fatal("the entry that could not be read was not retried")
 	}
-	if _, st := l.snapshot(); !st.StorageOK || st.LastError != "" || st.LastErrorAt.IsZero() || st.Failures != 2 {
+	if _, st := l.Snapshot(); !st.StorageOK || st.LastError != "" || st.LastErrorAt.IsZero() || st.Failures != 2 {
 		t.Errorf("status after recovery: %+v", st)
 	}
 
 	// Storing fails: nothing changes.
 	store.Set(func(s *tu.Storage) { s.FailStore = errors.New("read-only") })
 	e3 := mustRevocation(t, `{"sub":"carol"}`, clk.Now())
-	if err := l.add(store, e3, zap.NewNop()); !errors.Is(err, errStorage) {
+	if err := l.Add(store, e3, zap.NewNop()); !errors.Is(err, errStorage) {
 		t.Fatalf("add on a failing storage: %v", err)
 	}
-	if revokesSub(l.revocationList, "carol") || len(store.Keys()) != 2 {
+	if revokesSub(l.List, "carol") || len(store.Keys()) != 2 {
 		t.Fatal("a failed add changed something")
 	}
 	store.Set(func(s *tu.Storage) { s.FailDelete = errors.New("read-only") })
-	if _, err := l.lift(store, e.ID, zap.NewNop()); !errors.Is(err, errStorage) {
+	if _, err := l.Lift(store, e.ID, zap.NewNop()); !errors.Is(err, errStorage) {
 		t.Fatalf("lift on a failing storage: %v", err)
 	}
-	if !revokesSub(l.revocationList, "alice") {
+	if !revokesSub(l.List, "alice") {
 		t.Fatal("a failed lift changed something")
 	}
 }
@@ -154,35 +154,35 @@ func TestRevocationExpiry(t *testing.T) {
 	clk := l.clk
 	const poll = 10 * time.Second
 	start := clk.Now()
-	u := l.acquire(poll, store, zap.NewNop())
-	defer l.release(u)
+	u := l.Acquire(poll, store, zap.NewNop())
+	defer l.Release(u)
 	l.drainSync(t)
 	tu.AwaitWaiters(t, clk, start.Add(poll), 1) // the loop waits before the clock moves
 	short := mustRevocation(t, fmt.Sprintf(`{"sub":"alice","until":%q}`, clk.Now().Add(5*time.Second).Format(time.RFC3339)), clk.Now())
 	long := mustRevocation(t, `{"sub":"bob"}`, clk.Now())
-	for _, e := range []*Revocation{short, long} {
-		if err := l.add(store, e, zap.NewNop()); err != nil {
+	for _, e := range []*Entry{short, long} {
+		if err := l.Add(store, e, zap.NewNop()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	clk.Advance(5*time.Second - time.Nanosecond)
-	if !revokesSub(l.revocationList, "alice") {
+	if !revokesSub(l.List, "alice") {
 		t.Fatal("expired before its until")
 	}
 	clk.Advance(time.Nanosecond)
-	if revokesSub(l.revocationList, "alice") {
+	if revokesSub(l.List, "alice") {
 		t.Fatal("still in force at its until")
 	}
-	if entries, _ := l.snapshot(); !slices.Equal(ids(entries), []string{long.ID}) {
+	if entries, _ := l.Snapshot(); !slices.Equal(ids(entries), []string{long.ID}) {
 		t.Errorf("listed %v, want only %v", ids(entries), long.ID)
 	}
-	if _, err := l.lift(store, short.ID, zap.NewNop()); !errors.Is(err, errNoRevocation) {
+	if _, err := l.Lift(store, short.ID, zap.NewNop()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("lifting an expired entry: %v", err)
 	}
 	if err := l.poll(t, poll-5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if got := store.Keys(); !slices.Equal(got, []string{revocationKey(long.ID)}) {
+	if got := store.Keys(); !slices.Equal(got, []string{Key(long.ID)}) {
 		t.Errorf("storage after the poll: %v", got)
 	}
 	if _, known := l.index.Load().byID[short.ID]; known {
@@ -200,27 +200,27 @@ func TestRevocationStoredEntries(t *testing.T) {
 	data := fmt.Sprintf(`{"id":%q,"jti":"j1","created":%q,"until":%q}`, good.ID,
 		good.Created.Format(time.RFC3339Nano), good.Until.Format(time.RFC3339Nano))
 	store.Folders[revocationPrefix] = true
-	store.Data[revocationKey(good.ID)] = []byte(data)
-	store.Data[revocationKey("00000000000000aa")] = []byte(`{"id":"00000000000000aa","sub":"x","jti":"y","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
-	store.Data[revocationKey("00000000000000bb")] = []byte(`{"id":"00000000000000cc","sub":"x","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
-	store.Data[revocationKey("00000000000000dd")] = []byte(`not json`)
+	store.Data[Key(good.ID)] = []byte(data)
+	store.Data[Key("00000000000000aa")] = []byte(`{"id":"00000000000000aa","sub":"x","jti":"y","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
+	store.Data[Key("00000000000000bb")] = []byte(`{"id":"00000000000000cc","sub":"x","created":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`)
+	store.Data[Key("00000000000000dd")] = []byte(`not json`)
 	store.Data[revocationPrefix+"/README"] = []byte(`hello`)
 	l := newTestList(t)
-	u := l.acquire(0, store, zap.NewNop())
-	defer l.release(u)
+	u := l.Acquire(0, store, zap.NewNop())
+	defer l.Release(u)
 	if err := l.drainSync(t); err != nil {
 		t.Fatal(err)
 	}
 	if got := ids(l.index.Load().entries(clk.Now())); !slices.Equal(got, []string{good.ID}) {
 		t.Errorf("applied %v, want only %v", got, good.ID)
 	}
-	if !l.revokes(&testToken{idSpec: idSpec{sub: "s", jti: "j1"}}) {
+	if !l.Revokes(&testToken{idSpec: idSpec{sub: "s", jti: "j1"}}) {
 		t.Error("the good entry does not apply")
 	}
 	if len(store.Keys()) != 5 {
 		t.Errorf("storage changed: %v", store.Keys())
 	}
-	if _, st := l.snapshot(); st.Poll != DefaultRevocationPoll.String() {
+	if _, st := l.Snapshot(); st.Poll != DefaultPoll.String() {
 		t.Errorf("poll %q, want the default", st.Poll)
 	}
 }

@@ -1,4 +1,4 @@
-package soloauth
+package revocation
 
 import (
 	"sync/atomic"
@@ -10,7 +10,7 @@ import (
 
 // testList is a list on a fake clock whose syncs the test hears of.
 type testList struct {
-	*revocationList
+	*List
 	clk          *tu.Clock
 	synced       chan error
 	readFailures atomic.Int64
@@ -21,7 +21,7 @@ type testList struct {
 func newTestList(t *testing.T) *testList {
 	clk := tu.NewClock()
 	l := &testList{clk: clk, synced: make(chan error, 16)}
-	l.revocationList = newRevocationList(clk, func() { l.readFailures.Add(1) })
+	l.List = NewList(clk, func() { l.readFailures.Add(1) })
 	l.onSync = func(err error) { l.synced <- err }
 	return l
 }
@@ -66,7 +66,7 @@ func (l *testList) drainSync(t *testing.T) error {
 	}
 }
 
-func ids(entries []*Revocation) []string {
+func ids(entries []*Entry) []string {
 	var out []string
 	for _, e := range entries {
 		out = append(out, e.ID)
@@ -74,6 +74,6 @@ func ids(entries []*Revocation) []string {
 	return out
 }
 
-func revokesSub(l *revocationList, sub string) bool {
-	return l.revokes(&testToken{idSpec: idSpec{sub: sub}})
+func revokesSub(l *List, sub string) bool {
+	return l.Revokes(&testToken{idSpec: idSpec{sub: sub}})
 }

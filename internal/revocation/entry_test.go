@@ -1,4 +1,4 @@
-package soloauth
+package revocation
 
 import (
 	"cmp"
@@ -48,7 +48,7 @@ func TestRevocationRequestBadInput(t *testing.T) {
 		{"hash too long", `{"token_sha256":"` + hash + `00"}`},
 		{"hash not hex", `{"token_sha256":"` + hash[:63] + `g"}`},
 		{"hash is a token", `{"token_sha256":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"}`},
-		{"sub too long", `{"sub":"` + strings.Repeat("a", maxRevocationValue+1) + `"}`},
+		{"sub too long", `{"sub":"` + strings.Repeat("a", maxValue+1) + `"}`},
 		{"until malformed", `{"sub":"alice","until":"tomorrow"}`},
 		{"until without zone", `{"sub":"alice","until":"2026-03-02T00:00:00"}`},
 		{"until in the past", `{"sub":"alice","until":"2026-03-01T11:00:00Z"}`},
@@ -57,7 +57,7 @@ func TestRevocationRequestBadInput(t *testing.T) {
 		{"until empty", `{"sub":"alice","until":""}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if e, err := parseRevocationRequest([]byte(tt.body), revNow); err == nil {
+			if e, err := ParseRequest([]byte(tt.body), revNow); err == nil {
 				t.Errorf("accepted %s as %+v", tt.body, e)
 			}
 		})
@@ -68,23 +68,23 @@ func TestRevocationRequestGood(t *testing.T) {
 	upper := strings.Repeat("AB", 32)
 	for _, tt := range []struct {
 		name, body string
-		want       Revocation
+		want       Entry
 	}{
-		{"sub, default until", `{"sub":"alice"}`, Revocation{Sub: "alice", Until: revNow.Add(24 * time.Hour)}},
+		{"sub, default until", `{"sub":"alice"}`, Entry{Sub: "alice", Until: revNow.Add(24 * time.Hour)}},
 		{"hash in upper case, stored lower", `{"token_sha256":"` + upper + `"}`,
-			Revocation{TokenSHA256: strings.ToLower(upper), Until: revNow.Add(24 * time.Hour)}},
-		{"sid", `{"sid":"session_01H"}`, Revocation{SID: "session_01H", Until: revNow.Add(24 * time.Hour)}},
+			Entry{TokenSHA256: strings.ToLower(upper), Until: revNow.Add(24 * time.Hour)}},
+		{"sid", `{"sid":"session_01H"}`, Entry{SID: "session_01H", Until: revNow.Add(24 * time.Hour)}},
 		{"jti, until in an hour", `{"jti":"j1","until":"2026-03-01T13:00:00Z"}`,
-			Revocation{JTI: "j1", Until: revNow.Add(time.Hour)}},
+			Entry{JTI: "j1", Until: revNow.Add(time.Hour)}},
 		{"until exactly 30 days, another zone", `{"sub":"a","until":"2026-03-31T14:00:00+02:00"}`,
-			Revocation{Sub: "a", Until: revNow.Add(MaxRevocationTTL)}},
+			Entry{Sub: "a", Until: revNow.Add(MaxTTL)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := parseRevocationRequest([]byte(tt.body), revNow)
+			e, err := ParseRequest([]byte(tt.body), revNow)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !isRevocationID(e.ID) {
+			if !IsID(e.ID) {
 				t.Errorf("id %q", e.ID)
 			}
 			if e.Sub != tt.want.Sub || e.TokenSHA256 != tt.want.TokenSHA256 || e.SID != tt.want.SID || e.JTI != tt.want.JTI {
@@ -97,9 +97,9 @@ func TestRevocationRequestGood(t *testing.T) {
 	}
 }
 
-func mustRevocation(t testing.TB, body string, created time.Time) *Revocation {
+func mustRevocation(t testing.TB, body string, created time.Time) *Entry {
 	t.Helper()
-	e, err := parseRevocationRequest([]byte(body), created)
+	e, err := ParseRequest([]byte(body), created)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestRevocationLookup(t *testing.T) {
 	created := revNow.Add(500 * time.Millisecond) // 12:00:00.5
 	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice"))
 	other := tu.HS256(tu.SecretA, tu.SDKClaims("alice").With("jti", "x"))
-	x := newRevocationIndex([]*Revocation{
+	x := newRevocationIndex([]*Entry{
 		mustRevocation(t, `{"sub":"alice","until":"2026-03-01T13:00:00Z"}`, created),
 		mustRevocation(t, `{"token_sha256":"`+strings.ToUpper(sha256Hex(token))+`"}`, created),
 		mustRevocation(t, `{"sid":"session_1"}`, created),
@@ -201,12 +201,12 @@ func withClaims(id idSpec, sid, jti string) idSpec {
 // nothing: with no entries; with entries of every kind but token hashes,
 // where the token's hash is never asked for; and with token hashes.
 func TestRevocationLookupAllocs(t *testing.T) {
-	l := newRevocationList(clock.Real{}, nil)
+	l := NewList(clock.Real{}, nil)
 	tok := idSpec{sub: "carol", hasIat: true, iat: time.Now().Add(time.Hour), sid: "s", jti: "j"}.identity()
 	check := func(what string) {
 		t.Helper()
 		if n := testing.AllocsPerRun(100, func() {
-			if l.revokes(tok) {
+			if l.Revokes(tok) {
 				t.Fatal("revoked")
 			}
 		}); n != 0 {
@@ -215,7 +215,7 @@ func TestRevocationLookupAllocs(t *testing.T) {
 	}
 	check("no entries")
 	now := time.Now()
-	var entries []*Revocation
+	var entries []*Entry
 	for _, body := range []string{`{"sub":"carol"}`, `{"sub":"dave"}`, `{"sid":"s2"}`, `{"jti":"j2"}`} {
 		entries = append(entries, mustRevocation(t, body, now))
 	}

@@ -1,4 +1,4 @@
-package soloauth
+package revocation
 
 import (
 	"context"
@@ -20,15 +20,15 @@ import (
 // The process's revocation list: who uses it (the handlers, each asking
 // for a poll interval), the lookup the request path makes, and the
 // changes the admin API makes. Keeping it in step with storage is
-// revocationstore.go.
+// store.go.
 
-// revocationList is one per process, shared by every handler and the
+// List is one per process, shared by every handler and the
 // admin API, and survives reloads. The handlers are its users: while it
 // has one, a loop polls the newest user's storage every (shortest) poll
 // interval.
-type revocationList struct {
+type List struct {
 	readFailed func() // told of each failed read of storage
-	index      atomic.Pointer[revocationIndex]
+	index      atomic.Pointer[index]
 	clock      clock.Clock
 	// onSync, if set (tests), is told the result of each sync.
 	onSync func(error)
@@ -37,10 +37,10 @@ type revocationList struct {
 	storageTimer func(time.Duration) <-chan time.Time
 
 	// mu guards what follows and every change of index. It is never
-	// held during a storage call (revocationsync.go).
+	// held during a storage call (sync.go).
 	mu       sync.Mutex
-	users    []*revocationUser
-	store    revocationStore // the newest user's; nil while none
+	users    []*User
+	store    Store // the newest user's; nil while none
 	logger   *zap.Logger
 	stop     chan struct{} // closed to end the loop; nil while none runs
 	wake     chan struct{} // the interval or the storage changed
@@ -56,18 +56,18 @@ type revocationList struct {
 	unreadable map[string]unreadableEntry
 
 	statusMu sync.Mutex // apart from mu, so that GET answers during a slow sync
-	status   revocationStatus
+	status   Status
 }
 
-// revocationUser is one handler's use of the list.
-type revocationUser struct {
+// User is one handler's use of the list.
+type User struct {
 	poll   time.Duration
-	store  revocationStore
+	store  Store
 	logger *zap.Logger
 }
 
-// revocationStatus is the storage side's health, for the admin API.
-type revocationStatus struct {
+// Status is the storage side's health, for the admin API.
+type Status struct {
 	StorageOK   bool      `json:"storage_ok"`
 	LastSync    time.Time `json:"last_sync,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
@@ -76,20 +76,20 @@ type revocationStatus struct {
 	Poll        string    `json:"poll,omitempty"` // empty while no handler polls
 }
 
-// newRevocationList is an empty list on clk; readFailed, if not nil, is
+// NewList is an empty list on clk; readFailed, if not nil, is
 // told of every failed read of storage (the failures metric).
-func newRevocationList(clk clock.Clock, readFailed func()) *revocationList {
+func NewList(clk clock.Clock, readFailed func()) *List {
 	if readFailed == nil {
 		readFailed = func() {}
 	}
-	l := &revocationList{clock: clk, readFailed: readFailed, logger: zap.NewNop(), status: revocationStatus{StorageOK: true}}
+	l := &List{clock: clk, readFailed: readFailed, logger: zap.NewNop(), status: Status{StorageOK: true}}
 	l.index.Store(newRevocationIndex(nil))
 	return l
 }
 
 // revokes is the request path's lookup: one atomic load and a length
 // check while there are no entries; no allocation ever.
-func (l *revocationList) revokes(t Token) bool {
+func (l *List) Revokes(t Token) bool {
 	if l == nil {
 		return false
 	}
@@ -101,14 +101,14 @@ func (l *revocationList) revokes(t Token) bool {
 }
 
 // Now is the list's time, by which new entries are dated.
-func (l *revocationList) Now() time.Time { return l.clock.Now() }
+func (l *List) Now() time.Time { return l.clock.Now() }
 
 // acquire adds a handler as a user. The first user, or one with another
 // storage (a reload onto a new storage), reads storage at once, so that
 // after a restart the entries apply from the first request; a config
 // load waits for that at most revocationStartTimeout.
-func (l *revocationList) acquire(poll time.Duration, store revocationStore, logger *zap.Logger) *revocationUser {
-	u := &revocationUser{poll: poll, store: store, logger: logger}
+func (l *List) Acquire(poll time.Duration, store Store, logger *zap.Logger) *User {
+	u := &User{poll: poll, store: store, logger: logger}
 	l.mu.Lock()
 	l.users = append(l.users, u)
 	changed := l.usersChangedLocked()
@@ -123,10 +123,10 @@ func (l *revocationList) acquire(poll time.Duration, store revocationStore, logg
 // in memory, to be checked against storage when a user comes back. If
 // the storage in use changes (a reload that failed goes back to the old
 // one), the loop syncs with it at once.
-func (l *revocationList) release(u *revocationUser) {
+func (l *List) Release(u *User) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.users = slices.DeleteFunc(l.users, func(v *revocationUser) bool { return v == u })
+	l.users = slices.DeleteFunc(l.users, func(v *User) bool { return v == u })
 	if l.usersChangedLocked() && l.wake != nil {
 		l.resync = true
 		l.wakeLocked()
@@ -136,21 +136,21 @@ func (l *revocationList) release(u *revocationUser) {
 // usersChangedLocked follows the newest user's storage and the shortest
 // interval, starts or stops the loop, and reports whether the storage
 // in use changed.
-func (l *revocationList) usersChangedLocked() (storeChanged bool) {
+func (l *List) usersChangedLocked() (storeChanged bool) {
 	if len(l.users) == 0 {
 		if l.stop != nil {
 			close(l.stop)
 			l.stop, l.wake, l.loopDone = nil, nil, nil
 		}
 		l.store, l.resync = nil, false
-		l.setStatus(func(st *revocationStatus) { st.Poll = "" })
+		l.setStatus(func(st *Status) { st.Poll = "" })
 		return false
 	}
 	newest := l.users[len(l.users)-1]
 	storeChanged = !sameStore(l.store, newest.store)
 	l.store, l.logger = newest.store, newest.logger
 	poll := l.pollLocked().String()
-	l.setStatus(func(st *revocationStatus) { st.Poll = poll })
+	l.setStatus(func(st *Status) { st.Poll = poll })
 	if l.stop == nil {
 		l.stop, l.wake, l.loopDone = make(chan struct{}), make(chan struct{}, 1), make(chan struct{})
 		go l.loop(l.stop, l.wake, l.loopDone)
@@ -160,7 +160,7 @@ func (l *revocationList) usersChangedLocked() (storeChanged bool) {
 	return storeChanged
 }
 
-func (l *revocationList) wakeLocked() {
+func (l *List) wakeLocked() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -168,12 +168,12 @@ func (l *revocationList) wakeLocked() {
 }
 
 // pollLocked is the shortest interval any user asks for.
-func (l *revocationList) pollLocked() time.Duration {
+func (l *List) pollLocked() time.Duration {
 	poll := time.Duration(0)
 	for _, u := range l.users {
 		p := u.poll
 		if p <= 0 {
-			p = DefaultRevocationPoll
+			p = DefaultPoll
 		}
 		if poll == 0 || p < poll {
 			poll = p
@@ -187,13 +187,13 @@ func (l *revocationList) pollLocked() time.Duration {
 var errStorage = errors.New("storage unavailable")
 
 // errNoRevocation: no entry in force has the id.
-var errNoRevocation = errors.New("no such revocation")
+var ErrNotFound = errors.New("no such revocation")
 
 // add stores a new entry and puts it in force: in force here when add
 // returns, on other instances at their next poll. Storage gets
 // revocationStorageTimeout; on a timeout the caller answers 503, and the
 // entry, if storage took it after all, applies at the next poll.
-func (l *revocationList) add(store revocationStore, e *Revocation, logger *zap.Logger) error {
+func (l *List) Add(store Store, e *Entry, logger *zap.Logger) error {
 	if store == nil {
 		return fmt.Errorf("%w: no storage", errStorage)
 	}
@@ -202,13 +202,13 @@ func (l *revocationList) add(store revocationStore, e *Revocation, logger *zap.L
 		return err
 	}
 	err = l.bounded(revocationStorageTimeout, func(ctx context.Context) error {
-		return store.Store(ctx, revocationKey(e.ID), data)
+		return store.Store(ctx, Key(e.ID), data)
 	})
 	if err != nil {
 		return fmt.Errorf("%w: storing the revocation: %w", errStorage, err)
 	}
 	l.mu.Lock()
-	l.index.Store(l.index.Load().with([]*Revocation{e}, nil))
+	l.index.Store(l.index.Load().with([]*Entry{e}, nil))
 	l.mu.Unlock()
 	logger.Info("revocation added", zap.String("id", e.ID), zap.String("kind", e.Kind()),
 		zap.String("value", e.Value()), zap.Time("until", e.Until))
@@ -217,32 +217,32 @@ func (l *revocationList) add(store revocationStore, e *Revocation, logger *zap.L
 
 // lift deletes an entry in force and returns it: errNoRevocation if
 // there is none, errStorage if storage fails or does not answer in time.
-func (l *revocationList) lift(store revocationStore, id string, logger *zap.Logger) (*Revocation, error) {
+func (l *List) Lift(store Store, id string, logger *zap.Logger) (*Entry, error) {
 	if store == nil {
 		return nil, fmt.Errorf("%w: no storage", errStorage)
 	}
 	now := l.clock.Now()
 	known := l.index.Load().byID[id]
-	var e *Revocation
+	var e *Entry
 	err := l.bounded(revocationStorageTimeout, func(ctx context.Context) error {
 		found := known
 		if found == nil {
 			// Made on another instance since this one last polled.
-			data, err := store.Load(ctx, revocationKey(id))
+			data, err := store.Load(ctx, Key(id))
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
-				return errNoRevocation
+				return ErrNotFound
 			case err != nil:
 				return fmt.Errorf("%w: loading the revocation: %w", errStorage, err)
 			}
 			if found, err = decodeStoredRevocation(data, id); err != nil {
-				return errNoRevocation // not one this instance would apply
+				return ErrNotFound // not one this instance would apply
 			}
 		}
 		if !found.inForce(now) {
-			return errNoRevocation
+			return ErrNotFound
 		}
-		if err := store.Delete(ctx, revocationKey(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := store.Delete(ctx, Key(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%w: deleting the revocation: %w", errStorage, err)
 		}
 		e = found
@@ -252,7 +252,7 @@ func (l *revocationList) lift(store revocationStore, id string, logger *zap.Logg
 		return nil, err
 	}
 	l.mu.Lock()
-	l.index.Store(l.index.Load().with(nil, func(x *Revocation) bool { return x.ID == id }))
+	l.index.Store(l.index.Load().with(nil, func(x *Entry) bool { return x.ID == id }))
 	if l.syncs > 0 {
 		l.lifted = mapSet(l.lifted, id, true)
 	}
@@ -262,24 +262,24 @@ func (l *revocationList) lift(store revocationStore, id string, logger *zap.Logg
 }
 
 // snapshot is the entries in force and the storage status.
-func (l *revocationList) snapshot() ([]*Revocation, revocationStatus) {
+func (l *List) Snapshot() ([]*Entry, Status) {
 	l.statusMu.Lock()
 	st := l.status
 	l.statusMu.Unlock()
 	return l.index.Load().entries(l.clock.Now()), st
 }
 
-func (l *revocationList) setStatus(f func(*revocationStatus)) {
+func (l *List) setStatus(f func(*Status)) {
 	l.statusMu.Lock()
 	f(&l.status)
 	l.statusMu.Unlock()
 }
 
-// inForce counts the entries in force, for the gauge.
-func (l *revocationList) inForce() int { return l.index.Load().countInForce(l.clock.Now()) }
+// Count is how many entries are in force, for the gauge.
+func (l *List) Count() int { return l.index.Load().count(l.clock.Now()) }
 
-// countInForce is how many of the index's entries are in force at now.
-func (x *revocationIndex) countInForce(now time.Time) int {
+// count is how many of the index's entries are in force at now.
+func (x *index) count(now time.Time) int {
 	n := 0
 	for _, e := range x.byID {
 		if e.inForce(now) {
@@ -293,7 +293,7 @@ func (x *revocationIndex) countInForce(now time.Time) int {
 // that == would panic on (reflect tells) counts as different, as does a
 // new value for the same place (a config load makes a new *FileStorage):
 // a sync too many, never one too few.
-func sameStore(a, b revocationStore) bool {
+func sameStore(a, b Store) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}

@@ -1,11 +1,17 @@
-package soloauth
+// Package revocation refuses verified tokens before they expire: entries
+// by subject, token hash, session or token id (entry.go), the immutable
+// index the request path looks tokens up in (index.go), the process's list
+// (list.go), and keeping it in step with the storage a fleet shares
+// (store.go, sync.go). It knows neither Caddy nor how tokens are verified:
+// storage comes through the Store interface, tokens through Token, and the
+// failure metric through a callback.
+package revocation
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,26 +20,21 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// Revocations: what an entry is, how a request for one is judged, and the
-// immutable index the request path looks tokens up in. Nothing here knows
-// Caddy; storage and the admin API are revocationstore.go and
-// revocationadmin.go.
-
 const (
-	// DefaultRevocationTTL is how long an entry lasts without "until".
-	DefaultRevocationTTL = 24 * time.Hour
-	// MaxRevocationTTL is the longest an entry may last.
-	MaxRevocationTTL = 30 * 24 * time.Hour
-	// maxRevocationValue bounds a sub, sid or jti: no real one is longer.
-	maxRevocationValue = 1024
+	// DefaultTTL is how long an entry lasts without "until".
+	DefaultTTL = 24 * time.Hour
+	// MaxTTL is the longest an entry may last.
+	MaxTTL = 30 * 24 * time.Hour
+	// maxValue bounds a sub, sid or jti: no real one is longer.
+	maxValue = 1024
 	// reasonRevoked is the refusal reason, in the debug log and in
 	// {solo.error_reason}.
-	reasonRevoked = "revoked"
+	ReasonRevoked = "revoked"
 )
 
-// Revocation is one entry: exactly one of Sub, TokenSHA256, SID and JTI is
+// Entry is one entry: exactly one of Sub, TokenSHA256, SID and JTI is
 // set. It is never changed once made; lifting it deletes it.
-type Revocation struct {
+type Entry struct {
 	ID string `json:"id"`
 	// Sub refuses the subject's tokens issued up to Created's second
 	// (iat at or before it, or no iat).
@@ -53,7 +54,7 @@ type Revocation struct {
 }
 
 // Kind names the entry's kind: sub, token_sha256, sid or jti.
-func (e *Revocation) Kind() string {
+func (e *Entry) Kind() string {
 	switch {
 	case e.Sub != "":
 		return "sub"
@@ -66,11 +67,11 @@ func (e *Revocation) Kind() string {
 }
 
 // Value is what the entry names; a token hash, never a token.
-func (e *Revocation) Value() string {
+func (e *Entry) Value() string {
 	return e.Sub + e.TokenSHA256 + e.SID + e.JTI // exactly one is set
 }
 
-func (e *Revocation) inForce(now time.Time) bool { return now.Before(e.Until) }
+func (e *Entry) inForce(now time.Time) bool { return now.Before(e.Until) }
 
 // revocationRequest is the body of POST /solo_auth/revocations. Pointers
 // tell an absent member from an empty one.
@@ -82,12 +83,12 @@ type revocationRequest struct {
 	Until       *string `json:"until"`
 }
 
-// parseRevocationRequest judges a request body and returns the entry it
+// ParseRequest judges a request body and returns the entry it
 // asks for, created at now, with a fresh id. Every error is the client's
 // (a 400): not one JSON object, an unknown or duplicate member, a wrong
 // type, no kind or two, an empty or overlong value, a malformed hash, an
 // until that is not RFC 3339, not after now or more than 30 days ahead.
-func parseRevocationRequest(body []byte, now time.Time) (*Revocation, error) {
+func ParseRequest(body []byte, now time.Time) (*Entry, error) {
 	var req revocationRequest
 	// RejectUnknownMembers; duplicate names and trailing data are errors
 	// by default in this json package.
@@ -105,7 +106,7 @@ func parseRevocationRequest(body []byte, now time.Time) (*Revocation, error) {
 			return nil, fmt.Errorf("%s: null; want a string", name)
 		}
 	}
-	e := &Revocation{Created: now.UTC(), Until: now.Add(DefaultRevocationTTL).UTC()}
+	e := &Entry{Created: now.UTC(), Until: now.Add(DefaultTTL).UTC()}
 	kinds := 0
 	for _, k := range []struct {
 		name string
@@ -136,8 +137,8 @@ func parseRevocationRequest(body []byte, now time.Time) (*Revocation, error) {
 		if !until.After(now) {
 			return nil, fmt.Errorf("until: %s is not in the future", *req.Until)
 		}
-		if until.Sub(now) > MaxRevocationTTL {
-			return nil, fmt.Errorf("until: %s is more than %v ahead", *req.Until, MaxRevocationTTL)
+		if until.Sub(now) > MaxTTL {
+			return nil, fmt.Errorf("until: %s is more than %v ahead", *req.Until, MaxTTL)
 		}
 		e.Until = until.UTC()
 	}
@@ -153,8 +154,8 @@ func checkRevocationValue(kind, v string) error {
 	switch {
 	case v == "":
 		return fmt.Errorf("%s: empty", kind)
-	case len(v) > maxRevocationValue:
-		return fmt.Errorf("%s: longer than %d bytes", kind, maxRevocationValue)
+	case len(v) > maxValue:
+		return fmt.Errorf("%s: longer than %d bytes", kind, maxValue)
 	case !utf8.ValidString(v):
 		return fmt.Errorf("%s: not valid UTF-8", kind)
 	case kind == "token_sha256" && (len(v) != 64 || !isHex(v)):
@@ -184,14 +185,14 @@ func newRevocationID() (string, error) {
 }
 
 // isRevocationID reports whether s has the shape newRevocationID makes.
-func isRevocationID(s string) bool {
+func IsID(s string) bool {
 	return len(s) == 16 && isHex(s) && strings.ToLower(s) == s
 }
 
 // checkStored validates an entry read from storage (another instance
 // wrote it, or a person): the same rules as a request, minus the clock.
-func (e *Revocation) checkStored() error {
-	if !isRevocationID(e.ID) {
+func (e *Entry) checkStored() error {
+	if !IsID(e.ID) {
 		return errors.New("malformed id")
 	}
 	kinds := 0
@@ -215,114 +216,4 @@ func (e *Revocation) checkStored() error {
 		_, _ = hex.Decode(e.tokenHash[:], []byte(e.TokenSHA256))
 	}
 	return nil
-}
-
-// revocationIndex is one immutable snapshot of the entries: built whole
-// on every change and swapped in atomically, so that a lookup takes no
-// lock and allocates nothing.
-type revocationIndex struct {
-	byID  map[string]*Revocation
-	sub   map[string][]*Revocation
-	token map[[32]byte][]*Revocation
-	sid   map[string][]*Revocation
-	jti   map[string][]*Revocation
-}
-
-func newRevocationIndex(entries []*Revocation) *revocationIndex {
-	x := &revocationIndex{byID: make(map[string]*Revocation, len(entries))}
-	for _, e := range entries {
-		x.byID[e.ID] = e
-		switch {
-		case e.Sub != "":
-			x.sub = addEntry(x.sub, e.Sub, e)
-		case e.TokenSHA256 != "":
-			x.token = addEntry(x.token, e.tokenHash, e)
-		case e.SID != "":
-			x.sid = addEntry(x.sid, e.SID, e)
-		default:
-			x.jti = addEntry(x.jti, e.JTI, e)
-		}
-	}
-	return x
-}
-
-func addEntry[K comparable](m map[K][]*Revocation, k K, e *Revocation) map[K][]*Revocation {
-	if m == nil {
-		m = map[K][]*Revocation{}
-	}
-	m[k] = append(m[k], e)
-	return m
-}
-
-// entries returns the snapshot's entries in force at now, oldest first.
-func (x *revocationIndex) entries(now time.Time) []*Revocation {
-	out := make([]*Revocation, 0, len(x.byID))
-	for _, e := range x.byID {
-		if e.inForce(now) {
-			out = append(out, e)
-		}
-	}
-	slices.SortFunc(out, func(a, b *Revocation) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out
-}
-
-// with returns a new index holding x's entries and e, without those
-// whose id is in drop.
-func (x *revocationIndex) with(add []*Revocation, drop func(*Revocation) bool) *revocationIndex {
-	all := make([]*Revocation, 0, len(x.byID)+len(add))
-	for _, e := range x.byID {
-		if drop == nil || !drop(e) {
-			all = append(all, e)
-		}
-	}
-	return newRevocationIndex(append(all, add...))
-}
-
-// Token is a verified token as a revocation judges it. The handler hands
-// the list its verified identity through a thin adapter; the list knows
-// nothing of how tokens are verified.
-type Token interface {
-	// RevocationClaims are the claims an entry matches: sub, iat (hasIat
-	// false when the token has none), and sid and jti ("" when absent).
-	RevocationClaims() (sub string, iat time.Time, hasIat bool, sid, jti string)
-	// TokenSHA256 is the SHA-256 of the compact token. It is asked for
-	// only while a token_sha256 entry exists, so it may be computed on
-	// first call and kept.
-	TokenSHA256() [32]byte
-}
-
-// revokes reports whether an entry in force at now refuses the verified
-// token. It allocates nothing; the token's SHA-256 is asked for only
-// while a token_sha256 entry exists.
-func (x *revocationIndex) revokes(t Token, now time.Time) bool {
-	sub, iat, hasIat, sid, jti := t.RevocationClaims()
-	for _, e := range x.sub[sub] {
-		// iat's second, not its fraction: a token minted in the second
-		// of the revocation is refused, one minted in a later second
-		// is not.
-		if e.inForce(now) && (!hasIat || iat.Unix() <= e.Created.Unix()) {
-			return true
-		}
-	}
-	if sid != "" && inForce(x.sid[sid], now) {
-		return true
-	}
-	if jti != "" && inForce(x.jti[jti], now) {
-		return true
-	}
-	return len(x.token) > 0 && inForce(x.token[t.TokenSHA256()], now)
-}
-
-func inForce(entries []*Revocation, now time.Time) bool {
-	for _, e := range entries {
-		if e.inForce(now) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package soloauth
+package revocation
 
 import (
 	"errors"
@@ -19,13 +19,13 @@ import (
 
 // addEntries stores n entries through another list, so that l knows of
 // them only by reading storage.
-func addEntries(t *testing.T, store *tu.Storage, n int) []*Revocation {
+func addEntries(t *testing.T, store *tu.Storage, n int) []*Entry {
 	t.Helper()
-	other := newRevocationList(clock.Real{}, nil)
-	var out []*Revocation
+	other := NewList(clock.Real{}, nil)
+	var out []*Entry
 	for i := range n {
 		e := mustRevocation(t, fmt.Sprintf(`{"sub":"user_%d_%d"}`, i, time.Now().UnixNano()), tu.NewClock().Now())
-		if err := other.add(store, e, zap.NewNop()); err != nil {
+		if err := other.Add(store, e, zap.NewNop()); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, e)
@@ -41,7 +41,7 @@ func addEntries(t *testing.T, store *tu.Storage, n int) []*Revocation {
 func TestRevocationPartialList(t *testing.T) {
 	store := tu.NewStorage()
 	l := newTestList(t)
-	if u := l.acquire(time.Second, store, zap.NewNop()); u == nil {
+	if u := l.Acquire(time.Second, store, zap.NewNop()); u == nil {
 		t.Fatal("no user")
 	}
 	if err := l.drainSync(t); err != nil {
@@ -134,8 +134,8 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 	l := newTestList(t)
 	timer := &gatedTimer{fire: make(chan time.Time)}
 	l.storageTimer = timer.after
-	u := l.acquire(time.Second, store, zap.NewNop())
-	defer l.release(u)
+	u := l.Acquire(time.Second, store, zap.NewNop())
+	defer l.Release(u)
 	l.drainSync(t)
 	addEntries(t, store, 1)
 
@@ -147,9 +147,9 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 
 	var err error
 	within(t, "an add during a blocked poll", func() {
-		err = l.add(store, mustRevocation(t, `{"sub":"mallory"}`, l.clk.Now()), zap.NewNop())
+		err = l.Add(store, mustRevocation(t, `{"sub":"mallory"}`, l.clk.Now()), zap.NewNop())
 	})
-	if err != nil || !revokesSub(l.revocationList, "mallory") {
+	if err != nil || !revokesSub(l.List, "mallory") {
 		t.Fatalf("an add during a blocked poll: %v", err)
 	}
 
@@ -158,11 +158,11 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 	hungGate := make(chan struct{})
 	defer close(hungGate) // it answers only once the test is over
 	hung.ListGate = hungGate
-	var u2 *revocationUser
+	var u2 *User
 	acquired := make(chan struct{})
 	go func() {
 		defer close(acquired)
-		u2 = l.acquire(time.Second, hung, zap.NewNop())
+		u2 = l.Acquire(time.Second, hung, zap.NewNop())
 	}()
 	select {
 	case <-acquired:
@@ -172,7 +172,7 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 	timer.expire()
 	within(t, "acquire on a hung storage", func() { <-acquired })
 	timer.reset()
-	l.release(u2)
+	l.Release(u2)
 
 	// Going back to store made the loop start a second sync of it (the
 	// first one's wait had timed out with the bound fired for acquire):
@@ -192,7 +192,7 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if !revokesSub(l.revocationList, "mallory") {
+	if !revokesSub(l.List, "mallory") {
 		t.Fatal("an older list dropped an entry added during it")
 	}
 
@@ -202,9 +202,9 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 	store.Set(func(s *tu.Storage) { s.StoreGate = storeGate })
 	go timer.expire()
 	within(t, "an add on a hung storage", func() {
-		err = l.add(store, mustRevocation(t, `{"sub":"trudy"}`, l.clk.Now()), zap.NewNop())
+		err = l.Add(store, mustRevocation(t, `{"sub":"trudy"}`, l.clk.Now()), zap.NewNop())
 	})
-	if !errors.Is(err, errStorage) || revokesSub(l.revocationList, "trudy") {
+	if !errors.Is(err, errStorage) || revokesSub(l.List, "trudy") {
 		t.Fatalf("an add on a hung storage: %v", err)
 	}
 }
@@ -215,13 +215,13 @@ func TestRevocationPollDoesNotBlock(t *testing.T) {
 func TestRevocationResyncOnStoreChange(t *testing.T) {
 	oldStore, newStore := tu.NewStorage(), tu.NewStorage()
 	l := newTestList(t)
-	u1 := l.acquire(time.Hour, oldStore, zap.NewNop())
-	defer l.release(u1)
+	u1 := l.Acquire(time.Hour, oldStore, zap.NewNop())
+	defer l.Release(u1)
 	l.drainSync(t)
-	u2 := l.acquire(time.Hour, newStore, zap.NewNop())
+	u2 := l.Acquire(time.Hour, newStore, zap.NewNop())
 	l.drainSync(t)
 	e := addEntries(t, oldStore, 1)[0]
-	l.release(u2)
+	l.Release(u2)
 	if err := l.drainSync(t); err != nil {
 		t.Fatal(err)
 	}
@@ -235,8 +235,8 @@ func TestRevocationResyncOnStoreChange(t *testing.T) {
 func TestRevocationNoopSync(t *testing.T) {
 	store := tu.NewStorage()
 	l := newTestList(t)
-	u := l.acquire(time.Second, store, zap.NewNop())
-	defer l.release(u)
+	u := l.Acquire(time.Second, store, zap.NewNop())
+	defer l.Release(u)
 	l.drainSync(t)
 	addEntries(t, store, 3)
 	if err := l.poll(t, time.Second); err != nil {
@@ -258,12 +258,12 @@ func TestRevocationUnreadableWarnsOnce(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
 	store := tu.NewStorage()
 	l := newTestList(t)
-	u := l.acquire(time.Second, store, zap.New(core))
-	defer l.release(u)
+	u := l.Acquire(time.Second, store, zap.New(core))
+	defer l.Release(u)
 	l.drainSync(t)
 	good := addEntries(t, store, 1)[0]
-	goodData := store.Data[revocationKey(good.ID)]
-	bad := revocationKey("00000000000000dd")
+	goodData := store.Data[Key(good.ID)]
+	bad := Key("00000000000000dd")
 	warnings := func() int {
 		return logs.FilterMessageSnippet("unreadable entry").Len()
 	}

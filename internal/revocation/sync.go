@@ -1,4 +1,4 @@
-package soloauth
+package revocation
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // storage while one runs wait for it rather than start another, so a
 // hung storage holds one goroutine, not one per poll.
 type syncRun struct {
-	store revocationStore
+	store Store
 	done  chan struct{} // closed once err is set
 	err   error
 }
@@ -27,12 +27,21 @@ type syncRun struct {
 // loop polls storage every poll interval until stop is closed, and at
 // once when woken with resync set (the storage in use changed). It
 // closes done on its way out.
-func (l *revocationList) loop(stop, wake, done chan struct{}) {
+func (l *List) loop(stop, wake, done chan struct{}) {
 	defer close(done)
+	// The wait for the next poll is kept across wakes that leave the
+	// interval as it was, so that a wake neither delays the poll nor
+	// leaves behind a wait that nobody takes (which a test's fake clock
+	// would count as the loop waiting).
+	var next <-chan time.Time
+	var nextPoll time.Duration
 	for {
 		l.mu.Lock()
 		poll := l.pollLocked()
 		l.mu.Unlock()
+		if next == nil || poll != nextPoll {
+			next, nextPoll = l.clock.After(poll), poll
+		}
 		sync := false
 		select {
 		case <-stop:
@@ -41,10 +50,11 @@ func (l *revocationList) loop(stop, wake, done chan struct{}) {
 			l.mu.Lock()
 			sync, l.resync = l.resync, false
 			l.mu.Unlock()
-		case <-l.clock.After(poll):
+		case <-next:
 			sync = true
 		}
 		if sync {
+			next = nil
 			_ = l.sync(revocationStorageTimeout, stop)
 		}
 	}
@@ -53,7 +63,7 @@ func (l *revocationList) loop(stop, wake, done chan struct{}) {
 // sync brings the index in step with the current storage, waiting at
 // most timeout (or until quit is closed) for it; a sync that outlives
 // the wait still merges when storage answers.
-func (l *revocationList) sync(timeout time.Duration, quit <-chan struct{}) error {
+func (l *List) sync(timeout time.Duration, quit <-chan struct{}) error {
 	l.mu.Lock()
 	store := l.store
 	if store == nil {
@@ -82,7 +92,7 @@ func (l *revocationList) sync(timeout time.Duration, quit <-chan struct{}) error
 
 // runSync reads storage, merges and reports; known is the index when
 // the sync began.
-func (l *revocationList) runSync(run *syncRun, known *revocationIndex, logger *zap.Logger) {
+func (l *List) runSync(run *syncRun, known *index, logger *zap.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), revocationStorageTimeout)
 	r := l.readStorage(ctx, run.store, known, logger)
 	cancel()
@@ -109,7 +119,7 @@ func (l *revocationList) runSync(run *syncRun, known *revocationIndex, logger *z
 		err = l.failed(err)
 	} else {
 		now := l.clock.Now()
-		l.setStatus(func(st *revocationStatus) { st.StorageOK, st.LastSync, st.LastError = true, now, "" })
+		l.setStatus(func(st *Status) { st.StorageOK, st.LastSync, st.LastError = true, now, "" })
 	}
 	run.err = err
 	close(run.done)
@@ -126,7 +136,7 @@ type mergeStats struct{ added, dropped, known int }
 // here meanwhile may be missing from the list) and the list was
 // complete. Nothing changed, nothing is rebuilt. It returns the
 // unreadable files not yet warned of. l.mu is held.
-func (l *revocationList) mergeLocked(run *syncRun, known *revocationIndex, r storageRead) (mergeStats, map[string]unreadableEntry) {
+func (l *List) mergeLocked(run *syncRun, known *index, r storageRead) (mergeStats, map[string]unreadableEntry) {
 	if !sameStore(run.store, l.store) {
 		return mergeStats{}, nil // storage changed meanwhile; its sync follows
 	}
@@ -145,13 +155,13 @@ func (l *revocationList) mergeLocked(run *syncRun, known *revocationIndex, r sto
 	}
 	now := l.clock.Now()
 	newest := l.index.Load()
-	var add []*Revocation
+	var add []*Entry
 	for _, e := range r.add {
 		if newest.byID[e.ID] == nil && !l.lifted[e.ID] && e.inForce(now) {
 			add = append(add, e)
 		}
 	}
-	drop := func(e *Revocation) bool {
+	drop := func(e *Entry) bool {
 		return !e.inForce(now) || r.complete && !r.listed[e.ID] && known.byID[e.ID] == e
 	}
 	dropped := 0
@@ -180,9 +190,9 @@ func mapSet[K comparable, V any](m map[K]V, k K, v V) map[K]V {
 }
 
 // failed records a failed read: the entries known are kept.
-func (l *revocationList) failed(err error) error {
+func (l *List) failed(err error) error {
 	now := l.clock.Now()
-	l.setStatus(func(st *revocationStatus) {
+	l.setStatus(func(st *Status) {
 		st.StorageOK, st.LastError, st.LastErrorAt = false, err.Error(), now
 		st.Failures++
 	})
@@ -198,7 +208,7 @@ func (l *revocationList) failed(err error) error {
 // bounded runs a storage call, waiting at most timeout for it: a call
 // that ignores its context is left to finish on its own. The error is
 // errStorage's on a timeout.
-func (l *revocationList) bounded(timeout time.Duration, call func(ctx context.Context) error) error {
+func (l *List) bounded(timeout time.Duration, call func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	done := make(chan error, 1)
 	go func() {
@@ -218,7 +228,7 @@ func (l *revocationList) bounded(timeout time.Duration, call func(ctx context.Co
 
 // timer is the wall-clock bound on storage calls; tests replace it
 // (storageTimer) to fire it by hand.
-func (l *revocationList) timer(d time.Duration) (<-chan time.Time, func()) {
+func (l *List) timer(d time.Duration) (<-chan time.Time, func()) {
 	if l.storageTimer != nil {
 		return l.storageTimer(d), func() {}
 	}

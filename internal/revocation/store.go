@@ -1,4 +1,4 @@
-package soloauth
+package revocation
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // Reading Caddy's storage for revocations. Each entry is one immutable
 // file, solo_auth/revocations/<id>.json; lifting deletes it. A read lists
 // the folder, loads the files the index does not know and deletes
-// expired ones; revocationsync.go merges what it found into the index.
+// expired ones; sync.go merges what it found into the index.
 //
 // The rule that keeps a fleet safe: an entry known here is dropped only
 // when a successful, complete list of the folder no longer shows its
@@ -32,10 +32,10 @@ const (
 	revocationPrefix = "solo_auth/revocations"
 	// DefaultRevocationPoll is how often storage is read for entries
 	// that other instances added or lifted.
-	DefaultRevocationPoll = 10 * time.Second
+	DefaultPoll = 10 * time.Second
 	// minRevocationPoll keeps a misconfigured fleet from hammering
 	// shared storage; short enough for tests and small fleets.
-	minRevocationPoll = 100 * time.Millisecond
+	MinPoll = 100 * time.Millisecond
 	// revocationStorageTimeout bounds one sync, or one add or lift.
 	revocationStorageTimeout = 10 * time.Second
 	// revocationStartTimeout bounds the sync that a config load waits
@@ -43,9 +43,9 @@ const (
 	revocationStartTimeout = 3 * time.Second
 )
 
-// revocationStore is the part of certmagic.Storage (ctx.Storage()) the
+// Store is the part of certmagic.Storage (ctx.Storage()) the
 // list uses.
-type revocationStore interface {
+type Store interface {
 	Store(ctx context.Context, key string, value []byte) error
 	Load(ctx context.Context, key string) ([]byte, error)
 	Delete(ctx context.Context, key string) error
@@ -53,16 +53,16 @@ type revocationStore interface {
 	List(ctx context.Context, prefix string, recursive bool) ([]string, error)
 }
 
-func revocationKey(id string) string { return revocationPrefix + "/" + id + ".json" }
+func Key(id string) string { return revocationPrefix + "/" + id + ".json" }
 
 func revocationIDOfKey(key string) (string, bool) {
 	id, ok := strings.CutSuffix(path.Base(key), ".json")
-	return id, ok && isRevocationID(id)
+	return id, ok && IsID(id)
 }
 
 // storageRead is what one read of storage found.
 type storageRead struct {
-	add []*Revocation // entries in force the index did not know
+	add []*Entry // entries in force the index did not know
 	// listed holds the ids whose file the list showed; complete says
 	// the list succeeded whole, so that a known entry it does not show
 	// was lifted.
@@ -81,7 +81,7 @@ type unreadableEntry struct {
 
 // readStorage reads the folder against the index known when the sync
 // began. It takes no lock: it may take as long as storage does.
-func (l *revocationList) readStorage(ctx context.Context, store revocationStore, known *revocationIndex, logger *zap.Logger) storageRead {
+func (l *List) readStorage(ctx context.Context, store Store, known *index, logger *zap.Logger) storageRead {
 	r := storageRead{listed: map[string]bool{}}
 	keys, err := store.List(ctx, revocationPrefix, false)
 	switch {
@@ -90,7 +90,7 @@ func (l *revocationList) readStorage(ctx context.Context, store revocationStore,
 	case errors.Is(err, fs.ErrNotExist) && !store.Exists(ctx, revocationPrefix):
 		// No folder: nothing to add, and nothing dropped for it.
 		keys, err = nil, nil
-		if n := known.countInForce(l.clock.Now()); n > 0 {
+		if n := known.count(l.clock.Now()); n > 0 {
 			err = fmt.Errorf("%s is missing while %d entries are known; keeping them", revocationPrefix, n)
 		}
 	case errors.Is(err, fs.ErrNotExist):
@@ -145,8 +145,8 @@ func (l *revocationList) readStorage(ctx context.Context, store revocationStore,
 	return r
 }
 
-func decodeStoredRevocation(data []byte, id string) (*Revocation, error) {
-	var e Revocation
+func decodeStoredRevocation(data []byte, id string) (*Entry, error) {
+	var e Entry
 	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, err
 	}
