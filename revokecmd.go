@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 	"github.com/solo-one/caddy-solo-auth/internal/revocation"
 	"github.com/spf13/cobra"
 )
@@ -154,29 +155,12 @@ func hashTokenFile(path string) (string, error) {
 		return "", fmt.Errorf("--token-file: %w", err)
 	}
 	token := strings.TrimSpace(string(data))
-	if !isCompactJWS(token) {
+	if !jwt.IsCompactJWS(token) {
 		// The content is not echoed: it may be a secret.
 		return "", fmt.Errorf("--token-file %s: want one compact token (three base64url segments joined by dots, nothing else)", path)
 	}
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:]), nil
-}
-
-// isCompactJWS reports whether s is three non-empty base64url segments
-// (no padding) joined by dots.
-func isCompactJWS(s string) bool {
-	segs := strings.Split(s, ".")
-	if len(segs) != 3 {
-		return false
-	}
-	for _, seg := range segs {
-		if seg == "" || strings.IndexFunc(seg, func(r rune) bool {
-			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
-		}) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func printJSON(out io.Writer, resp *http.Response) error {

@@ -32,27 +32,52 @@ func decodeSegment(buf []byte, seg string) ([]byte, error) {
 	return buf[:n], err
 }
 
-// compactSegments checks that a token is exactly three unpadded, canonical
-// base64url segments, the header and the signature non-empty (an empty
-// signature is the shape of alg "none"), and returns the positions of its
-// two dots. The alphabet itself is enforced where each segment is decoded
-// (all three are, before a token is accepted), except for CR and LF, which
-// Go's base64 decoder skips and which are refused here.
+// IsCompactJWS reports whether token has the one shape a token Verify
+// accepts can have: three non-empty, unpadded, canonical base64url
+// segments joined by dots, and nothing else. `caddy solo-auth revoke
+// --token-file` checks a file with it before hashing.
+func IsCompactJWS(token string) bool {
+	first, last, ok := compactSegments(token)
+	return ok && last > first+1 // a JWT's payload is never empty
+}
+
+// compactSegments checks the JWS layer's shape and returns the positions
+// of the token's two dots: three unpadded, canonical base64url segments,
+// the header and the signature non-empty (an empty signature is the shape
+// of alg "none"). An empty payload is a JWS, refused later as claims.
+// Every character is checked here, before any decoding: Go's base64
+// decoder skips CR and LF.
 func compactSegments(token string) (first, last int, ok bool) {
 	first = strings.IndexByte(token, '.')
 	last = strings.LastIndexByte(token, '.')
-	if first <= 0 || last == first || last == len(token)-1 ||
-		strings.IndexByte(token[first+1:last], '.') >= 0 ||
-		strings.IndexByte(token, '\r') >= 0 || strings.IndexByte(token, '\n') >= 0 {
+	if first <= 0 || last == first || last == len(token)-1 {
 		return 0, 0, false
 	}
 	for _, seg := range [...]string{token[:first], token[first+1 : last], token[last+1:]} {
-		if !canonicalB64(seg) {
+		if !base64URLOnly(seg) || !canonicalB64(seg) {
 			return 0, 0, false
 		}
 	}
 	return first, last, true
 }
+
+// base64URLOnly reports whether seg holds only the unpadded base64url
+// alphabet.
+func base64URLOnly(seg string) bool {
+	for i := 0; i < len(seg); i++ {
+		if !isB64URL[seg[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var isB64URL = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
 
 // canonicalB64 reports whether an unpadded base64url string of valid
 // characters is the one encoding of its bytes: its length is not 1 mod 4,
