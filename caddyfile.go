@@ -1,6 +1,7 @@
 package soloauth
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -54,8 +55,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	if global, ok := h.Option(directiveName).(*SoloAuth); ok && global != nil {
 		merged = global.withOverrides(&local)
 	}
+	// Provision checks again once placeholders are resolved; this one
+	// answers at adapt time, with the Caddyfile's line.
 	if !merged.hasKeySource() {
-		return nil, h.Errf("no key source: set `secret` for SDK tokens or `workos_client_id`, `jwks_url` or `jwks_file` for WorkOS tokens, here or in the solo_auth global option")
+		return nil, h.Errf("%v, here or in the solo_auth global option", errNoKeySource)
 	}
 	return merged, nil
 }
@@ -256,6 +259,9 @@ func parseDurationArg(d *caddyfile.Dispenser, sub string, args []string, zeroOK 
 	}
 	return dur, nil
 }
+
+// errNoKeySource is a handler that could verify no token at all.
+var errNoKeySource = errors.New("no key source: set `secret` for SDK tokens or `workos_client_id`, `jwks_url` or `jwks_file` for WorkOS tokens")
 
 func (m *SoloAuth) hasKeySource() bool {
 	return len(m.Secrets) > 0 || m.hasWorkOSSource()

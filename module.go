@@ -211,7 +211,7 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	}
 	workos := len(jwksURLs) > 0 || len(jwksFiles) > 0
 	if len(secrets) == 0 && !workos {
-		return fmt.Errorf("no key source: set `secret` for SDK tokens or `workos_client_id`, `jwks_url` or `jwks_file` for WorkOS tokens")
+		return errNoKeySource
 	}
 	if err := m.checkTokenPlaces(); err != nil {
 		return err
