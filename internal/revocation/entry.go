@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,94 +55,131 @@ type Entry struct {
 	tokenHash [32]byte // TokenSHA256, decoded
 }
 
+// kind is one of the four ways an entry names tokens. kinds lists them
+// once, in the order the API documents them: parsing, checking, naming
+// and showing an entry all go through it.
+type kind struct {
+	name  string // as the API and storage spell it
+	field func(*Entry) *string
+}
+
+var kinds = [...]kind{
+	{"sub", func(e *Entry) *string { return &e.Sub }},
+	{"token_sha256", func(e *Entry) *string { return &e.TokenSHA256 }},
+	{"sid", func(e *Entry) *string { return &e.SID }},
+	{"jti", func(e *Entry) *string { return &e.JTI }},
+}
+
+// kindNames is "sub, token_sha256, sid, jti", for messages.
+var kindNames = func() string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.name
+	}
+	return strings.Join(names, ", ")
+}()
+
 // Kind names the entry's kind: sub, token_sha256, sid or jti.
 func (e *Entry) Kind() string {
-	switch {
-	case e.Sub != "":
-		return "sub"
-	case e.TokenSHA256 != "":
-		return "token_sha256"
-	case e.SID != "":
-		return "sid"
+	for _, k := range kinds {
+		if *k.field(e) != "" {
+			return k.name
+		}
 	}
-	return "jti"
+	return ""
 }
 
 // Value is what the entry names; a token hash, never a token.
 func (e *Entry) Value() string {
-	return e.Sub + e.TokenSHA256 + e.SID + e.JTI // exactly one is set
+	for _, k := range kinds {
+		if v := *k.field(e); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func (e *Entry) inForce(now time.Time) bool { return now.Before(e.Until) }
 
-// revocationRequest is the body of POST /solo_auth/revocations. Pointers
-// tell an absent member from an empty one.
-type revocationRequest struct {
-	Sub         *string `json:"sub"`
-	TokenSHA256 *string `json:"token_sha256"`
-	SID         *string `json:"sid"`
-	JTI         *string `json:"jti"`
-	Until       *string `json:"until"`
-}
+// untilMember is the request's optional member beside the kind.
+const untilMember = "until"
 
-// ParseRequest judges a request body and returns the entry it
-// asks for, created at now, with a fresh id. Every error is the client's
-// (a 400): not one JSON object, an unknown or duplicate member, a wrong
-// type, no kind or two, an empty or overlong value, a malformed hash, an
-// until that is not RFC 3339, not after now or more than 30 days ahead.
+// ParseRequest judges the body of POST /solo_auth/revocations and returns
+// the entry it asks for, created at now, with a fresh id. Every error is
+// the client's (a 400): not one JSON object, an unknown or duplicate
+// member, a member that is not a string (null included), no kind or two,
+// an empty or overlong value, a malformed hash, an until that is not RFC
+// 3339, not after now or more than 30 days ahead.
 func ParseRequest(body []byte, now time.Time) (*Entry, error) {
-	var req revocationRequest
-	// RejectUnknownMembers; duplicate names and trailing data are errors
-	// by default in this json package.
-	if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil {
-		return nil, fmt.Errorf("body: want one JSON object with one of sub, token_sha256, sid, jti and optionally until: %w", err)
-	}
-	// null would read as absent: it is a wrong type (every member is a
-	// string), not a way to leave one out.
+	// Duplicate names, invalid UTF-8 and trailing data are errors by
+	// default in this json package.
 	var members map[string]jsontext.Value
 	if err := json.Unmarshal(body, &members); err != nil {
-		return nil, fmt.Errorf("body: %w", err)
+		return nil, fmt.Errorf("body: want one JSON object with one of %s and optionally until: %w", kindNames, err)
 	}
-	for name, v := range members {
-		if v.Kind() == 'n' {
-			return nil, fmt.Errorf("%s: null; want a string", name)
+	text := func(name string) (string, bool, error) {
+		raw, ok := members[name]
+		if !ok {
+			return "", false, nil
 		}
+		// null would read as absent: it is a wrong type, not a way to
+		// leave a member out.
+		if raw.Kind() != '"' {
+			return "", true, fmt.Errorf("%s: %s; want a string", name, jsonKindName(raw.Kind()))
+		}
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "", true, fmt.Errorf("%s: %w", name, err)
+		}
+		return v, true, nil
 	}
 	e := &Entry{Created: now.UTC(), Until: now.Add(DefaultTTL).UTC()}
-	kinds := 0
-	for _, k := range []struct {
-		name string
-		val  *string
-		dst  *string
-	}{{"sub", req.Sub, &e.Sub}, {"token_sha256", req.TokenSHA256, &e.TokenSHA256}, {"sid", req.SID, &e.SID}, {"jti", req.JTI, &e.JTI}} {
-		if k.val == nil {
-			continue
-		}
-		kinds++
-		if err := checkRevocationValue(k.name, *k.val); err != nil {
+	known := 0
+	for _, k := range kinds {
+		v, ok, err := text(k.name)
+		if err != nil {
 			return nil, err
 		}
-		*k.dst = *k.val
+		if ok {
+			known++
+			if err := checkRevocationValue(k.name, v); err != nil {
+				return nil, err
+			}
+			*k.field(e) = v
+		}
 	}
-	if kinds != 1 {
-		return nil, fmt.Errorf("want exactly one of sub, token_sha256, sid, jti; got %d", kinds)
+	if known != 1 {
+		return nil, fmt.Errorf("want exactly one of %s; got %d", kindNames, known)
 	}
-	if e.TokenSHA256 != "" {
-		e.TokenSHA256 = strings.ToLower(e.TokenSHA256)
-		_, _ = hex.Decode(e.tokenHash[:], []byte(e.TokenSHA256)) // checked above
+	until, hasUntil, err := text(untilMember)
+	if err != nil {
+		return nil, err
 	}
-	if req.Until != nil {
-		until, err := time.Parse(time.RFC3339, *req.Until)
+	if hasUntil {
+		known++
+	}
+	if known != len(members) {
+		for _, name := range slices.Sorted(maps.Keys(members)) {
+			if name != untilMember && !slices.ContainsFunc(kinds[:], func(k kind) bool { return k.name == name }) {
+				return nil, fmt.Errorf("%s: unknown member; want one of %s and optionally until", name, kindNames)
+			}
+		}
+	}
+	if err := e.checkKind(); err != nil {
+		return nil, err
+	}
+	if hasUntil {
+		t, err := time.Parse(time.RFC3339, until)
 		if err != nil {
-			return nil, fmt.Errorf("until: not an RFC 3339 time: %q", *req.Until)
+			return nil, fmt.Errorf("until: not an RFC 3339 time: %q", until)
 		}
-		if !until.After(now) {
-			return nil, fmt.Errorf("until: %s is not in the future", *req.Until)
+		if !t.After(now) {
+			return nil, fmt.Errorf("until: %s is not in the future", until)
 		}
-		if until.Sub(now) > MaxTTL {
-			return nil, fmt.Errorf("until: %s is more than %v ahead", *req.Until, MaxTTL)
+		if t.Sub(now) > MaxTTL {
+			return nil, fmt.Errorf("until: %s is more than %v ahead", until, MaxTTL)
 		}
-		e.Until = until.UTC()
+		e.Until = t.UTC()
 	}
 	id, err := newRevocationID()
 	if err != nil {
@@ -148,6 +187,44 @@ func ParseRequest(body []byte, now time.Time) (*Entry, error) {
 	}
 	e.ID = id
 	return e, nil
+}
+
+// jsonKindName names a JSON value's kind for a message, which never
+// echoes the value itself.
+func jsonKindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	case '0':
+		return "a number"
+	case '[':
+		return "an array"
+	}
+	return "an object"
+}
+
+// checkKind checks that exactly one kind is set, and to a value its kind
+// allows, and decodes a token hash (kept in lower case).
+func (e *Entry) checkKind() error {
+	set := 0
+	for _, k := range kinds {
+		if v := *k.field(e); v != "" {
+			set++
+			if err := checkRevocationValue(k.name, v); err != nil {
+				return err
+			}
+		}
+	}
+	if set != 1 {
+		return fmt.Errorf("want exactly one of %s, got %d", kindNames, set)
+	}
+	if e.TokenSHA256 != "" {
+		e.TokenSHA256 = strings.ToLower(e.TokenSHA256)
+		_, _ = hex.Decode(e.tokenHash[:], []byte(e.TokenSHA256)) // checked above
+	}
+	return nil
 }
 
 func checkRevocationValue(kind, v string) error {
@@ -195,25 +272,8 @@ func (e *Entry) checkStored() error {
 	if !IsID(e.ID) {
 		return errors.New("malformed id")
 	}
-	kinds := 0
-	for _, k := range []struct{ name, val string }{{"sub", e.Sub}, {"token_sha256", e.TokenSHA256}, {"sid", e.SID}, {"jti", e.JTI}} {
-		if k.val == "" {
-			continue
-		}
-		kinds++
-		if err := checkRevocationValue(k.name, k.val); err != nil {
-			return err
-		}
-	}
-	if kinds != 1 {
-		return fmt.Errorf("want exactly one kind, got %d", kinds)
-	}
 	if !e.Until.After(e.Created) {
 		return errors.New("until not after created")
 	}
-	if e.TokenSHA256 != "" {
-		e.TokenSHA256 = strings.ToLower(e.TokenSHA256)
-		_, _ = hex.Decode(e.tokenHash[:], []byte(e.TokenSHA256))
-	}
-	return nil
+	return e.checkKind()
 }

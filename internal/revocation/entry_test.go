@@ -118,7 +118,7 @@ func TestRevocationLookup(t *testing.T) {
 	created := revNow.Add(500 * time.Millisecond) // 12:00:00.5
 	token := tu.HS256(tu.SecretA, tu.SDKClaims("alice"))
 	other := tu.HS256(tu.SecretA, tu.SDKClaims("alice").With("jti", "x"))
-	x := newRevocationIndex([]*Entry{
+	x := newIndex([]*Entry{
 		mustRevocation(t, `{"sub":"alice","until":"2026-03-01T13:00:00Z"}`, created),
 		mustRevocation(t, `{"token_sha256":"`+strings.ToUpper(sha256Hex(token))+`"}`, created),
 		mustRevocation(t, `{"sid":"session_1"}`, created),
@@ -219,15 +219,36 @@ func TestRevocationLookupAllocs(t *testing.T) {
 	for _, body := range []string{`{"sub":"carol"}`, `{"sub":"dave"}`, `{"sid":"s2"}`, `{"jti":"j2"}`} {
 		entries = append(entries, mustRevocation(t, body, now))
 	}
-	l.index.Store(newRevocationIndex(entries))
+	l.index.Store(newIndex(entries))
 	check("entries, none by token hash")
 	if tok.hashes != 0 {
 		t.Errorf("the token's hash was asked for %d times with no token_sha256 entry", tok.hashes)
 	}
 	entries = append(entries, mustRevocation(t, `{"token_sha256":"`+strings.Repeat("0", 64)+`"}`, now))
-	l.index.Store(newRevocationIndex(entries))
+	l.index.Store(newIndex(entries))
 	check("entries of every kind")
 	if tok.hashes == 0 {
 		t.Error("the token's hash was never asked for with a token_sha256 entry")
+	}
+}
+
+// TestRevocationRequestMessages: a refusal names the member and what is
+// wrong with it, and never echoes a value.
+func TestRevocationRequestMessages(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"sub":42}`:                  "sub: a number; want a string",
+		`{"sid":null}`:                "sid: null; want a string",
+		`{"jti":{"s3cr3t":1}}`:        "jti: an object; want a string",
+		`{"sub":"a","note":"s3cr3t"}`: "note: unknown member; want one of sub, token_sha256, sid, jti and optionally until",
+		`{"sub":""}`:                  "sub: empty",
+		`{"sub":"a","jti":"b"}`:       "want exactly one of sub, token_sha256, sid, jti; got 2",
+	} {
+		_, err := ParseRequest([]byte(body), revNow)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v, want %q", body, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%s: the message echoes a value: %v", body, err)
+		}
 	}
 }

@@ -17,7 +17,7 @@ type index struct {
 	jti   map[string][]*Entry
 }
 
-func newRevocationIndex(entries []*Entry) *index {
+func newIndex(entries []*Entry) *index {
 	x := &index{byID: make(map[string]*Entry, len(entries))}
 	for _, e := range entries {
 		x.byID[e.ID] = e
@@ -69,7 +69,7 @@ func (x *index) with(add []*Entry, drop func(*Entry) bool) *index {
 			all = append(all, e)
 		}
 	}
-	return newRevocationIndex(append(all, add...))
+	return newIndex(append(all, add...))
 }
 
 // Token is a verified token as a revocation judges it. The handler hands

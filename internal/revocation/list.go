@@ -83,7 +83,7 @@ func NewList(clk clock.Clock, readFailed func()) *List {
 		readFailed = func() {}
 	}
 	l := &List{clock: clk, readFailed: readFailed, logger: zap.NewNop(), status: Status{StorageOK: true}}
-	l.index.Store(newRevocationIndex(nil))
+	l.index.Store(newIndex(nil))
 	return l
 }
 

@@ -105,7 +105,7 @@ func TestRevocationOutage(t *testing.T) {
 
 	// Listing works but reading a new entry fails: it is retried.
 	other := newTestList(t)
-	other.index.Store(newRevocationIndex(nil))
+	other.index.Store(newIndex(nil))
 	e2 := mustRevocation(t, `{"sub":"bob"}`, clk.Now())
 	if err := other.Add(store, e2, zap.NewNop()); err != nil {
 		t.Fatal(err)
