@@ -22,6 +22,7 @@ func TestInternalImports(t *testing.T) {
 		{"internal/revocation", []string{caddy, module + "/internal/jwt", module + "/internal/keys"}},
 		{"internal/strictjson", []string{caddy, zap, module + "/internal/"}},
 		{"internal/clock", []string{caddy, zap, module + "/internal/"}},
+		{"internal/users", []string{caddy, zap, module + "/internal/"}},
 	} {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "./"+tt.pkg).CombinedOutput()
 		if err != nil {

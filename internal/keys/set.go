@@ -21,6 +21,7 @@ import (
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
+	"github.com/solo-one/caddy-solo-auth/internal/users"
 )
 
 // Limits of a JWKS fetch; past any of them the fetch has failed and the
@@ -82,8 +83,8 @@ type Set struct {
 	table atomic.Pointer[keyTable]
 
 	mu          sync.Mutex
-	users       []*User // oldest first; see keysetusers.go
-	store       Store   // the newest user's; nil: nothing is saved
+	users       users.Users[userSettings] // see users.go
+	store       Store                     // the newest user's; nil: nothing is saved
 	inflight    *fetchCall
 	stopping    bool      // Destruct has begun
 	lastAttempt time.Time // start of the last fetch of any kind

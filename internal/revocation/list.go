@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"reflect"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
+	"github.com/solo-one/caddy-solo-auth/internal/users"
 )
 
 // The process's revocation list: who uses it (the handlers, each asking
@@ -39,7 +39,7 @@ type List struct {
 	// mu guards what follows and every change of index. It is never
 	// held during a storage call (sync.go).
 	mu       sync.Mutex
-	users    []*User
+	users    users.Users[userSettings]
 	store    Store // the newest user's; nil while none
 	logger   *zap.Logger
 	stop     chan struct{} // closed to end the loop; nil while none runs
@@ -59,12 +59,15 @@ type List struct {
 	status   Status
 }
 
-// User is one handler's use of the list.
-type User struct {
-	poll   time.Duration
+// userSettings is where a handler's config keeps and logs revocations.
+type userSettings struct {
 	store  Store
 	logger *zap.Logger
 }
+
+// User is one handler's use of the list: a handle returned by Acquire,
+// given back to Release.
+type User = users.User[userSettings]
 
 // Status is the storage side's health, for the admin API.
 type Status struct {
@@ -108,9 +111,8 @@ func (l *List) Now() time.Time { return l.clock.Now() }
 // after a restart the entries apply from the first request; a config
 // load waits for that at most revocationStartTimeout.
 func (l *List) Acquire(poll time.Duration, store Store, logger *zap.Logger) *User {
-	u := &User{poll: poll, store: store, logger: logger}
 	l.mu.Lock()
-	l.users = append(l.users, u)
+	u := l.users.Add(poll, userSettings{store: store, logger: logger})
 	changed := l.usersChangedLocked()
 	l.mu.Unlock()
 	if changed {
@@ -126,7 +128,7 @@ func (l *List) Acquire(poll time.Duration, store Store, logger *zap.Logger) *Use
 func (l *List) Release(u *User) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.users = slices.DeleteFunc(l.users, func(v *User) bool { return v == u })
+	l.users.Remove(u)
 	if l.usersChangedLocked() && l.wake != nil {
 		l.resync = true
 		l.wakeLocked()
@@ -137,7 +139,8 @@ func (l *List) Release(u *User) {
 // interval, starts or stops the loop, and reports whether the storage
 // in use changed.
 func (l *List) usersChangedLocked() (storeChanged bool) {
-	if len(l.users) == 0 {
+	newest, ok := l.users.Newest()
+	if !ok {
 		if l.stop != nil {
 			close(l.stop)
 			l.stop, l.wake, l.loopDone = nil, nil, nil
@@ -146,7 +149,6 @@ func (l *List) usersChangedLocked() (storeChanged bool) {
 		l.setStatus(func(st *Status) { st.Poll = "" })
 		return false
 	}
-	newest := l.users[len(l.users)-1]
 	storeChanged = !sameStore(l.store, newest.store)
 	l.store, l.logger = newest.store, newest.logger
 	poll := l.pollLocked().String()
@@ -168,19 +170,7 @@ func (l *List) wakeLocked() {
 }
 
 // pollLocked is the shortest interval any user asks for.
-func (l *List) pollLocked() time.Duration {
-	poll := time.Duration(0)
-	for _, u := range l.users {
-		p := u.poll
-		if p <= 0 {
-			p = DefaultPoll
-		}
-		if poll == 0 || p < poll {
-			poll = p
-		}
-	}
-	return poll
-}
+func (l *List) pollLocked() time.Duration { return l.users.Shortest(DefaultPoll) }
 
 // errStorage wraps a failure to write an entry: the caller answers 503,
 // nothing having changed.
