@@ -1,7 +1,6 @@
 package soloauth
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -80,19 +79,6 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	refusal.write(w)
 	return nil
-}
-
-// verify is v.VerifyContext(token), reusing the request's last
-// verification when it was by the same verifier of the same token: the
-// lines of one key configuration that a request runs through one after
-// another verify it once.
-func (st *requestAuth) verify(ctx context.Context, v *jwt.Verifier, token string) (*jwt.Identity, error) {
-	if st.verifiedBy == v && st.verifiedToken == token {
-		return st.verifiedID, st.verifiedErr
-	}
-	id, err := v.VerifyContext(ctx, token)
-	st.verifiedBy, st.verifiedToken, st.verifiedID, st.verifiedErr = v, token, id, err
-	return id, err
 }
 
 // logRefusal logs why a request was refused, never the token: the request

@@ -66,7 +66,7 @@ func inspectCommand() *cobra.Command {
 			// As on a route with token_types: a kind left out has no key.
 			var err error
 			var workos bool
-			if v.Secrets, workos, err = (&SoloAuth{TokenTypes: types}).limitToTokenTypes(v.Secrets, jwksURL != "" || jwksFile != ""); err != nil {
+			if v.Secrets, workos, err = limitToTokenTypes(types, v.Secrets, jwksURL != "" || jwksFile != ""); err != nil {
 				return err
 			}
 			switch {

@@ -218,7 +218,7 @@ func (m *SoloAuth) Provision(ctx caddy.Context) error {
 	}
 	// token_types narrows the key configuration: a route without the key
 	// of a kind refuses that kind, which is what token_types asks.
-	if secrets, workos, err = m.limitToTokenTypes(secrets, workos); err != nil {
+	if secrets, workos, err = limitToTokenTypes(m.TokenTypes, secrets, workos); err != nil {
 		return err
 	}
 

@@ -2,11 +2,8 @@ package soloauth
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/solo-one/caddy-solo-auth/internal/jwt"
 )
 
@@ -23,65 +20,6 @@ const (
 	claimStakeholderName = "https://api.solo.one/stakeholder_name"
 	claimStakeholderType = "https://api.solo.one/stakeholder_type"
 )
-
-// requestAuth is what solo_auth decided for one request, shared by every
-// solo_auth handler the request runs through and read by one placeholder
-// provider. A refusal that report_only let through sticks: the request
-// would have been refused, so it keeps no identity even if a later
-// handler accepts the token.
-type requestAuth struct {
-	id     *jwt.Identity
-	detail string // report_only: the response it would have had
-	reason string
-
-	// The request's last verification, which the next solo_auth
-	// handler reuses if it has the same verifier and finds the same
-	// token: a global option and a route's line verify once.
-	verifiedBy    *jwt.Verifier
-	verifiedToken string
-	verifiedID    *jwt.Identity
-	verifiedErr   error
-
-	// source is where the token of id was found: {solo.token_source}.
-	source string
-	// taken are the query parameters and cookies removed so far.
-	taken []takenPlace
-}
-
-// varsKey holds the request's requestAuth among Caddy's request vars.
-const varsKey = "solo_auth"
-
-// String keeps the state out of {http.vars.solo_auth}.
-func (*requestAuth) String() string { return "" }
-
-// authState returns the request's state, creating it and registering its
-// placeholder provider on the first solo_auth handler.
-func authState(r *http.Request, repl *caddy.Replacer) *requestAuth {
-	if st, ok := caddyhttp.GetVar(r.Context(), varsKey).(*requestAuth); ok {
-		return st
-	}
-	st := &requestAuth{}
-	caddyhttp.SetVar(r.Context(), varsKey, st)
-	repl.Map(st.placeholder)
-	return st
-}
-
-func (st *requestAuth) authenticated(id *jwt.Identity, source string) {
-	if st.detail == "" {
-		st.id, st.source = id, source
-	}
-}
-
-// reportOnlyRefused records a refusal that report_only let through. The
-// identity placeholders become known but empty, so that `header_up
-// X-Solo-Subject {solo.sub}` sends nothing rather than the text
-// "{solo.sub}".
-func (st *requestAuth) reportOnlyRefused(detail, reason string) {
-	if st.detail == "" {
-		st.detail, st.reason = detail, reason
-	}
-	st.id, st.source = nil, ""
-}
 
 // placeholder serves {solo.*} and {http.auth.user.id} (which Caddy's
 // access log reads for user_id): the identity's values, or empty strings

@@ -157,11 +157,11 @@ func isCookieName(s string) bool {
 // limitToTokenTypes drops the key sources of each kind that token_types
 // leaves out (workos: every jwks_url, workos_client_id and jwks_file);
 // naming a kind without its key source, or an unknown kind, is an error.
-func (m *SoloAuth) limitToTokenTypes(secrets [][]byte, workos bool) ([][]byte, bool, error) {
-	if len(m.TokenTypes) == 0 {
+func limitToTokenTypes(tokenTypes []string, secrets [][]byte, workos bool) ([][]byte, bool, error) {
+	if len(tokenTypes) == 0 {
 		return secrets, workos, nil
 	}
-	for _, kind := range m.TokenTypes {
+	for _, kind := range tokenTypes {
 		switch kind {
 		case jwt.TokenTypeSDK:
 			if len(secrets) == 0 {
@@ -175,8 +175,8 @@ func (m *SoloAuth) limitToTokenTypes(secrets [][]byte, workos bool) ([][]byte, b
 			return nil, false, fmt.Errorf("token_types: unknown kind '%s': want sdk or workos", kind)
 		}
 	}
-	if !slices.Contains(m.TokenTypes, jwt.TokenTypeSDK) {
+	if !slices.Contains(tokenTypes, jwt.TokenTypeSDK) {
 		secrets = nil
 	}
-	return secrets, workos && slices.Contains(m.TokenTypes, jwt.TokenTypeWorkOS), nil
+	return secrets, workos && slices.Contains(tokenTypes, jwt.TokenTypeWorkOS), nil
 }

@@ -130,10 +130,7 @@ func skippedReasons(skipped []skippedKey) string {
 // Path is the file's absolute path.
 func (f *File) Path() string { return f.path }
 
-// logInUse logs the set's first use, as a fetched set logs its keys.
+// LogInUse logs the set's first use, as a fetched set logs its keys.
 func (f *File) LogInUse(logger *zap.Logger) {
-	logger.Info("jwks: key set in use",
-		zap.String("url", f.shown), zap.String("source", SourceFile),
-		zap.Time("fetched_at", f.table.fetchedAt), zap.Int("keys", len(f.table.keys)),
-		zap.Strings("added_kids", SortedKIDs(f.table.keys)))
+	logInUse(logger, f.shown, f.table, SortedKIDs(f.table.keys), nil)
 }

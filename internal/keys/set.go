@@ -263,8 +263,14 @@ func (ks *Set) use(t *keyTable) {
 		}
 		return
 	}
-	ks.log().Info("jwks: key set in use",
-		zap.String("url", ks.shown), zap.String("source", t.source),
+	logInUse(ks.log(), ks.shown, t, added, removed)
+}
+
+// logInUse is the one line that says which keys a set now verifies with,
+// fetched, saved or read from a file.
+func logInUse(logger *zap.Logger, shown string, t *keyTable, added, removed []string) {
+	logger.Info("jwks: key set in use",
+		zap.String("url", shown), zap.String("source", t.source),
 		zap.Time("fetched_at", t.fetchedAt), zap.Int("keys", len(t.keys)),
 		zap.Strings("added_kids", added), zap.Strings("removed_kids", removed))
 }

@@ -1,6 +1,7 @@
 package revocation
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -121,7 +122,7 @@ func (l *List) readStorage(ctx context.Context, store Store, known *index, logge
 				delete(r.listed, id)
 				continue
 			case err != nil:
-				loadErr = cmpOr(loadErr, fmt.Errorf("loading %s: %w", key, err))
+				loadErr = cmp.Or(loadErr, fmt.Errorf("loading %s: %w", key, err))
 				continue
 			}
 			if e, err = decodeStoredRevocation(data, id); err != nil {
@@ -141,7 +142,7 @@ func (l *List) readStorage(ctx context.Context, store Store, known *index, logge
 			}
 		}
 	}
-	r.err = cmpOr(r.err, loadErr)
+	r.err = cmp.Or(r.err, loadErr)
 	return r
 }
 
@@ -157,11 +158,4 @@ func decodeStoredRevocation(data []byte, id string) (*Entry, error) {
 		return nil, err
 	}
 	return &e, nil
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
