@@ -1,12 +1,13 @@
 package soloauth
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/go-json-experiment/json"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
@@ -125,8 +126,10 @@ func apiError(status int, msg string) error {
 	return caddy.APIError{HTTPStatus: status, Err: errors.New(msg)}
 }
 
+// writeJSON answers with v in the encoding storage keeps entries in (JSON
+// v2), so that an entry reads the same in both; map keys sorted.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
+	body, err := json.Marshal(v, json.Deterministic(true))
 	if err != nil {
 		return err
 	}
