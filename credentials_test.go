@@ -46,7 +46,7 @@ func TestCredentialsInJWKSURLNeverShown(t *testing.T) {
 		acquired = append(acquired, ks)
 	}
 	srv.Set(500, "down") // a failed refresh, logged
-	acquired[0].RSAKey(context.Background(), "unknown")
+	acquired[0].RSAKeys(context.Background(), "unknown")
 
 	leaks := func(where, s string) {
 		t.Helper()

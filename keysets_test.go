@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -98,7 +99,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	// Set 2's first request waits for its first fetch instead of a 503...
 	own := t0.Add(2 * wait) // the start-up deadline of sets 2..10
 	res := make(chan error, 1)
-	go func() { _, err := sets[1].RSAKey(context.Background(), "k1"); res <- err }()
+	go func() { _, _, err := sets[1].RSAKeys(context.Background(), "k1"); res <- err }()
 	tu.AwaitWaiters(t, clk, own, n-1) // nine sets' start-up waits
 	// A request waits up to the storage timeout past the deadline, in
 	// case the first attempt is settling in that instant.
@@ -110,7 +111,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	}
 	// ...and set 3's, whose endpoint still hangs, gets the 503 at its
 	// set's start-up deadline, when the first attempt settles.
-	go func() { _, err := sets[2].RSAKey(context.Background(), "k1"); res <- err }()
+	go func() { _, _, err := sets[2].RSAKeys(context.Background(), "k1"); res <- err }()
 	tu.AwaitWaiters(t, clk, grace, 2) // and the stale wait of set 2's request
 	select {
 	case err := <-res:
@@ -145,7 +146,7 @@ func TestAcquireDeadlinePerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.release(ks, u1)
-	if ks.CurrentKey("k1") == nil {
+	if !slices.Contains(ks.Status().KIDs, "k1") {
 		t.Fatal("acquire returned before a prompt first fetch was in use")
 	}
 	clk.Advance(time.Minute) // the first config's deadline is long past

@@ -36,7 +36,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := ks.RSAKey(context.Background(), fmt.Sprint("flood-", i)); errors.Is(err, jwt.ErrUnknownKeyID) {
+			if _, err := ks.rsaKey(context.Background(), fmt.Sprint("flood-", i)); errors.Is(err, jwt.ErrUnknownKeyID) {
 				unknown.Add(1)
 			}
 		}()
@@ -44,7 +44,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 	tu.Eventually(t, "the merged fetch to start", func() bool { return srv.Requests.Load() == 2 })
 	// A known kid does not wait behind the fetch in flight.
 	done := make(chan error, 1)
-	go func() { _, err := ks.RSAKey(context.Background(), "k1"); done <- err }()
+	go func() { _, err := ks.rsaKey(context.Background(), "k1"); done <- err }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -64,7 +64,7 @@ func TestKeySetUnknownKIDFlood(t *testing.T) {
 	// And within 30s of that fetch, more unknown kids cause none.
 	clk.Advance(DefaultMinInterval - time.Second)
 	for i := range 50 {
-		ks.RSAKey(context.Background(), fmt.Sprint("again-", i))
+		ks.rsaKey(context.Background(), fmt.Sprint("again-", i))
 	}
 	if n := srv.Requests.Load(); n != 2 {
 		t.Fatalf("%d fetches, want 2", n)
@@ -98,13 +98,13 @@ func TestKeySetFailedRefreshKeepsKeys(t *testing.T) {
 				srv.SetGate(gate)
 			}
 			clk.Advance(DefaultMinInterval)
-			if _, err := ks.RSAKey(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
+			if _, err := ks.rsaKey(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 				t.Fatalf("err %v", err)
 			}
 			if srv.Requests.Load() != 2 {
 				t.Fatalf("%d fetches, want 2", srv.Requests.Load())
 			}
-			if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+			if _, err := ks.rsaKey(context.Background(), "k1"); err != nil {
 				t.Fatalf("last good key lost after a failed refresh: %v", err)
 			}
 			if st := ks.Status(); st.LastError == "" || st.Source != sourceFetch {
@@ -137,13 +137,13 @@ func TestKeySetOutageAtStart(t *testing.T) {
 	ks.Start()
 	t.Cleanup(func() { ks.Destruct() })
 	awaitSettled(t, ks)
-	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrKeysUnavailable) {
+	if _, err := ks.rsaKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrKeysUnavailable) {
 		t.Fatalf("err %v, want ErrKeysUnavailable", err)
 	}
 	for i, secs := range []int{1, 2, 4, 8, 16, 32, 60, 60, 60} {
 		d := time.Duration(secs) * time.Second
 		tu.AwaitWaiters(t, clk, clk.Now().Add(d), 1)
-		if ra := ks.RetryAfter(); ra != secs {
+		if ra := ks.retryAfter(); ra != secs {
 			t.Fatalf("retry %d: Retry-After %d, want %d", i+1, ra, secs)
 		}
 		if n := srv.Requests.Load(); n != int64(i+1) {
@@ -155,10 +155,10 @@ func TestKeySetOutageAtStart(t *testing.T) {
 	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	tu.AwaitWaiters(t, clk, clk.Now().Add(time.Minute), 1)
 	clk.Advance(time.Minute)
-	tu.Eventually(t, "recovery", func() bool { return ks.CurrentKey("k1") != nil })
+	tu.Eventually(t, "recovery", func() bool { return ks.currentKey("k1") != nil })
 	// Back on the refresh schedule.
 	tu.AwaitWaiters(t, clk, clk.Now().Add(time.Hour), 1)
-	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+	if _, err := ks.rsaKey(context.Background(), "k1"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -187,7 +187,7 @@ func TestKeySetScheduledRefresh(t *testing.T) {
 	}
 	// ...and then refreshes.
 	clk.Advance(time.Minute)
-	tu.Eventually(t, "the scheduled refresh", func() bool { return ks.CurrentKey("k2") != nil })
+	tu.Eventually(t, "the scheduled refresh", func() bool { return ks.currentKey("k2") != nil })
 }
 
 // TestKeySetFailedOnDemandFetchIsNotRetriedSooner: an unknown kid's fetch
@@ -199,7 +199,7 @@ func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
 	ks := startKeySet(t, srv.URL, clk, nil)
 	clk.Advance(DefaultMinInterval)
 	srv.Set(500, "trouble")
-	ks.RSAKey(context.Background(), "unknown")
+	ks.rsaKey(context.Background(), "unknown")
 	if srv.Requests.Load() != 2 {
 		t.Fatalf("%d fetches, want 2", srv.Requests.Load())
 	}
@@ -207,7 +207,7 @@ func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
 	tu.AwaitWaiters(t, clk, clk.Now().Add(DefaultMinInterval), 1)
 	for range 29 {
 		clk.Advance(time.Second)
-		ks.RSAKey(context.Background(), fmt.Sprint("more-", clk.Now().Unix()))
+		ks.rsaKey(context.Background(), fmt.Sprint("more-", clk.Now().Unix()))
 	}
 	if n := srv.Requests.Load(); n != 2 {
 		t.Fatalf("%d fetches within 30s of a failed on-demand fetch, want 2", n)
@@ -238,7 +238,7 @@ func TestKeySetRedirectIsAFailedFetch(t *testing.T) {
 			if n := target.Requests.Load(); n != 0 {
 				t.Fatalf("the redirect was followed (%d requests at its target)", n)
 			}
-			if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrKeysUnavailable) {
+			if _, err := ks.rsaKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrKeysUnavailable) {
 				t.Fatalf("err %v, want ErrKeysUnavailable", err)
 			}
 			wantLocation := "http://xxxxx@" + target.Listener.Addr().String() + "/jwks?xxxxx"

@@ -17,7 +17,7 @@ import (
 )
 
 // sourceFile: a key set read from a local file (jwks_file).
-const SourceFile = "file"
+const sourceFile = "file"
 
 // File is a local JWK set (jwks_file), read when its config loads:
 // its keys never change; a reload reads the file again and makes a new
@@ -71,7 +71,7 @@ func ReadFile(path string, now time.Time, logger *zap.Logger) (*File, error) {
 	}
 	sum := sha256.Sum256(body)
 	f.digest = hex.EncodeToString(sum[:])
-	f.table = &keyTable{keys: keys, fetchedAt: now, source: SourceFile}
+	f.table = &keyTable{keys: keys, fetchedAt: now, source: sourceFile}
 	return f, nil
 }
 

@@ -63,7 +63,7 @@ func TestReadJWKSFile(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if f.path != tt.path || f.shown != "file://"+tt.path || f.table.source != SourceFile ||
+				if f.path != tt.path || f.shown != "file://"+tt.path || f.table.source != sourceFile ||
 					!f.table.fetchedAt.Equal(now) || len(f.table.keys) == 0 || f.digest == "" {
 					t.Fatalf("file set %+v", f)
 				}

@@ -184,7 +184,7 @@ func (ks *Set) Destruct() error {
 // An unknown kid triggers a fetch unless one ran in the last 30 seconds,
 // waits for it (or for the fetch already running) while ctx lasts, and
 // looks again.
-func (ks *Set) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (ks *Set) rsaKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	t := ks.table.Load()
 	if t == nil {
 		if t = ks.awaitFirstAttempt(ctx); t == nil {
@@ -212,7 +212,7 @@ func (ks *Set) RSAKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 
 // CurrentKey returns the key of kid in the set now in use, without ever
 // fetching; the token cache asks it on every hit for an RS256 token.
-func (ks *Set) CurrentKey(kid string) *rsa.PublicKey {
+func (ks *Set) currentKey(kid string) *rsa.PublicKey {
 	if t := ks.table.Load(); t != nil {
 		return t.keys[kid]
 	}
@@ -222,18 +222,18 @@ func (ks *Set) CurrentKey(kid string) *rsa.PublicKey {
 // RSAKeys makes one key set an RSAKeySource (a route with several sets
 // uses Sources): one set names a kid at most once.
 func (ks *Set) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey, error) {
-	key, err := ks.RSAKey(ctx, kid)
+	key, err := ks.rsaKey(ctx, kid)
 	return key, nil, err
 }
 
 // KeyInUse reports whether key is the one kid names in the set now in use.
 func (ks *Set) KeyInUse(kid string, key *rsa.PublicKey) bool {
-	return key != nil && ks.CurrentKey(kid) == key
+	return key != nil && ks.currentKey(kid) == key
 }
 
 // RetryAfter is how many seconds a client refused for want of keys should
 // wait: until the next background attempt, between 1 and 60.
-func (ks *Set) RetryAfter() int {
+func (ks *Set) retryAfter() int {
 	ks.mu.Lock()
 	next := ks.nextAttempt
 	ks.mu.Unlock()

@@ -39,13 +39,13 @@ func TestKeySetKnownAndUnknownKID(t *testing.T) {
 		t.Fatalf("%d fetches at start, want 1", srv.Requests.Load())
 	}
 	for range 100 {
-		if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+		if _, err := ks.rsaKey(context.Background(), "k1"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Unknown kids right after a fetch: refused at once, no fetch.
 	for i := range 100 {
-		if _, err := ks.RSAKey(context.Background(), fmt.Sprint("random-", i)); !errors.Is(err, jwt.ErrUnknownKeyID) {
+		if _, err := ks.rsaKey(context.Background(), fmt.Sprint("random-", i)); !errors.Is(err, jwt.ErrUnknownKeyID) {
 			t.Fatalf("err %v", err)
 		}
 	}
@@ -59,15 +59,15 @@ func TestKeySetRotationOnDemand(t *testing.T) {
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
 	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
-	if _, err := ks.RSAKey(context.Background(), "k2"); !errors.Is(err, jwt.ErrUnknownKeyID) {
+	if _, err := ks.rsaKey(context.Background(), "k2"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("k2 found before a refresh could run: %v", err)
 	}
 	clk.Advance(DefaultMinInterval)
-	key, err := ks.RSAKey(context.Background(), "k2")
+	key, err := ks.rsaKey(context.Background(), "k2")
 	if err != nil || !key.Equal(&tu.RSAKey2.PublicKey) {
 		t.Fatalf("k2 after rotation: %v", err)
 	}
-	if _, err := ks.RSAKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrUnknownKeyID) {
+	if _, err := ks.rsaKey(context.Background(), "k1"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Fatalf("k1 still usable after it left the set: %v", err)
 	}
 }
@@ -88,7 +88,7 @@ func TestKeySetDestructStopsFetching(t *testing.T) {
 	n := srv.Requests.Load()
 	for range 120 {
 		clk.Advance(time.Second)
-		ks.RSAKey(context.Background(), "k1")
+		ks.rsaKey(context.Background(), "k1")
 	}
 	if srv.Requests.Load() != n {
 		t.Fatalf("fetching went on after Destruct")
@@ -137,7 +137,7 @@ func TestKeySetDestructDuringFetch(t *testing.T) {
 	defer close(gate)
 	srv.SetGate(gate)
 	clk.Advance(DefaultMinInterval)
-	go ks.RSAKey(context.Background(), "unknown") // a fetch that hangs
+	go ks.rsaKey(context.Background(), "unknown") // a fetch that hangs
 	tu.Eventually(t, "the fetch to start", func() bool { return srv.Requests.Load() == 2 })
 	done := make(chan struct{})
 	go func() { ks.Destruct(); close(done) }()
@@ -157,10 +157,10 @@ func TestKeySetUnchangedKeysKeepTheirObjects(t *testing.T) {
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	ks := startKeySet(t, srv.URL, clk, nil)
-	before := ks.CurrentKey("k1")
+	before := ks.currentKey("k1")
 	clk.Advance(DefaultMinInterval)
-	ks.RSAKey(context.Background(), "unknown") // a refresh
-	if ks.CurrentKey("k1") != before {
+	ks.rsaKey(context.Background(), "unknown") // a refresh
+	if ks.currentKey("k1") != before {
 		t.Fatal("an unchanged key got a new object on refresh")
 	}
 }
@@ -182,7 +182,7 @@ func TestKeySetUnknownKIDWaitEndsWithTheRequest(t *testing.T) {
 	clk.Advance(DefaultMinInterval)
 	ctx, hangUp := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { _, err := ks.RSAKey(ctx, "unknown"); done <- err }()
+	go func() { _, err := ks.rsaKey(ctx, "unknown"); done <- err }()
 	tu.Eventually(t, "the fetch to start", func() bool { return srv.Requests.Load() == 2 })
 	hangUp()
 	select {
@@ -233,7 +233,7 @@ func TestKeySetNoFetchAfterDestruct(t *testing.T) {
 						return
 					default:
 					}
-					ks.RSAKey(context.Background(), fmt.Sprint("unknown-", round, g, i))
+					ks.rsaKey(context.Background(), fmt.Sprint("unknown-", round, g, i))
 				}
 			}()
 		}
@@ -241,7 +241,7 @@ func TestKeySetNoFetchAfterDestruct(t *testing.T) {
 		ks.Destruct()
 		after := transport.n.Load()
 		for i := range 20 {
-			ks.RSAKey(context.Background(), fmt.Sprint("late-", i))
+			ks.rsaKey(context.Background(), fmt.Sprint("late-", i))
 		}
 		close(stop)
 		wg.Wait()

@@ -156,7 +156,7 @@ func (s *Sources) KeyInUse(kid string, key *rsa.PublicKey) bool {
 		}
 	}
 	for _, ks := range s.fetched {
-		if ks.CurrentKey(kid) == key {
+		if ks.currentKey(kid) == key {
 			return true
 		}
 	}
@@ -173,7 +173,7 @@ func (s *Sources) RetryAfter() int {
 			if (ks.table.Load() != nil) != loaded {
 				continue
 			}
-			if secs := ks.RetryAfter(); best == 0 || secs < best {
+			if secs := ks.retryAfter(); best == 0 || secs < best {
 				best = secs
 			}
 		}

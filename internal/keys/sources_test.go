@@ -30,7 +30,7 @@ func newTwoSets(t *testing.T) *twoSets {
 	s.b = tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil), tu.JWK(t, &tu.RSAKey2.PublicKey, "shared", nil)))
 	s.ksA = startKeySet(t, s.a.URL, s.clk, nil)
 	s.ksB = startKeySet(t, s.b.URL, s.clk, nil)
-	s.fileKS = &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: SourceFile}
+	s.fileKS = &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: sourceFile}
 	s.src = &Sources{fetched: []*Set{s.ksA, s.ksB}, files: []*keyTable{s.fileKS}}
 	return s
 }
@@ -167,7 +167,7 @@ func TestKeySourcesUnavailable(t *testing.T) {
 	clk := tu.NewClock()
 	ksUp := startKeySet(t, up.URL, clk, nil)
 	ksDown := startKeySet(t, down.URL, clk, nil)
-	file := &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: SourceFile}
+	file := &keyTable{keys: map[string]*rsa.PublicKey{"kf": &tu.RSAKey3.PublicKey}, source: sourceFile}
 	src := &Sources{fetched: []*Set{ksUp, ksDown}, files: []*keyTable{file}}
 	tests := []struct {
 		kid  string
@@ -206,8 +206,8 @@ func TestKeySourcesUnavailable(t *testing.T) {
 // cached token's key must still be what its kid names in some set.
 func TestKeySourcesKeyInUse(t *testing.T) {
 	s := newTwoSets(t)
-	keyA := s.ksA.CurrentKey("shared")
-	keyB := s.ksB.CurrentKey("shared")
+	keyA := s.ksA.currentKey("shared")
+	keyB := s.ksB.currentKey("shared")
 	keyF := s.fileKS.keys["kf"]
 	for name, ok := range map[string]bool{
 		"a's key under shared": s.src.KeyInUse("shared", keyA),

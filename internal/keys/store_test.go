@@ -16,7 +16,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
 	clk := tu.NewClock()
 	first := startKeySet(t, srv.URL, clk, store)
-	if _, err := first.RSAKey(context.Background(), "k1"); err != nil {
+	if _, err := first.rsaKey(context.Background(), "k1"); err != nil {
 		t.Fatal(err)
 	}
 	first.Destruct()
@@ -24,7 +24,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 	srv.Set(500, "outage")
 	clk.Advance(6 * 24 * time.Hour)
 	second := startKeySet(t, srv.URL, clk, store)
-	if _, err := second.RSAKey(context.Background(), "k1"); err != nil {
+	if _, err := second.rsaKey(context.Background(), "k1"); err != nil {
 		t.Fatalf("saved key not used during an outage: %v", err)
 	}
 	if st := second.Status(); st.Source != sourceStorage {
@@ -42,7 +42,7 @@ func TestKeySetSavedAcrossRestart(t *testing.T) {
 	srv.Set(500, "outage")
 	clk.Advance(8 * 24 * time.Hour)
 	third := startKeySet(t, srv.URL, clk, store)
-	if _, err := third.RSAKey(context.Background(), "k2"); !errors.Is(err, jwt.ErrKeysUnavailable) {
+	if _, err := third.rsaKey(context.Background(), "k2"); !errors.Is(err, jwt.ErrKeysUnavailable) {
 		t.Fatalf("a key set saved 8 days ago was used: %v", err)
 	}
 }
@@ -72,7 +72,7 @@ func TestKeySetFirstFetchHangs(t *testing.T) {
 	}
 	clk.Advance(3 * time.Second)
 	awaitSettled(t, ks)
-	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+	if _, err := ks.rsaKey(context.Background(), "k1"); err != nil {
 		t.Fatalf("saved set not used while the first fetch hangs: %v", err)
 	}
 	if st := ks.Status(); st.Source != sourceStorage {
@@ -119,7 +119,7 @@ func TestKeySetReadsTheSavedCopyDuringTheFirstFetch(t *testing.T) {
 	close(store.release) // the read ends while the fetch still hangs
 	tu.AwaitWaiters(t, clk, clk.Now().Add(3*time.Second), 1)
 	clk.Advance(3 * time.Second) // the start-up wait is over
-	if _, err := ks.RSAKey(context.Background(), "k1"); err != nil {
+	if _, err := ks.rsaKey(context.Background(), "k1"); err != nil {
 		t.Fatalf("a request at the end of the start-up wait: %v", err)
 	}
 }

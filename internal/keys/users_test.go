@@ -56,7 +56,7 @@ func TestKeySetRemovedUserLeavesNothing(t *testing.T) {
 	// A rotation: a fetch that saves the new set and logs the change.
 	srv.Set(200, tu.JWKS(tu.JWK(t, &tu.RSAKey2.PublicKey, "k2", nil)))
 	clk.Advance(DefaultMinInterval)
-	if _, err := ks.RSAKey(context.Background(), "k2"); err != nil {
+	if _, err := ks.rsaKey(context.Background(), "k2"); err != nil {
 		t.Fatal(err)
 	}
 	if n := storesB.Load(); n != 0 {

@@ -23,10 +23,10 @@ import (
 )
 
 const (
-	// DefaultTTL is how long an entry lasts without "until".
-	DefaultTTL = 24 * time.Hour
-	// MaxTTL is the longest an entry may last.
-	MaxTTL = 30 * 24 * time.Hour
+	// defaultTTL is how long an entry lasts without "until".
+	defaultTTL = 24 * time.Hour
+	// maxTTL is the longest an entry may last.
+	maxTTL = 30 * 24 * time.Hour
 	// maxValue bounds a sub, sid or jti: no real one is longer.
 	maxValue = 1024
 	// reasonRevoked is the refusal reason, in the debug log and in
@@ -80,7 +80,7 @@ var kindNames = func() string {
 }()
 
 // Kind names the entry's kind: sub, token_sha256, sid or jti.
-func (e *Entry) Kind() string {
+func (e *Entry) kindName() string {
 	for _, k := range kinds {
 		if *k.field(e) != "" {
 			return k.name
@@ -90,7 +90,7 @@ func (e *Entry) Kind() string {
 }
 
 // Value is what the entry names; a token hash, never a token.
-func (e *Entry) Value() string {
+func (e *Entry) value() string {
 	for _, k := range kinds {
 		if v := *k.field(e); v != "" {
 			return v
@@ -133,7 +133,7 @@ func ParseRequest(body []byte, now time.Time) (*Entry, error) {
 		}
 		return v, true, nil
 	}
-	e := &Entry{Created: now.UTC(), Until: now.Add(DefaultTTL).UTC()}
+	e := &Entry{Created: now.UTC(), Until: now.Add(defaultTTL).UTC()}
 	known := 0
 	for _, k := range kinds {
 		v, ok, err := text(k.name)
@@ -176,8 +176,8 @@ func ParseRequest(body []byte, now time.Time) (*Entry, error) {
 		if !t.After(now) {
 			return nil, fmt.Errorf("until: %s is not in the future", until)
 		}
-		if t.Sub(now) > MaxTTL {
-			return nil, fmt.Errorf("until: %s is more than %v ahead", until, MaxTTL)
+		if t.Sub(now) > maxTTL {
+			return nil, fmt.Errorf("until: %s is more than %v ahead", until, maxTTL)
 		}
 		e.Until = t.UTC()
 	}

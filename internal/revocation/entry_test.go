@@ -77,7 +77,7 @@ func TestRevocationRequestGood(t *testing.T) {
 		{"jti, until in an hour", `{"jti":"j1","until":"2026-03-01T13:00:00Z"}`,
 			Entry{JTI: "j1", Until: revNow.Add(time.Hour)}},
 		{"until exactly 30 days, another zone", `{"sub":"a","until":"2026-03-31T14:00:00+02:00"}`,
-			Entry{Sub: "a", Until: revNow.Add(MaxTTL)}},
+			Entry{Sub: "a", Until: revNow.Add(maxTTL)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, err := ParseRequest([]byte(tt.body), revNow)

@@ -170,7 +170,7 @@ func (l *List) wakeLocked() {
 }
 
 // pollLocked is the shortest interval any user asks for.
-func (l *List) pollLocked() time.Duration { return l.users.Shortest(DefaultPoll) }
+func (l *List) pollLocked() time.Duration { return l.users.Shortest(defaultPoll) }
 
 // errStorage wraps a failure to write an entry: the caller answers 503,
 // nothing having changed.
@@ -200,8 +200,8 @@ func (l *List) Add(store Store, e *Entry, logger *zap.Logger) error {
 	l.mu.Lock()
 	l.index.Store(l.index.Load().with([]*Entry{e}, nil))
 	l.mu.Unlock()
-	logger.Info("revocation added", zap.String("id", e.ID), zap.String("kind", e.Kind()),
-		zap.String("value", e.Value()), zap.Time("until", e.Until))
+	logger.Info("revocation added", zap.String("id", e.ID), zap.String("kind", e.kindName()),
+		zap.String("value", e.value()), zap.Time("until", e.Until))
 	return nil
 }
 
@@ -247,7 +247,7 @@ func (l *List) Lift(store Store, id string, logger *zap.Logger) (*Entry, error) 
 		l.lifted = mapSet(l.lifted, id, true)
 	}
 	l.mu.Unlock()
-	logger.Info("revocation lifted", zap.String("id", e.ID), zap.String("kind", e.Kind()), zap.String("value", e.Value()))
+	logger.Info("revocation lifted", zap.String("id", e.ID), zap.String("kind", e.kindName()), zap.String("value", e.value()))
 	return e, nil
 }
 

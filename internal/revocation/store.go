@@ -33,7 +33,7 @@ const (
 	revocationPrefix = "solo_auth/revocations"
 	// DefaultRevocationPoll is how often storage is read for entries
 	// that other instances added or lifted.
-	DefaultPoll = 10 * time.Second
+	defaultPoll = 10 * time.Second
 	// minRevocationPoll keeps a misconfigured fleet from hammering
 	// shared storage; short enough for tests and small fleets.
 	MinPoll = 100 * time.Millisecond

@@ -220,7 +220,7 @@ func TestRevocationStoredEntries(t *testing.T) {
 	if len(store.Keys()) != 5 {
 		t.Errorf("storage changed: %v", store.Keys())
 	}
-	if _, st := l.Snapshot(); st.Poll != DefaultPoll.String() {
+	if _, st := l.Snapshot(); st.Poll != defaultPoll.String() {
 		t.Errorf("poll %q, want the default", st.Poll)
 	}
 }

@@ -175,7 +175,7 @@ func (l *List) mergeLocked(run *syncRun, known *index, r storageRead) (mergeStat
 		return stats, warn
 	}
 	for _, e := range add {
-		l.logger.Debug("revocation added elsewhere", zap.String("id", e.ID), zap.String("kind", e.Kind()), zap.String("value", e.Value()))
+		l.logger.Debug("revocation added elsewhere", zap.String("id", e.ID), zap.String("kind", e.kindName()), zap.String("value", e.value()))
 	}
 	l.index.Store(newest.with(add, drop))
 	return stats, warn
