@@ -106,7 +106,7 @@ func TestKeygenWritesPair(t *testing.T) {
 	}
 	keys, skipped, err := keys.Parse(raw)
 	if err != nil || len(skipped) != 0 || !key.PublicKey.Equal(keys["dev-1"]) {
-		t.Fatalf("parseJWKS: keys %v, skipped %v, err %v", keys, skipped, err)
+		t.Fatalf("keys.Parse: keys %v, skipped %v, err %v", keys, skipped, err)
 	}
 }
 

@@ -135,8 +135,8 @@ const (
 	claimIss
 	claimAud
 	claimScopes // permissions, or another configured scope claim
-	claimSid    // a WorkOS session; revocations.go matches it
-	claimJti    // revocations.go matches it
+	claimSid    // a WorkOS session; revocations match it
+	claimJti    // revocations match it
 )
 
 // decisionClaim names the claim a member is, if a decision reads it.

@@ -71,7 +71,7 @@ func verifierForKeys(t *testing.T, jwks []map[string]any) (v *jwt.Verifier, conf
 	body, _ := json.Marshal(map[string]any{"keys": published})
 	rsaKeys, _, err := keys.Parse(body)
 	if err != nil {
-		t.Fatalf("parseJWKS: %v", err)
+		t.Fatalf("keys.Parse: %v", err)
 	}
 	v.RSAKeys = jwt.StaticKeys(rsaKeys)
 	return v, false

@@ -162,7 +162,7 @@ type Identity struct {
 	hash       [sha256.Size]byte // TokenSHA256's result
 }
 
-// tokenSHA256 is the SHA-256 of the compact token, computed on first use
+// TokenSHA256 is the SHA-256 of the compact token, computed on first use
 // (only while a revocation by token hash exists) and then kept, so that a
 // cached identity hashes once.
 func (id *Identity) TokenSHA256() [sha256.Size]byte {

@@ -37,12 +37,12 @@ const (
 	MinRefresh = time.Second
 )
 
-// defaultMinInterval is the least time between two fetches that tokens
+// DefaultMinInterval is the least time between two fetches that tokens
 // with unknown kids can cause, per URL, whatever the traffic: the default
 // of Config.MinInterval.
 const DefaultMinInterval = 30 * time.Second
 
-// defaultStartupWait is the most that start-up waits for first fetches,
+// DefaultStartupWait is the most that start-up waits for first fetches,
 // all key sets of a config together; past it Caddy starts without them.
 const DefaultStartupWait = 3 * time.Second
 
@@ -178,12 +178,12 @@ func (ks *Set) Destruct() error {
 	return nil
 }
 
-// RSAKey returns the key published under kid. A known kid never waits.
+// rsaKey returns the key published under kid. A known kid never waits.
 // While the first attempt to load the set has not settled, a lookup waits
-// for it (see awaitFirstAttempt).
-// An unknown kid triggers a fetch unless one ran in the last 30 seconds,
-// waits for it (or for the fetch already running) while ctx lasts, and
-// looks again.
+// for it (see awaitFirstAttempt). An unknown kid triggers a fetch unless
+// one started within the set's unknown-kid window (minInterval, 30 s by
+// default), waits for it (or for the fetch already running) while ctx
+// lasts, and looks again.
 func (ks *Set) rsaKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	t := ks.table.Load()
 	if t == nil {
@@ -210,7 +210,7 @@ func (ks *Set) rsaKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	return nil, jwt.ErrUnknownKeyID
 }
 
-// CurrentKey returns the key of kid in the set now in use, without ever
+// currentKey returns the key of kid in the set now in use, without ever
 // fetching; the token cache asks it on every hit for an RS256 token.
 func (ks *Set) currentKey(kid string) *rsa.PublicKey {
 	if t := ks.table.Load(); t != nil {
@@ -231,7 +231,7 @@ func (ks *Set) KeyInUse(kid string, key *rsa.PublicKey) bool {
 	return key != nil && ks.currentKey(kid) == key
 }
 
-// RetryAfter is how many seconds a client refused for want of keys should
+// retryAfter is how many seconds a client refused for want of keys should
 // wait: until the next background attempt, between 1 and 60.
 func (ks *Set) retryAfter() int {
 	ks.mu.Lock()

@@ -26,7 +26,7 @@ type Sources struct {
 	files   []*keyTable
 }
 
-// newKeySources is the key source of a route with these fetched and file
+// NewSources is the key source of a route with these fetched and file
 // sets.
 func NewSources(fetched []*Set, files []*File) *Sources {
 	s := &Sources{fetched: fetched}

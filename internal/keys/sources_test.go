@@ -190,7 +190,7 @@ func TestKeySourcesUnavailable(t *testing.T) {
 	if _, _, err := loaded.RSAKeys(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Errorf("all loaded: err %v, want unknown kid", err)
 	}
-	// Files alone never make a 503.
+	// files alone never make a 503.
 	files := &Sources{files: []*keyTable{file}}
 	if _, _, err := files.RSAKeys(context.Background(), "unknown"); !errors.Is(err, jwt.ErrUnknownKeyID) {
 		t.Errorf("files only: err %v, want unknown kid", err)

@@ -20,7 +20,7 @@ type startup struct {
 	once     sync.Once
 }
 
-// start begins fetching the key set in the background and keeps it fresh
+// Start begins fetching the key set in the background and keeps it fresh
 // until Destruct; it does not wait. The first attempt settles when a key
 // set is in use, or when the first fetch has failed or outlasted the
 // start-up wait and the saved copy has been tried.
@@ -77,7 +77,7 @@ func (ks *Set) firstAttempt(call *fetchCall) {
 // settle marks the first attempt over.
 func (ks *Set) settle() { ks.startup.once.Do(func() { close(ks.startup.settled) }) }
 
-// settled is closed once the first attempt is over.
+// Settled is closed once the first attempt is over.
 func (ks *Set) Settled() <-chan struct{} { return ks.startup.settled }
 
 // awaitFirstAttempt waits, while ctx lasts and no later than the start-up

@@ -13,7 +13,7 @@ type keyInfo struct {
 	Alg  string `json:"alg"`
 }
 
-// keySetStatus describes a key set for the admin API. A local set
+// Status describes a key set for the admin API. A local set
 // (jwks_file) has the URL file://<absolute path>, its path in File, the
 // source "file", and the time it was read as its last fetch.
 type Status struct {

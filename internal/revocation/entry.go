@@ -29,7 +29,7 @@ const (
 	maxTTL = 30 * 24 * time.Hour
 	// maxValue bounds a sub, sid or jti: no real one is longer.
 	maxValue = 1024
-	// reasonRevoked is the refusal reason, in the debug log and in
+	// ReasonRevoked is the refusal reason, in the debug log and in
 	// {solo.error_reason}.
 	ReasonRevoked = "revoked"
 )
@@ -89,7 +89,7 @@ func (e *Entry) kindName() string {
 	return ""
 }
 
-// Value is what the entry names; a token hash, never a token.
+// value is what the entry names; a token hash, never a token.
 func (e *Entry) value() string {
 	for _, k := range kinds {
 		if v := *k.field(e); v != "" {
@@ -261,7 +261,7 @@ func newRevocationID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// isRevocationID reports whether s has the shape newRevocationID makes.
+// IsID reports whether s has the shape newRevocationID makes.
 func IsID(s string) bool {
 	return len(s) == 16 && isHex(s) && strings.ToLower(s) == s
 }

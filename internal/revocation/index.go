@@ -60,8 +60,8 @@ func (x *index) entries(now time.Time) []*Entry {
 	return out
 }
 
-// with returns a new index holding x's entries and e, without those
-// whose id is in drop.
+// with returns a new index holding x's entries and those of add, without
+// the ones drop reports.
 func (x *index) with(add []*Entry, drop func(*Entry) bool) *index {
 	all := make([]*Entry, 0, len(x.byID)+len(add))
 	for _, e := range x.byID {

@@ -90,7 +90,7 @@ func NewList(clk clock.Clock, readFailed func()) *List {
 	return l
 }
 
-// revokes is the request path's lookup: one atomic load and a length
+// Revokes is the request path's lookup: one atomic load and a length
 // check while there are no entries; no allocation ever.
 func (l *List) Revokes(t Token) bool {
 	if l == nil {
@@ -106,7 +106,7 @@ func (l *List) Revokes(t Token) bool {
 // Now is the list's time, by which new entries are dated.
 func (l *List) Now() time.Time { return l.clock.Now() }
 
-// acquire adds a handler as a user. The first user, or one with another
+// Acquire adds a handler as a user. The first user, or one with another
 // storage (a reload onto a new storage), reads storage at once, so that
 // after a restart the entries apply from the first request; a config
 // load waits for that at most revocationStartTimeout.
@@ -121,7 +121,7 @@ func (l *List) Acquire(poll time.Duration, store Store, logger *zap.Logger) *Use
 	return u
 }
 
-// release undoes acquire; the last user stops the loop. The entries stay
+// Release undoes acquire; the last user stops the loop. The entries stay
 // in memory, to be checked against storage when a user comes back. If
 // the storage in use changes (a reload that failed goes back to the old
 // one), the loop syncs with it at once.
@@ -179,7 +179,7 @@ var errStorage = errors.New("storage unavailable")
 // errNoRevocation: no entry in force has the id.
 var ErrNotFound = errors.New("no such revocation")
 
-// add stores a new entry and puts it in force: in force here when add
+// Add stores a new entry and puts it in force: in force here when add
 // returns, on other instances at their next poll. Storage gets
 // revocationStorageTimeout; on a timeout the caller answers 503, and the
 // entry, if storage took it after all, applies at the next poll.
@@ -205,7 +205,7 @@ func (l *List) Add(store Store, e *Entry, logger *zap.Logger) error {
 	return nil
 }
 
-// lift deletes an entry in force and returns it: errNoRevocation if
+// Lift deletes an entry in force and returns it: errNoRevocation if
 // there is none, errStorage if storage fails or does not answer in time.
 func (l *List) Lift(store Store, id string, logger *zap.Logger) (*Entry, error) {
 	if store == nil {
@@ -251,7 +251,7 @@ func (l *List) Lift(store Store, id string, logger *zap.Logger) (*Entry, error) 
 	return e, nil
 }
 
-// snapshot is the entries in force and the storage status.
+// Snapshot is the entries in force and the storage status.
 func (l *List) Snapshot() ([]*Entry, Status) {
 	l.statusMu.Lock()
 	st := l.status

@@ -87,7 +87,7 @@ func ScanObject(data []byte, member func(name []byte, dec *jsontext.Decoder) err
 	return nil
 }
 
-// readString reads a value and returns it if it is a string.
+// ReadString reads a value and returns it if it is a string.
 func ReadString(dec *jsontext.Decoder) (s string, isString bool, err error) {
 	if dec.PeekKind() != '"' {
 		return "", false, SkipValue(dec)
@@ -99,7 +99,7 @@ func ReadString(dec *jsontext.Decoder) (s string, isString bool, err error) {
 	return tok.String(), true, nil
 }
 
-// skipValue consumes a value without building it, checking it (names,
+// SkipValue consumes a value without building it, checking it (names,
 // UTF-8, depth) all the same.
 func SkipValue(dec *jsontext.Decoder) error {
 	start := dec.StackDepth()
