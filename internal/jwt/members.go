@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"time"
@@ -142,4 +143,61 @@ func readStrings(dec *jsontext.Decoder) (values []string, ok bool, err error) {
 		return nil, false, err
 	}
 	return values, ok, nil
+}
+
+// text returns the value if it is a string. The two algs we accept come
+// without an allocation: every token's header has one.
+func (v flatValue) text() (string, bool) {
+	if v.kind != '"' {
+		return "", false
+	}
+	switch string(v.raw) {
+	case "HS256":
+		return "HS256", true
+	case "RS256":
+		return "RS256", true
+	}
+	return string(v.raw), true
+}
+
+// textOrTexts returns a string, or the strings of an array (ok is false
+// if it holds anything else), as readStringOrStrings does on the strict
+// path.
+func (v flatValue) textOrTexts() (values []string, isArray, ok bool) {
+	switch v.kind {
+	case '"':
+		return []string{string(v.raw)}, false, true
+	case '[':
+		values, ok = v.texts()
+		return values, true, ok
+	}
+	return nil, false, false
+}
+
+// texts returns the strings of an array of scalars, which flatObject
+// has already checked; ok is false if it holds anything but strings. The
+// strings share one copy of the array's bytes: two allocations in all.
+func (v flatValue) texts() (values []string, ok bool) {
+	all := string(v.raw)
+	values = make([]string, 0, bytes.Count(v.raw, []byte{','})+1)
+	ok = true
+	s := flatScanner{data: v.raw, i: 1}
+	for {
+		s.skipSpace()
+		if s.consume(']') {
+			return values, ok
+		}
+		s.consume(',')
+		s.skipSpace()
+		start := s.i
+		item, valid := s.scalar()
+		switch {
+		case !valid: // cannot happen: value checked the array
+			return nil, false
+		case item.kind == '"':
+			values = append(values, all[start+1:s.i-1])
+		default:
+			ok = false
+		}
+	}
 }
