@@ -124,8 +124,8 @@ func newKeyPair(random io.Reader, kid string) (keyPEM, jwks []byte, _ error) {
 	}
 	jwks = append(jwks, '\n')
 	// What a route will make of the set, checked before anything is written.
-	keys, skipped, err := keys.Parse(jwks)
-	if err != nil || keys[kid] == nil {
+	usable, skipped, err := keys.Parse(jwks)
+	if err != nil || usable[kid] == nil {
 		return nil, nil, fmt.Errorf("the new JWK set would not be used (%v %v); nothing written", err, skipped)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), jwks, nil

@@ -37,7 +37,7 @@ var poolKeySalt = func() []byte {
 type keyConfig struct {
 	secrets     [][]byte
 	jwksURLs    []string // fetched key sets
-	jwksFiles   []string // local key sets: path and digest of contents (jwksFile.id)
+	jwksFiles   []string // local key sets: path and digest of contents (keys.File.ID)
 	issuers     []string
 	audiences   []string
 	scopeClaims []string
@@ -88,7 +88,7 @@ func (pooledVerifier) Destruct() error { return nil }
 // sets of its URLs, so the key sets a pooled verifier was made with
 // outlive it; a file set is data that the verifier keeps alive. Each call must
 // be paired with releaseVerifier(poolKey).
-func acquireVerifier(k keyConfig, keys *keys.Sources) (v *jwt.Verifier, poolKey string, err error) {
+func acquireVerifier(k keyConfig, sources *keys.Sources) (v *jwt.Verifier, poolKey string, err error) {
 	poolKey = k.poolKey()
 	val, _, err := verifiers.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
 		v := &jwt.Verifier{
@@ -99,8 +99,8 @@ func acquireVerifier(k keyConfig, keys *keys.Sources) (v *jwt.Verifier, poolKey 
 			ScopeClaims:  k.scopeClaims,
 			ObserveCache: observeCache,
 		}
-		if keys != nil { // not a typed nil in the interface
-			v.RSAKeys = keys
+		if sources != nil { // not a typed nil in the interface
+			v.RSAKeys = sources
 		}
 		v.EnableCache(jwt.DefaultCacheEntries)
 		return pooledVerifier{v}, nil

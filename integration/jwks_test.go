@@ -675,8 +675,8 @@ func TestJWKSHangingAtStart(t *testing.T) {
 	c = startCaddy(t, workosSpec(e.URL, ""))
 	held := sinceFetch(e) - reference
 	// The start-up fetch would hang until Caddy gives it up after 10 s.
-	// Start-up waits for it 3 s (jwksStartupWait), then perhaps up to 3 s
-	// more for a saved key set (jwksStorageTimeout): 8 s leaves margin for
+	// Start-up waits for it 3 s (keys.DefaultStartupWait), then perhaps up to 3 s
+	// more for a saved key set (keys.StorageTimeout): 8 s leaves margin for
 	// a loaded machine and is still less than the fetch's 10 s. Measured
 	// from the fetch's arrival, the time a race-detector build takes to
 	// launch does not count.

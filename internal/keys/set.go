@@ -96,7 +96,7 @@ type Set struct {
 	ctx      context.Context // cancelled by Destruct; ends a fetch in flight
 	cancel   context.CancelFunc
 	started  atomic.Bool
-	startup  startup // the first attempt; see keysetstart.go
+	startup  startup // the first attempt; see start.go
 	stopOnce sync.Once
 	stopped  chan struct{}
 	fetches  sync.WaitGroup // fetch goroutines, waited for by Destruct
@@ -111,9 +111,9 @@ type Config struct {
 	Client  *http.Client // nil: a client with the fetch timeout; redirects are never followed
 	Clock   clock.Clock  // nil: real time
 	// StartupWait is how long the first fetch may take before the saved
-	// copy is tried and the first attempt settles; 0: defaultStartupWait.
+	// copy is tried and the first attempt settles; 0: DefaultStartupWait.
 	StartupWait time.Duration
-	// MinInterval is the unknown-kid window; 0: defaultMinInterval.
+	// MinInterval is the unknown-kid window; 0: DefaultMinInterval.
 	MinInterval time.Duration
 	// Fetched, if set, is told the outcome of every fetch, under the
 	// URL as shown (credentials redacted): the fetch metric.
@@ -121,14 +121,14 @@ type Config struct {
 }
 
 // New makes a key set whose one user has cfg's refresh, storage and
-// logger; start begins fetching.
+// logger; Start begins fetching.
 func New(cfg Config) *Set {
 	ks, _ := NewWithUser(cfg)
 	return ks
 }
 
 // NewWithUser is New that also returns the first user, for
-// removeUser.
+// RemoveUser.
 func NewWithUser(cfg Config) (*Set, *User) {
 	ks := &Set{
 		url:         cfg.URL,

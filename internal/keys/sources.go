@@ -61,7 +61,7 @@ func (s *Sources) RSAKeys(ctx context.Context, kid string) (*rsa.PublicKey, []*r
 // not loaded yet, all at once, looking kid up again as each one ends: the
 // first set to find it answers, and a slow or dead endpoint of another
 // set holds nobody up. A set whose first attempt ends meanwhile is asked
-// for a refresh then, as one set alone would be (Set.RSAKey). This is
+// for a refresh then, as one set alone would be (Set.rsaKey). This is
 // the slow path of a kid no set knows, which the windows rate-limit, so a
 // goroutine per wait is affordable; each ends when the wait does.
 func (s *Sources) awaitKID(ctx context.Context, kid string) (*rsa.PublicKey, []*rsa.PublicKey) {

@@ -11,7 +11,7 @@ import (
 // startup is a key set's first attempt to load: the first fetch and, if it
 // fails or outlasts the wait, the saved copy. Nothing of it blocks the
 // caller of start; provisioning waits on settled (up to a deadline its
-// whole config shares, see keySetPool.acquire), and so do lookups until
+// whole config shares, see the root package's key set pool), and so do lookups until
 // the deadline below.
 type startup struct {
 	wait     time.Duration // how long the first fetch may take

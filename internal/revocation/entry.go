@@ -79,7 +79,7 @@ var kindNames = func() string {
 	return strings.Join(names, ", ")
 }()
 
-// Kind names the entry's kind: sub, token_sha256, sid or jti.
+// kindName names the entry's kind: sub, token_sha256, sid or jti.
 func (e *Entry) kindName() string {
 	for _, k := range kinds {
 		if *k.field(e) != "" {

@@ -121,7 +121,7 @@ func (l *List) Acquire(poll time.Duration, store Store, logger *zap.Logger) *Use
 	return u
 }
 
-// Release undoes acquire; the last user stops the loop. The entries stay
+// Release undoes Acquire; the last user stops the loop. The entries stay
 // in memory, to be checked against storage when a user comes back. If
 // the storage in use changes (a reload that failed goes back to the old
 // one), the loop syncs with it at once.
@@ -176,10 +176,10 @@ func (l *List) pollLocked() time.Duration { return l.users.Shortest(defaultPoll)
 // nothing having changed.
 var errStorage = errors.New("storage unavailable")
 
-// errNoRevocation: no entry in force has the id.
+// ErrNotFound: no entry in force has the id.
 var ErrNotFound = errors.New("no such revocation")
 
-// Add stores a new entry and puts it in force: in force here when add
+// Add stores a new entry and puts it in force: in force here when Add
 // returns, on other instances at their next poll. Storage gets
 // revocationStorageTimeout; on a timeout the caller answers 503, and the
 // entry, if storage took it after all, applies at the next poll.
@@ -205,7 +205,7 @@ func (l *List) Add(store Store, e *Entry, logger *zap.Logger) error {
 	return nil
 }
 
-// Lift deletes an entry in force and returns it: errNoRevocation if
+// Lift deletes an entry in force and returns it: ErrNotFound if
 // there is none, errStorage if storage fails or does not answer in time.
 func (l *List) Lift(store Store, id string, logger *zap.Logger) (*Entry, error) {
 	if store == nil {

@@ -31,10 +31,10 @@ import (
 
 const (
 	revocationPrefix = "solo_auth/revocations"
-	// DefaultRevocationPoll is how often storage is read for entries
+	// defaultPoll is how often storage is read for entries
 	// that other instances added or lifted.
 	defaultPoll = 10 * time.Second
-	// minRevocationPoll keeps a misconfigured fleet from hammering
+	// MinPoll keeps a misconfigured fleet from hammering
 	// shared storage; short enough for tests and small fleets.
 	MinPoll = 100 * time.Millisecond
 	// revocationStorageTimeout bounds one sync, or one add or lift.

@@ -35,9 +35,6 @@ func (us *Users[S]) Remove(u *User[S]) {
 	us.list = slices.DeleteFunc(us.list, func(v *User[S]) bool { return v == u })
 }
 
-// Len is how many users there are.
-func (us *Users[S]) Len() int { return len(us.list) }
-
 // Newest is the settings of the user added last, and false when there is
 // none.
 func (us *Users[S]) Newest() (settings S, ok bool) {
