@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/solo-one/caddy-solo-auth/internal/clock"
@@ -127,9 +128,13 @@ func apiError(status int, msg string) error {
 }
 
 // writeJSON answers with v in the encoding storage keeps entries in (JSON
-// v2), so that an entry reads the same in both; map keys sorted.
+// v2), so that an entry reads the same in both. The options keep the
+// answer as encoding/json wrote it before: map keys sorted, <, >, & and
+// U+2028/U+2029 escaped, invalid UTF-8 (an error text from storage)
+// replaced rather than refused.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v, json.Deterministic(true))
+	body, err := json.Marshal(v, json.Deterministic(true),
+		jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true), jsontext.AllowInvalidUTF8(true))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package soloauth
 
 import (
 	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -257,5 +258,59 @@ func TestAdminRevocationLiftStorageError(t *testing.T) {
 	}
 	if status, body := a.call(t, http.MethodDelete, "/solo_auth/revocations/"+e.ID, ""); status != http.StatusOK {
 		t.Errorf("DELETE once storage reads again: %d %s", status, body)
+	}
+}
+
+// TestRevocationReadFailuresCounted: the process's list counts each
+// failed read of its storage in
+// caddy_solo_auth_revocation_storage_failures_total (the callback the
+// root hands revocation.NewList).
+func TestRevocationReadFailuresCounted(t *testing.T) {
+	store := tu.NewStorage()
+	store.Set(func(s *tu.Storage) { s.FailList = errors.New("storage down") })
+	before := tu.CounterValue(t, revocationReadFailures)
+	u := revocations.Acquire(time.Hour, store, zap.NewNop()) // reads storage before it returns
+	defer revocations.Release(u)
+	if got := tu.CounterValue(t, revocationReadFailures) - before; got != 1 {
+		t.Errorf("failures counted: %v, want 1", got)
+	}
+}
+
+// TestWriteJSONAsBefore: the admin API's answers, now in JSON v2 like
+// storage, are byte for byte what encoding/json wrote before (sorted keys,
+// HTML and JS line separators escaped); invalid UTF-8 from a storage error
+// is replaced as before, written as the character where encoding/json
+// wrote \ufffd.
+func TestWriteJSONAsBefore(t *testing.T) {
+	e := parsedRevocation(t, `{"sub":"<a&b>\u2028c"}`, time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC))
+	_, st := revocation.NewList(clock.Real{}, nil).Snapshot()
+	st.LastError = "read <timeout> & gave up"
+	write := func(v any) string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		if err := writeJSON(rec, http.StatusOK, v); err != nil {
+			t.Fatal(err)
+		}
+		return rec.Body.String()
+	}
+	for name, v := range map[string]any{
+		"entry": e,
+		"list":  map[string]any{"revocations": []*revocation.Entry{e}, "storage": st},
+		"empty": map[string]any{"revocations": []*revocation.Entry{}, "storage": st},
+	} {
+		want, err := stdjson.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := write(v); got != string(want)+"\n" {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+		}
+	}
+	st.LastError = "read \xff failed"
+	var back struct {
+		LastError string `json:"last_error"`
+	}
+	if err := stdjson.Unmarshal([]byte(write(st)), &back); err != nil || back.LastError != "read \ufffd failed" {
+		t.Errorf("invalid UTF-8: %q, %v", back.LastError, err)
 	}
 }
