@@ -42,7 +42,7 @@ func TestCredentialsInJWKSURLNeverShown(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { keySets.release(ks, user) })
-		awaitSettledR(t, ks)
+		awaitSettled(t, ks)
 		acquired = append(acquired, ks)
 	}
 	srv.Set(500, "down") // a failed refresh, logged

@@ -34,8 +34,8 @@ func (unavailableKeys) RSAKeys(context.Context, string) (*rsa.PublicKey, []*rsa.
 }
 func (unavailableKeys) KeyInUse(string, *rsa.PublicKey) bool { return false }
 
-// awaitSettledR waits for a key set's first attempt to settle.
-func awaitSettledR(t *testing.T, ks *keys.Set) {
+// awaitSettled waits for a key set's first attempt to settle.
+func awaitSettled(t *testing.T, ks *keys.Set) {
 	t.Helper()
 	select {
 	case <-ks.Settled():

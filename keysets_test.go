@@ -122,7 +122,7 @@ func TestAcquireSharesOneStartupDeadline(t *testing.T) {
 	if err := <-res; !errors.Is(err, jwt.ErrKeysUnavailable) {
 		t.Fatalf("err %v, want ErrKeysUnavailable", err)
 	}
-	awaitSettledR(t, sets[2])
+	awaitSettled(t, sets[2])
 
 	// The config's deadline goes with its context.
 	unload()
