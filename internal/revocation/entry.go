@@ -133,39 +133,32 @@ func ParseRequest(body []byte, now time.Time) (*Entry, error) {
 		}
 		return v, true, nil
 	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		if name != untilMember && !slices.ContainsFunc(kinds[:], func(k kind) bool { return k.name == name }) {
+			return nil, fmt.Errorf("%s: unknown member; want one of %s and optionally until", name, kindNames)
+		}
+	}
 	e := &Entry{Created: now.UTC(), Until: now.Add(defaultTTL).UTC()}
-	known := 0
+	given := 0
 	for _, k := range kinds {
 		v, ok, err := text(k.name)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			known++
+			given++
 			if err := checkRevocationValue(k.name, v); err != nil {
 				return nil, err
 			}
 			*k.field(e) = v
 		}
 	}
-	if known != 1 {
-		return nil, fmt.Errorf("want exactly one of %s; got %d", kindNames, known)
+	if given != 1 {
+		return nil, fmt.Errorf("want exactly one of %s; got %d", kindNames, given)
 	}
+	e.decodeHash()
 	until, hasUntil, err := text(untilMember)
 	if err != nil {
-		return nil, err
-	}
-	if hasUntil {
-		known++
-	}
-	if known != len(members) {
-		for _, name := range slices.Sorted(maps.Keys(members)) {
-			if name != untilMember && !slices.ContainsFunc(kinds[:], func(k kind) bool { return k.name == name }) {
-				return nil, fmt.Errorf("%s: unknown member; want one of %s and optionally until", name, kindNames)
-			}
-		}
-	}
-	if err := e.checkKind(); err != nil {
 		return nil, err
 	}
 	if hasUntil {
@@ -206,7 +199,7 @@ func jsonKindName(k jsontext.Kind) string {
 }
 
 // checkKind checks that exactly one kind is set, and to a value its kind
-// allows, and decodes a token hash (kept in lower case).
+// allows, and decodes a token hash: an entry read from storage.
 func (e *Entry) checkKind() error {
 	set := 0
 	for _, k := range kinds {
@@ -220,11 +213,17 @@ func (e *Entry) checkKind() error {
 	if set != 1 {
 		return fmt.Errorf("want exactly one of %s, got %d", kindNames, set)
 	}
+	e.decodeHash()
+	return nil
+}
+
+// decodeHash keeps a checked token hash in lower case and decoded, for
+// the index.
+func (e *Entry) decodeHash() {
 	if e.TokenSHA256 != "" {
 		e.TokenSHA256 = strings.ToLower(e.TokenSHA256)
-		_, _ = hex.Decode(e.tokenHash[:], []byte(e.TokenSHA256)) // checked above
+		_, _ = hex.Decode(e.tokenHash[:], []byte(e.TokenSHA256)) // checked: 64 hex digits
 	}
-	return nil
 }
 
 func checkRevocationValue(kind, v string) error {

@@ -241,6 +241,7 @@ func TestRevocationRequestMessages(t *testing.T) {
 		`{"jti":{"s3cr3t":1}}`:        "jti: an object; want a string",
 		`{"sub":"a","note":"s3cr3t"}`: "note: unknown member; want one of sub, token_sha256, sid, jti and optionally until",
 		`{"sub":""}`:                  "sub: empty",
+		`{"sub":"","x":1}`:            "x: unknown member; want one of sub, token_sha256, sid, jti and optionally until",
 		`{"sub":"a","jti":"b"}`:       "want exactly one of sub, token_sha256, sid, jti; got 2",
 	} {
 		_, err := ParseRequest([]byte(body), revNow)
