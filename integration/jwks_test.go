@@ -543,6 +543,10 @@ func TestJWKSDownAtStart(t *testing.T) {
 	// Without keys no RS256 signature can be checked: a forged token
 	// gets the same 503, never a pass.
 	expectRefusal(t, c.get(t, "/", bearer(workosToken(wkKey2, "key_1"))), unavailable)
+	// A token whose payload holds a character outside base64url is
+	// malformed whatever its kid: 401 at the shape check, before any key
+	// is looked up, even while no key set has loaded.
+	expectRefusal(t, c.get(t, "/", bearer(plusInPayload(workosToken(wkKey1, "key_1")))), invalidToken)
 	e.up(t)
 	// The retry backoff is capped at a minute.
 	deadline := time.Now().Add(90 * time.Second)

@@ -99,6 +99,8 @@ func TestRequestInvalidToken(t *testing.T) {
 		"over 16 KiB":                      tokenOfLength(t, 17<<10),
 		"forged and expired":               tu.HS256(otherSecret, valid.With("exp", time.Now().Add(-time.Hour).Unix())),
 		"padding in a segment":             strings.Replace(tu.HS256(secret, valid), ".", "==.", 1),
+		"standard base64 + in the payload": plusInPayload(tu.HS256(secret, valid)),
+		"not ASCII in the header":          "é" + tu.HS256(secret, valid)[2:],
 		"two tokens in one header (comma)": tu.HS256(secret, valid) + ", " + tu.HS256(secret, valid),
 	}
 	for name, token := range cases {
@@ -322,4 +324,11 @@ func TestRefusalHeadersSurviveHeaderEdits(t *testing.T) {
 		expectRefusal(t, c.get(t, "/plain"), notAuthenticated)
 		expectRefusal(t, c.get(t, "/plain", bearer("x.y.z")), invalidToken)
 	}
+}
+
+// plusInPayload puts '+', standard base64's character and not base64url's,
+// at the start of the token's payload segment.
+func plusInPayload(token string) string {
+	dot := strings.IndexByte(token, '.')
+	return token[:dot+1] + "+" + token[dot+2:]
 }
