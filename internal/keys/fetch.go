@@ -64,13 +64,17 @@ func (ks *Set) startFetchLocked() *fetchCall {
 		case ks.ctx.Err() != nil: // stopped, not a failure of the endpoint
 		case call.err != nil:
 			ks.lastError = call.err.Error()
+			ks.failures++
 		default:
 			ks.lastError = ""
+			ks.failures = 0
 		}
 		ks.mu.Unlock()
 		// Wake the background loop to reschedule, before done is closed,
 		// so that the loop, if it was the one waiting on done, finds
-		// this wake-up and drains it.
+		// this wake-up and drains it. A wake-up dropped because one is
+		// already pending loses nothing: the loop reads the failure
+		// count, not the number of wake-ups.
 		select {
 		case ks.wake <- struct{}{}:
 		default:
@@ -89,7 +93,6 @@ func (ks *Set) startFetchLocked() *fetchCall {
 // does not depend on which goroutine gets there first.
 func (ks *Set) run(call *fetchCall) {
 	defer close(ks.stopped)
-	failures := 0
 	for {
 		if call != nil {
 			select {
@@ -97,38 +100,14 @@ func (ks *Set) run(call *fetchCall) {
 				return
 			case <-call.done:
 			}
-			// Drain the wake-up this fetch sent, then count it.
+			// Drain the wake-up this fetch sent: its outcome is counted.
 			select {
 			case <-ks.wake:
 			default:
 			}
-			if call.err != nil {
-				failures++
-			} else {
-				failures = 0
-			}
 			call = nil
 		}
-		var wait time.Duration
-		t := ks.table.Load()
-		switch {
-		case t != nil && t.source == sourceFetch && failures == 0:
-			wait = time.Duration(ks.refresh.Load()) - ks.clock.Now().Sub(t.fetchedAt)
-		case t != nil && t.source == sourceFetch:
-			// A fetched set is in use and a fetch failed (perhaps one an
-			// unknown kid asked for): retry no sooner than the unknown-kid
-			// limit, so that such tokens cannot make the set fetch more
-			// often than that; and no later than the schedule.
-			wait = min(max(retryDelay(failures), ks.minInterval), time.Duration(ks.refresh.Load()))
-		default:
-			// No set, or only the saved one: retry with backoff.
-			wait = retryDelay(failures)
-		}
-		wait = max(wait, 0)
-		ks.mu.Lock()
-		ks.nextAttempt = ks.clock.Now().Add(wait)
-		ks.mu.Unlock()
-
+		wait := ks.scheduleNext()
 		select {
 		case <-ks.ctx.Done():
 			return
@@ -137,11 +116,6 @@ func (ks *Set) run(call *fetchCall) {
 		case <-ks.wake:
 			// A fetch finished (perhaps one a request asked for): look
 			// at the schedule again.
-			if ks.lastFetchFailed() {
-				failures++
-			} else {
-				failures = 0
-			}
 			continue
 		case <-ks.clock.After(wait):
 		}
@@ -149,10 +123,31 @@ func (ks *Set) run(call *fetchCall) {
 	}
 }
 
-func (ks *Set) lastFetchFailed() bool {
+// scheduleNext decides how long the loop waits before its next fetch and
+// records when that is. It reads the outcome of the fetches so far, not
+// the wake-ups the loop saw, so a fetch that ended while the loop was busy
+// (its wake-up merged with another) still counts.
+func (ks *Set) scheduleNext() time.Duration {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	return ks.lastError != ""
+	var wait time.Duration
+	t := ks.table.Load()
+	switch {
+	case t != nil && t.source == sourceFetch && ks.failures == 0:
+		wait = time.Duration(ks.refresh.Load()) - ks.clock.Now().Sub(t.fetchedAt)
+	case t != nil && t.source == sourceFetch:
+		// A fetched set is in use and a fetch failed (perhaps one an
+		// unknown kid asked for): retry no sooner than the unknown-kid
+		// limit, so that such tokens cannot make the set fetch more
+		// often than that; and no later than the schedule.
+		wait = min(max(retryDelay(ks.failures), ks.minInterval), time.Duration(ks.refresh.Load()))
+	default:
+		// No set, or only the saved one: retry with backoff.
+		wait = retryDelay(ks.failures)
+	}
+	wait = max(wait, 0)
+	ks.nextAttempt = ks.clock.Now().Add(wait)
+	return wait
 }
 
 // retryDelay is the wait after n failed fetches: 1s, 2s, 4s ... up to a

@@ -216,6 +216,34 @@ func TestKeySetFailedOnDemandFetchIsNotRetriedSooner(t *testing.T) {
 	tu.Eventually(t, "a retry after 30s", func() bool { return srv.Requests.Load() == 3 })
 }
 
+// TestKeySetFetchesThatEndUnheardStillCount: fetches can end while the
+// background loop is busy elsewhere, and their wake-ups merge into one
+// (the channel holds one). The loop schedules from what the fetches did,
+// not from how many wake-ups it heard: two failures before the loop looks
+// mean a 2 s retry, not the 1 s of a first failure. (Counting wake-ups
+// once made an unknown kid's failed fetch look like none, and the loop
+// then slept until the scheduled refresh.)
+func TestKeySetFetchesThatEndUnheardStillCount(t *testing.T) {
+	exactRetries(t)
+	srv := tu.NewJWKSServer(t, tu.JWKS(tu.JWK(t, &tu.RSAKey.PublicKey, "k1", nil)))
+	srv.Set(500, "trouble")
+	clk := tu.NewClock()
+	ks := New(Config{URL: srv.URL, Refresh: time.Hour, Clock: clk})
+	t.Cleanup(func() { ks.Destruct() })
+	for range 2 {
+		<-ks.fetch().done
+	}
+	if len(ks.wake) != 1 {
+		t.Fatalf("%d wake-ups pending, want the two merged into 1", len(ks.wake))
+	}
+	ks.started.Store(true)
+	go ks.run(nil)
+	tu.AwaitWaiters(t, clk, clk.Now().Add(2*time.Second), 1)
+	if n := clk.PendingAt(clk.Now().Add(time.Second)); n != 0 {
+		t.Fatalf("%d waits of 1 s: the loop counted one failure, not two", n)
+	}
+}
+
 // TestKeySetRedirectIsAFailedFetch: a JWKS endpoint that redirects, even
 // to a server with a good key set, has failed: the client never asks the
 // target, and the log and the status show the Location without its

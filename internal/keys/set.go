@@ -89,6 +89,7 @@ type Set struct {
 	stopping    bool      // Destruct has begun
 	lastAttempt time.Time // start of the last fetch of any kind
 	lastError   string
+	failures    int           // fetches failed in a row since the last good one
 	nextAttempt time.Time     // when the background loop fetches next
 	wake        chan struct{} // a fetch finished
 	reschedule  chan struct{} // the refresh interval changed
