@@ -30,8 +30,11 @@ const maxRevocationBody = 64 << 10
 //	DELETE /solo_auth/revocations/<id>  lift one: 200 with it, 404 if none
 //
 // Caddy provisions admin routers with the context of each config it
-// loads, whose storage (ctx.Storage()) is the config's: entries are
-// written there, where every instance sharing it polls for them.
+// loads, and keeps them when that config then fails to load. Entries are
+// therefore written to the storage the list polls (the live handlers'),
+// where every instance sharing it polls for them; the router's own
+// config storage (ctx.Storage()) counts only while no handler uses the
+// list (revocation.List.Add).
 type adminRevocations struct {
 	list   *revocation.List
 	store  revocation.Store

@@ -116,6 +116,9 @@ type spec struct {
 	// DataDir, if set, is Caddy's storage and data folder, so that two
 	// runs can share it; otherwise each run gets a fresh one.
 	DataDir string
+	// Storage, if set, replaces the global storage option (by default
+	// file_system in DataDir), e.g. "storage redis { ... }".
+	Storage string
 }
 
 // caddyProc is a running Caddy.
@@ -134,11 +137,15 @@ type caddyProc struct {
 
 // Caddyfile renders the full Caddyfile of a spec for the given ports.
 func (s spec) caddyfile(sitePort, adminPort int, dataDir string) string {
+	storage := s.Storage
+	if storage == "" {
+		storage = "storage file_system " + filepath.Join(dataDir, "storage")
+	}
 	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	auto_https off
 	persist_config off
-	storage file_system %s
+	%s
 	log {
 		output stderr
 		format json
@@ -152,7 +159,7 @@ http://127.0.0.1:%d {
 }
 
 %s
-`, adminPort, filepath.Join(dataDir, "storage"), s.Global, sitePort, s.Site, s.Extra)
+`, adminPort, storage, s.Global, sitePort, s.Site, s.Extra)
 }
 
 // startCaddy starts Caddy from a spec and waits until it serves.
@@ -242,6 +249,15 @@ func (p *caddyProc) Stop() {
 // after the previous load: the same (idempotent) load is tried again.
 func (p *caddyProc) reload(t testing.TB, s spec) {
 	t.Helper()
+	if status, body := p.tryReload(t, s); status != http.StatusOK {
+		t.Fatalf("reload: %d %s", status, body)
+	}
+}
+
+// tryReload is reload that returns the admin API's answer to the load
+// instead of failing the test on a refusal.
+func (p *caddyProc) tryReload(t testing.TB, s spec) (int, string) {
+	t.Helper()
 	cf := s.caddyfile(p.sitePort, p.adminPort, p.Dir)
 	var lastErr error
 	for range 50 {
@@ -259,15 +275,13 @@ func (p *caddyProc) reload(t testing.TB, s spec) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("reload: %d %s", resp.StatusCode, body)
-		}
 		// The old server closes its idle connections; a request reusing
 		// one in that instant would fail for a reason no user sees.
 		client.CloseIdleConnections()
-		return
+		return resp.StatusCode, string(body)
 	}
 	t.Fatalf("reload: %v", lastErr)
+	return 0, ""
 }
 
 // runConfigFile starts Caddy on a config file of its own (a Caddyfile, or

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -268,6 +270,43 @@ func TestRevocationFleet(t *testing.T) {
 	if l := a.revocations(t); len(l.Revocations) != 0 {
 		t.Errorf("a still lists %+v", l.Revocations)
 	}
+}
+
+// TestRevocationAfterFailedStorageReload: a reload that moves storage
+// elsewhere and then fails leaves Caddy's admin routes those of the
+// failed config, while the handlers, and the list's poll, stay on the
+// live storage. A revocation posted then is written to the live storage,
+// where the rest of the fleet polls, and reaches it.
+func TestRevocationAfterFailedStorageReload(t *testing.T) {
+	t.Parallel()
+	s := revocationSpec("		revocation_poll 1s")
+	s.DataDir = t.TempDir()
+	a, b := startCaddy(t, s), startCaddy(t, s)
+	elsewhere := t.TempDir()
+	failing := s
+	failing.Storage = "storage file_system " + elsewhere
+	failing.Site = "	solo_auth /missing/* {\n		jwks_file " + filepath.Join(elsewhere, "no-such.json") + "\n	}\n" + s.Site
+	if status, body := a.tryReload(t, failing); status == http.StatusOK {
+		t.Fatalf("the failing reload was taken: %s", body)
+	}
+	tok := aliceAt(time.Now().Add(-time.Minute))
+	expectPass(t, a.get(t, "/a/x", tok), "ok alice reason=[]")
+
+	e := a.revoke(t, `{"sub":"alice"}`)
+	expectRefusal(t, a.get(t, "/a/x", tok), invalidToken)
+	live := filepath.Join(s.DataDir, "storage", "solo_auth", "revocations", e.ID+".json")
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("not in the live storage: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "solo_auth")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the failed config's storage got revocations (stat: %v)", err)
+	}
+	expectRefusal(t, b.awaitStatus(t, "/a/x", http.StatusUnauthorized, 15*time.Second, tok), invalidToken)
+
+	if r := a.adminCall(t, http.MethodDelete, "/solo_auth/revocations/"+e.ID, ""); r.Status != http.StatusOK {
+		t.Fatalf("DELETE: %d %s", r.Status, r.Body)
+	}
+	expectPass(t, b.awaitStatus(t, "/a/x", http.StatusOK, 15*time.Second, tok), "ok alice reason=[]")
 }
 
 // expectAdminError checks an admin API refusal: the status, and a JSON

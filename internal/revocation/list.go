@@ -51,6 +51,12 @@ type List struct {
 	// lifted holds ids lifted here while a sync was in flight, which
 	// that sync must not bring back; cleared when none is.
 	lifted map[string]bool
+	// unlisted holds ids added here that no list of storage has shown
+	// yet. A storage whose List lags its writes (eventually consistent,
+	// or paginated) may leave a new entry out of a list that succeeds;
+	// such an entry stays in force until a list shows it, it is lifted
+	// here, or it expires. See mergeLocked.
+	unlisted map[string]bool
 	// unreadable is the files in storage that could not be decoded,
 	// each warned of once until it changes.
 	unreadable map[string]unreadableEntry
@@ -179,11 +185,29 @@ var errStorage = errors.New("storage unavailable")
 // ErrNotFound: no entry in force has the id.
 var ErrNotFound = errors.New("no such revocation")
 
+// writeStore is where Add and Lift write: the storage the list polls
+// (its newest user's), so that an entry reaches every instance that
+// shares it. The caller's storage (the admin API's config's) counts only
+// while no handler uses the list. They differ after a reload that
+// changed storage and failed: Caddy keeps the failed config's admin
+// routes, while the list went back to the live config's storage.
+func (l *List) writeStore(fallback Store) Store {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.store != nil {
+		return l.store
+	}
+	return fallback
+}
+
 // Add stores a new entry and puts it in force: in force here when Add
-// returns, on other instances at their next poll. Storage gets
-// revocationStorageTimeout; on a timeout the caller answers 503, and the
-// entry, if storage took it after all, applies at the next poll.
+// returns, on other instances at their next poll. It writes to the
+// storage the list polls, or to store while no handler uses the list
+// (writeStore). Storage gets revocationStorageTimeout; on a timeout the
+// caller answers 503, and the entry, if storage took it after all,
+// applies at the next poll.
 func (l *List) Add(store Store, e *Entry, logger *zap.Logger) error {
+	store = l.writeStore(store)
 	if store == nil {
 		return fmt.Errorf("%w: no storage", errStorage)
 	}
@@ -199,6 +223,7 @@ func (l *List) Add(store Store, e *Entry, logger *zap.Logger) error {
 	}
 	l.mu.Lock()
 	l.index.Store(l.index.Load().with([]*Entry{e}, nil))
+	l.unlisted = mapSet(l.unlisted, e.ID, true)
 	l.mu.Unlock()
 	logger.Info("revocation added", zap.String("id", e.ID), zap.String("kind", e.kindName()),
 		zap.String("value", e.value()), zap.Time("until", e.Until))
@@ -207,7 +232,9 @@ func (l *List) Add(store Store, e *Entry, logger *zap.Logger) error {
 
 // Lift deletes an entry in force and returns it: ErrNotFound if
 // there is none, errStorage if storage fails or does not answer in time.
+// It deletes from the storage the list polls (writeStore), as Add writes.
 func (l *List) Lift(store Store, id string, logger *zap.Logger) (*Entry, error) {
+	store = l.writeStore(store)
 	if store == nil {
 		return nil, fmt.Errorf("%w: no storage", errStorage)
 	}
@@ -243,6 +270,7 @@ func (l *List) Lift(store Store, id string, logger *zap.Logger) (*Entry, error) 
 	}
 	l.mu.Lock()
 	l.index.Store(l.index.Load().with(nil, func(x *Entry) bool { return x.ID == id }))
+	delete(l.unlisted, id)
 	if l.syncs > 0 {
 		l.lifted = mapSet(l.lifted, id, true)
 	}

@@ -125,3 +125,40 @@ func TestRevocationLiftBeforePoll(t *testing.T) {
 		t.Errorf("lift without storage: %v", err)
 	}
 }
+
+// TestRevocationWritesWhereTheListPolls: the admin API hands Add and Lift
+// its own config's storage. After a reload that changed storage and
+// failed, that is the failed config's, which nobody polls; the list went
+// back to the live config's. Writes go where the list polls, and to the
+// caller's storage only while no handler uses the list.
+func TestRevocationWritesWhereTheListPolls(t *testing.T) {
+	live, failed := tu.NewStorage(), tu.NewStorage()
+	l := newTestList(t)
+	e := mustRevocation(t, `{"sub":"alice"}`, l.clk.Now())
+	u := l.Acquire(time.Second, live, zap.NewNop())
+	l.drainSync(t)
+	if err := l.Add(failed, e, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	if got := live.Keys(); len(got) != 1 || got[0] != Key(e.ID) {
+		t.Fatalf("live storage holds %v, want the entry", got)
+	}
+	if got := failed.Keys(); len(got) != 0 {
+		t.Fatalf("the failed config's storage holds %v", got)
+	}
+	if _, err := l.Lift(failed, e.ID, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	if got := live.Keys(); len(got) != 0 {
+		t.Fatalf("live storage still holds %v after the lift", got)
+	}
+
+	l.Release(u)
+	bob := mustRevocation(t, `{"sub":"bob"}`, l.clk.Now())
+	if err := l.Add(failed, bob, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	if got := failed.Keys(); len(got) != 1 {
+		t.Fatalf("with no handler, the caller's storage holds %v, want the entry", got)
+	}
+}

@@ -69,6 +69,10 @@ type storageRead struct {
 	// was lifted.
 	listed   map[string]bool
 	complete bool
+	// gone holds the ids added here that the complete list did not
+	// show and whose own file is gone too: lifted or expired elsewhere,
+	// not merely missing from a list that lags the write.
+	gone map[string]bool
 	// unreadable is the files that could not be decoded, by key, with
 	// a hash of their content and the reason.
 	unreadable map[string]unreadableEntry
@@ -81,8 +85,10 @@ type unreadableEntry struct {
 }
 
 // readStorage reads the folder against the index known when the sync
-// began. It takes no lock: it may take as long as storage does.
-func (l *List) readStorage(ctx context.Context, store Store, known *index, logger *zap.Logger) storageRead {
+// began, and looks up one by one the entries added here (unlisted) that
+// the list leaves out. It takes no lock: it may take as long as storage
+// does.
+func (l *List) readStorage(ctx context.Context, store Store, known *index, unlisted []string, logger *zap.Logger) storageRead {
 	r := storageRead{listed: map[string]bool{}}
 	keys, err := store.List(ctx, revocationPrefix, false)
 	switch {
@@ -142,8 +148,29 @@ func (l *List) readStorage(ctx context.Context, store Store, known *index, logge
 			}
 		}
 	}
+	if r.complete {
+		r.gone = lookUpUnlisted(ctx, store, unlisted, r.listed)
+	}
 	r.err = cmp.Or(r.err, loadErr)
 	return r
+}
+
+// lookUpUnlisted loads the file of each entry added here that the list
+// did not show, and returns those whose file does not exist. A storage's
+// List may lag its writes where a read of the key does not (the
+// eventually consistent listing of object stores); a file that loads, or
+// a load that fails otherwise, keeps its entry.
+func lookUpUnlisted(ctx context.Context, store Store, unlisted []string, listed map[string]bool) map[string]bool {
+	var gone map[string]bool
+	for _, id := range unlisted {
+		if listed[id] {
+			continue
+		}
+		if _, err := store.Load(ctx, Key(id)); errors.Is(err, fs.ErrNotExist) {
+			gone = mapSet(gone, id, true)
+		}
+	}
+	return gone
 }
 
 func decodeStoredRevocation(data []byte, id string) (*Entry, error) {

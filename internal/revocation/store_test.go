@@ -224,3 +224,86 @@ func TestRevocationStoredEntries(t *testing.T) {
 		t.Errorf("poll %q, want the default", st.Poll)
 	}
 }
+
+// TestRevocationListLagsAWrite: a storage whose List lags its writes
+// leaves a new entry out of a list that succeeds. The instance that took
+// the entry keeps it in force until a list shows it; once shown, a list
+// without it means it was lifted elsewhere. One that a list never showed
+// is dropped when its own file is gone (lifted elsewhere), not before.
+func TestRevocationListLagsAWrite(t *testing.T) {
+	store := tu.NewStorage()
+	a, b := newTestList(t), newTestList(t)
+	const poll = 2 * time.Second
+	ua := a.Acquire(poll, store, zap.NewNop())
+	defer a.Release(ua)
+	a.drainSync(t)
+	ub := b.Acquire(poll, store, zap.NewNop())
+	defer b.Release(ub)
+	b.drainSync(t)
+	lag := func(keys ...string) {
+		store.Set(func(s *tu.Storage) {
+			s.Unlisted = map[string]bool{}
+			for _, k := range keys {
+				s.Unlisted[k] = true
+			}
+		})
+	}
+	pollBoth := func() {
+		t.Helper()
+		for _, l := range []*testList{a, b} {
+			if err := l.poll(t, poll); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	alice := mustRevocation(t, `{"sub":"alice"}`, a.clk.Now())
+	if err := a.Add(store, alice, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	lag(Key(alice.ID))
+	pollBoth()
+	if !revokesSub(a.List, "alice") {
+		t.Fatal("the instance that took it dropped it because a lagging list left it out")
+	}
+	if revokesSub(b.List, "alice") {
+		t.Fatal("the other instance applies an entry no list showed it")
+	}
+	lag()
+	pollBoth()
+	if !revokesSub(a.List, "alice") || !revokesSub(b.List, "alice") {
+		t.Fatal("not in force on both once the list shows it")
+	}
+	if _, err := b.Lift(store, alice.ID, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	pollBoth()
+	if revokesSub(a.List, "alice") {
+		t.Fatal("a lift elsewhere of an entry a list had shown was not applied")
+	}
+
+	// Never listed, then lifted on the other instance: its file is gone,
+	// so the entry goes too, instead of staying until it expires.
+	bob := mustRevocation(t, `{"sub":"bob"}`, a.clk.Now())
+	if err := a.Add(store, bob, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	lag(Key(bob.ID))
+	pollBoth()
+	if !revokesSub(a.List, "bob") {
+		t.Fatal("dropped while the list lags")
+	}
+	if _, err := b.Lift(store, bob.ID, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	pollBoth()
+	if revokesSub(a.List, "bob") {
+		t.Fatal("still in force after its file was deleted elsewhere")
+	}
+	a.mu.Lock()
+	left := len(a.unlisted)
+	a.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d ids still awaiting a list", left)
+	}
+}

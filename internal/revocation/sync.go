@@ -3,6 +3,8 @@ package revocation
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,8 +22,11 @@ import (
 // hung storage holds one goroutine, not one per poll.
 type syncRun struct {
 	store Store
-	done  chan struct{} // closed once err is set
-	err   error
+	// unlisted is the ids added here that no list had shown when the
+	// sync began (l.unlisted), for readStorage to look up one by one.
+	unlisted []string
+	done     chan struct{} // closed once err is set
+	err      error
 }
 
 // loop polls storage every poll interval until stop is closed, and at
@@ -75,6 +80,7 @@ func (l *List) sync(timeout time.Duration, quit <-chan struct{}) error {
 		run = &syncRun{store: store, done: make(chan struct{})}
 		l.running = run
 		l.syncs++
+		run.unlisted = slices.Collect(maps.Keys(l.unlisted))
 		go l.runSync(run, l.index.Load(), l.logger)
 	}
 	l.mu.Unlock()
@@ -94,7 +100,7 @@ func (l *List) sync(timeout time.Duration, quit <-chan struct{}) error {
 // the sync began.
 func (l *List) runSync(run *syncRun, known *index, logger *zap.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), revocationStorageTimeout)
-	r := l.readStorage(ctx, run.store, known, logger)
+	r := l.readStorage(ctx, run.store, known, run.unlisted, logger)
 	cancel()
 	l.mu.Lock()
 	stats, warn := l.mergeLocked(run, known, r)
@@ -133,9 +139,11 @@ type mergeStats struct{ added, dropped, known int }
 // mergeLocked applies a read to the newest index: it adds what the read
 // found unless it was lifted here meanwhile, and drops what the read
 // shows gone only if it was known when the read began (an entry added
-// here meanwhile may be missing from the list) and the list was
-// complete. Nothing changed, nothing is rebuilt. It returns the
-// unreadable files not yet warned of. l.mu is held.
+// here meanwhile may be missing from the list), the list was complete,
+// and some list has shown it before (one added here may be missing from
+// a list that lags the write: see l.unlisted). Nothing changed, nothing
+// is rebuilt. It returns the unreadable files not yet warned of. l.mu is
+// held.
 func (l *List) mergeLocked(run *syncRun, known *index, r storageRead) (mergeStats, map[string]unreadableEntry) {
 	if !sameStore(run.store, l.store) {
 		return mergeStats{}, nil // storage changed meanwhile; its sync follows
@@ -161,13 +169,20 @@ func (l *List) mergeLocked(run *syncRun, known *index, r storageRead) (mergeStat
 			add = append(add, e)
 		}
 	}
+	for id := range l.unlisted {
+		if r.listed[id] {
+			delete(l.unlisted, id)
+		}
+	}
 	drop := func(e *Entry) bool {
-		return !e.inForce(now) || r.complete && !r.listed[e.ID] && known.byID[e.ID] == e
+		gone := r.complete && !r.listed[e.ID] && known.byID[e.ID] == e && (!l.unlisted[e.ID] || r.gone[e.ID])
+		return !e.inForce(now) || gone
 	}
 	dropped := 0
 	for _, e := range newest.byID {
 		if drop(e) {
 			dropped++
+			delete(l.unlisted, e.ID)
 		}
 	}
 	stats := mergeStats{added: len(add), dropped: dropped, known: len(newest.byID) + len(add) - dropped}

@@ -29,7 +29,11 @@ type Storage struct {
 	Listing  chan struct{}
 	// StoreGate, if set, makes Store wait until it is closed.
 	StoreGate chan struct{}
-	Loads     int
+	// Unlisted holds keys that List leaves out while Load finds them,
+	// as a listing that lags the writes does (an eventually consistent
+	// object store, or a paginated one).
+	Unlisted map[string]bool
+	Loads    int
 }
 
 // NewStorage is an empty Storage.
@@ -95,7 +99,7 @@ func (s *Storage) List(_ context.Context, prefix string, _ bool) ([]string, erro
 	// changes while List waits at the gate.
 	var keys []string
 	for k := range s.Data {
-		if strings.HasPrefix(k, prefix+"/") {
+		if strings.HasPrefix(k, prefix+"/") && !s.Unlisted[k] {
 			keys = append(keys, k)
 		}
 	}
