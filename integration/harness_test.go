@@ -119,6 +119,9 @@ type spec struct {
 	// Storage, if set, replaces the global storage option (by default
 	// file_system in DataDir), e.g. "storage redis { ... }".
 	Storage string
+	// Bin, if set, is the Caddy binary to run instead of caddyBin (the
+	// fleet tests' Caddy with the Redis storage module).
+	Bin string
 }
 
 // caddyProc is a running Caddy.
@@ -183,7 +186,11 @@ func launch(t testing.TB, s spec) (*caddyProc, error) {
 	if err := os.WriteFile(cfgPath, []byte(s.caddyfile(sitePort, adminPort, dir)), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(caddyBin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	bin := s.Bin
+	if bin == "" {
+		bin = caddyBin
+	}
+	cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	cmd.Env = append(caddyEnviron(),
 		"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
 	cmd.Env = append(cmd.Env, s.Env...)

@@ -15,6 +15,9 @@ go vet ./... || fail=1
 # The integration tests' Caddy is built with this tag (testhooks.go); vet
 # it too, so that a rename breaks here rather than in the Caddy build.
 go vet -tags soloauth_testhooks ./... || fail=1
+# The fleet's Caddy (fleet/, a module of its own so that the plugin's
+# go.mod does not carry the Redis client) is built by the fleet tests.
+(cd fleet && go vet ./...) || fail=1
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
