@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
@@ -174,5 +175,26 @@ func TestFleetRedisOutage(t *testing.T) {
 	awaitEvery(t, fleet, "/", http.StatusOK, bound, alice)
 	if values, _ := redis.revocationKeys(t); len(values) != 1 || !slices.Contains(values, "caddy/solo_auth/revocations/"+second.ID+".json") {
 		t.Errorf("Redis holds %v, want only %s", values, second.ID)
+	}
+}
+
+// TestFleetCaddyfile runs fleet/Caddyfile, the one scripts/fleet.sh starts
+// three times, on the test's Redis and JWKS endpoint: both token kinds
+// pass, and a revocation posted to its admin endpoint lands in Redis.
+func TestFleetCaddyfile(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	redis := startRedis(t)
+	jwks := newJWKSEndpoint(t, wkPub1)
+	port, admin := freePort(t), freePort(t)
+	p := runBinConfigFile(t, fleetBinary(t), "../fleet/Caddyfile", "caddyfile", port,
+		"SOLO_SDK_SECRET="+secret, "FLEET_NAME=A", fmt.Sprintf("FLEET_PORT=%d", port),
+		fmt.Sprintf("FLEET_ADMIN=%d", admin), "FLEET_REDIS="+redis.Addr, "FLEET_JWKS_URL="+jwks.URL)
+	p.Admin = fmt.Sprintf("http://127.0.0.1:%d", admin)
+	expectPass(t, p.get(t, "/", aliceAt(time.Now())), "A: alice (sdk)")
+	expectPass(t, p.get(t, "/", bearer(workosToken(wkKey1, "key_1"))), "A: user_01HWORKOS (workos)")
+	e := p.revoke(t, `{"sub":"alice"}`)
+	if _, listed := redis.revocationKeys(t); len(listed) != 1 || listed[0] != e.ID+".json" {
+		t.Errorf("Redis lists %v, want %s", listed, e.ID)
 	}
 }

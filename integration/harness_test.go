@@ -296,12 +296,18 @@ func (p *caddyProc) tryReload(t testing.TB, s spec) (int, string) {
 // until it serves.
 func runConfigFile(t *testing.T, path, adapter string, port int, env ...string) *caddyProc {
 	t.Helper()
+	return runBinConfigFile(t, caddyBin, path, adapter, port, env...)
+}
+
+// runBinConfigFile is runConfigFile with another Caddy binary.
+func runBinConfigFile(t *testing.T, bin, path, adapter string, port int, env ...string) *caddyProc {
+	t.Helper()
 	dir := t.TempDir()
 	args := []string{"run", "--config", path}
 	if adapter != "" {
 		args = append(args, "--adapter", adapter)
 	}
-	cmd := exec.Command(caddyBin, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(caddyEnviron(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	cmd.Env = append(cmd.Env, env...)
 	logs := &syncBuffer{}
