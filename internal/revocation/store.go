@@ -86,10 +86,10 @@ type unreadableEntry struct {
 
 // readStorage reads the folder against the index known when the sync
 // began, and looks up one by one the entries added here (unlisted) that
-// the list leaves out. It takes no lock: it may take as long as storage
+// the list leaves out. It calls listed once the folder is listed. It takes no lock: it may take as long as storage
 // does.
-func (l *List) readStorage(ctx context.Context, store Store, known *index, unlisted []string, logger *zap.Logger) storageRead {
-	r := storageRead{listed: map[string]bool{}}
+func (l *List) readStorage(ctx context.Context, store Store, known *index, unlisted []string, listed func(), logger *zap.Logger) storageRead {
+	var r storageRead
 	keys, err := store.List(ctx, revocationPrefix, false)
 	switch {
 	case err == nil:
@@ -111,41 +111,51 @@ func (l *List) readStorage(ctx context.Context, store Store, known *index, unlis
 	}
 	if err != nil {
 		r.err = fmt.Errorf("listing %s: %w", revocationPrefix, err)
+	} else {
+		listed()
 	}
+	// Sized once: growing it key by key was a fifth of a poll's CPU
+	// with 100,000 entries.
+	r.listed = make(map[string]bool, len(keys))
 	now := l.clock.Now()
-	var loadErr error
+	var unknown, expired []string
 	for _, key := range keys {
 		id, ok := revocationIDOfKey(key)
 		if !ok || r.listed[id] {
 			continue // not ours, or listed twice by a retry
 		}
 		r.listed[id] = true
-		e := known.byID[id]
-		if e == nil {
-			data, err := store.Load(ctx, key)
-			switch {
-			case errors.Is(err, fs.ErrNotExist): // lifted meanwhile
-				delete(r.listed, id)
-				continue
-			case err != nil:
-				loadErr = cmp.Or(loadErr, fmt.Errorf("loading %s: %w", key, err))
-				continue
-			}
-			if e, err = decodeStoredRevocation(data, id); err != nil {
-				if r.unreadable == nil {
-					r.unreadable = map[string]unreadableEntry{}
-				}
-				r.unreadable[key] = unreadableEntry{sha256.Sum256(data), err}
-				continue
-			}
-			if e.inForce(now) {
-				r.add = append(r.add, e)
-			}
+		switch e := known.byID[id]; {
+		case e == nil:
+			unknown = append(unknown, key)
+		case !e.inForce(now):
+			expired = append(expired, key)
 		}
-		if !e.inForce(now) {
-			if err := store.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				logger.Debug("revocations: could not delete an expired entry", zap.String("key", key), zap.Error(err))
-			}
+	}
+	var loadErr error
+	for _, f := range loadAll(ctx, store, unknown) {
+		id, _ := revocationIDOfKey(f.key)
+		switch {
+		case errors.Is(f.err, fs.ErrNotExist): // lifted meanwhile
+			delete(r.listed, id)
+			continue
+		case f.err != nil:
+			loadErr = cmp.Or(loadErr, fmt.Errorf("loading %s: %w", f.key, f.err))
+			continue
+		}
+		e, err := decodeStoredRevocation(f.data, id)
+		switch {
+		case err != nil:
+			r.unreadable = mapSet(r.unreadable, f.key, unreadableEntry{sha256.Sum256(f.data), err})
+		case e.inForce(now):
+			r.add = append(r.add, e)
+		default:
+			expired = append(expired, f.key)
+		}
+	}
+	for _, key := range expired {
+		if err := store.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			logger.Debug("revocations: could not delete an expired entry", zap.String("key", key), zap.Error(err))
 		}
 	}
 	if r.complete {

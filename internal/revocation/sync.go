@@ -25,6 +25,7 @@ type syncRun struct {
 	// unlisted is the ids added here that no list had shown when the
 	// sync began (l.unlisted), for readStorage to look up one by one.
 	unlisted []string
+	listed   chan struct{} // closed once storage has answered the List
 	done     chan struct{} // closed once err is set
 	err      error
 }
@@ -77,22 +78,58 @@ func (l *List) sync(timeout time.Duration, quit <-chan struct{}) error {
 	}
 	run := l.running
 	if run == nil || !sameStore(run.store, store) {
-		run = &syncRun{store: store, done: make(chan struct{})}
+		run = &syncRun{store: store, listed: make(chan struct{}), done: make(chan struct{})}
 		l.running = run
 		l.syncs++
 		run.unlisted = slices.Collect(maps.Keys(l.unlisted))
 		go l.runSync(run, l.index.Load(), l.logger)
 	}
 	l.mu.Unlock()
+	switch l.await(run, timeout, quit) {
+	case awaitDone:
+		return run.err
+	case awaitQuit:
+		return nil
+	}
+	// Listed within the wait, so storage answers and the sync is loading
+	// entries: wait for the loads too, up to the bound of a whole sync. A
+	// restarted instance with 100,000 entries on Redis needs about 3 s to
+	// load them (fleet/scale_test.go), and must not serve without them.
+	select {
+	case <-run.listed:
+		if rest := revocationStorageTimeout - timeout; rest > 0 {
+			switch l.await(run, rest, quit) {
+			case awaitDone:
+				return run.err
+			case awaitQuit:
+				return nil
+			}
+			timeout = revocationStorageTimeout
+		}
+	default:
+	}
+	return l.failed(fmt.Errorf("%w: no answer within %v", errStorage, timeout))
+}
+
+type awaitResult int
+
+const (
+	awaitDone awaitResult = iota
+	awaitQuit
+	awaitExpired
+)
+
+// await waits for a sync to end, at most timeout, or until quit closes.
+func (l *List) await(run *syncRun, timeout time.Duration, quit <-chan struct{}) awaitResult {
 	expired, stopTimer := l.timer(timeout)
 	defer stopTimer()
 	select {
 	case <-run.done:
-		return run.err
+		return awaitDone
 	case <-quit:
-		return nil
+		return awaitQuit
 	case <-expired:
-		return l.failed(fmt.Errorf("%w: no answer within %v", errStorage, timeout))
+		return awaitExpired
 	}
 }
 
@@ -100,7 +137,7 @@ func (l *List) sync(timeout time.Duration, quit <-chan struct{}) error {
 // the sync began.
 func (l *List) runSync(run *syncRun, known *index, logger *zap.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), revocationStorageTimeout)
-	r := l.readStorage(ctx, run.store, known, run.unlisted, logger)
+	r := l.readStorage(ctx, run.store, known, run.unlisted, func() { close(run.listed) }, logger)
 	cancel()
 	l.mu.Lock()
 	stats, warn := l.mergeLocked(run, known, r)

@@ -307,3 +307,66 @@ func TestRevocationUnreadableWarnsOnce(t *testing.T) {
 		t.Fatalf("%d warnings after it came back broken, want 3", n)
 	}
 }
+
+// TestRevocationStartWaitsForLoads: a config load waits for the first
+// read of storage at most revocationStartTimeout, so that a hung storage
+// cannot hold start-up. A storage that has listed the folder is not hung
+// but loading (100,000 entries take Redis about 3 s): the load waits on
+// for them, up to the bound of a whole sync, and the instance starts
+// with every entry in force.
+func TestRevocationStartWaitsForLoads(t *testing.T) {
+	store := tu.NewStorage()
+	entries := addEntries(t, store, 1)
+	gate, loading := make(chan struct{}), make(chan struct{}, 1)
+	store.Set(func(s *tu.Storage) { s.LoadGate, s.Loading = gate, loading })
+	l := newTestList(t)
+	timers := make(chan stepTimer, 4)
+	l.storageTimer = func(d time.Duration) <-chan time.Time {
+		fire := make(chan time.Time, 1)
+		timers <- stepTimer{d, fire}
+		return fire
+	}
+	acquired := make(chan *User)
+	go func() { acquired <- l.Acquire(time.Second, store, zap.NewNop()) }()
+	<-loading // listed; the one load waits
+	next := func(what string) stepTimer {
+		t.Helper()
+		select {
+		case st := <-timers:
+			return st
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s wait", what)
+			return stepTimer{}
+		}
+	}
+	first := next("first")
+	if first.d != revocationStartTimeout {
+		t.Fatalf("first wait %v, want %v", first.d, revocationStartTimeout)
+	}
+	first.fire <- time.Time{}
+	second := next("second")
+	if want := revocationStorageTimeout - revocationStartTimeout; second.d != want {
+		t.Fatalf("second wait %v, want %v", second.d, want)
+	}
+	select {
+	case <-acquired:
+		t.Fatal("the config load went on while the entries were still loading")
+	default:
+	}
+	close(gate)
+	var u *User
+	within(t, "acquire once the loads end", func() { u = <-acquired })
+	defer l.Release(u)
+	if !revokesSub(l.List, entries[0].Sub) {
+		t.Fatal("started without the entry it waited for")
+	}
+	if _, st := l.Snapshot(); !st.StorageOK || st.Failures != 0 {
+		t.Errorf("status %+v: a slow start is not a failed read", st)
+	}
+}
+
+// stepTimer is one wall-clock bound the list asked for, fired by hand.
+type stepTimer struct {
+	d    time.Duration
+	fire chan time.Time
+}

@@ -29,6 +29,10 @@ type Storage struct {
 	Listing  chan struct{}
 	// StoreGate, if set, makes Store wait until it is closed.
 	StoreGate chan struct{}
+	// LoadGate, if set, makes Load wait until it is closed; Loading is
+	// told of each Load that waits.
+	LoadGate chan struct{}
+	Loading  chan struct{}
 	// Unlisted holds keys that List leaves out while Load finds them,
 	// as a listing that lags the writes does (an eventually consistent
 	// object store, or a paginated one).
@@ -59,6 +63,15 @@ func (s *Storage) Store(_ context.Context, key string, value []byte) error {
 }
 
 func (s *Storage) Load(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	gate, loading := s.LoadGate, s.Loading
+	s.mu.Unlock()
+	if gate != nil {
+		if loading != nil {
+			loading <- struct{}{}
+		}
+		<-gate
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Loads++
