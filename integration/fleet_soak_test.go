@@ -20,9 +20,10 @@ import (
 // and one instance reloads its config. Every answer is checked against
 // what the revocations and lifts made so far require: a token revoked
 // longer ago than the propagation bound never passes, a token no
-// revocation touches never fails, and no answer is a 5xx.
+// revocation touches never fails, and no answer is a 5xx. Not parallel,
+// like TestSoak: it runs alone, so that its time bounds are the fleet's and
+// not those of two cores shared with every other test.
 func TestFleetSoak(t *testing.T) {
-	t.Parallel()
 	workosKeys()
 	redis := startRedis(t)
 	jwks := newJWKSEndpoint(t, wkPub1)

@@ -14,8 +14,10 @@ import (
 // token on B and C within revocation_poll + 1 s, tokens they have cached
 // included, and from the moment the POST returns on A; a lift on B frees
 // it everywhere within the same bound.
+//
+// Not parallel, like the soaks: it measures a time bound, which the other
+// tests' load on two cores must not stretch.
 func TestFleetRevocationPropagates(t *testing.T) {
-	t.Parallel()
 	workosKeys()
 	redis := startRedis(t)
 	jwks := newJWKSEndpoint(t, wkPub1)
