@@ -188,6 +188,16 @@ func fleetSpec(t testing.TB, r *redisServer, jwksURL string) spec {
 	}
 }
 
+// fleetWorld is what every fleet test starts from: a Redis, a JWKS
+// endpoint serving key_1, and the spec of an instance on both.
+func fleetWorld(t *testing.T) (*redisServer, *jwksEndpoint, spec) {
+	t.Helper()
+	workosKeys()
+	redis := startRedis(t)
+	jwks := newJWKSEndpoint(t, wkPub1)
+	return redis, jwks, fleetSpec(t, redis, jwks.URL)
+}
+
 // fleetPoll is fleetSpec's revocation_poll; the contract's bound on how
 // soon an entry applies on every instance is this plus a second.
 const fleetPoll = time.Second

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,10 +25,7 @@ import (
 // like TestSoak: it runs alone, so that its time bounds are the fleet's and
 // not those of two cores shared with every other test.
 func TestFleetSoak(t *testing.T) {
-	workosKeys()
-	redis := startRedis(t)
-	jwks := newJWKSEndpoint(t, wkPub1)
-	s := fleetSpec(t, redis, jwks.URL)
+	_, jwks, s := fleetWorld(t)
 	fleet := startFleet(t, s, 3)
 	soak := newFleetSoak(fleet)
 
@@ -74,22 +72,14 @@ type fleetSoak struct {
 	subjects   []string
 	sdk, key1  map[string]string // Authorization header by subject
 	key2       map[string]string
-	useKey2    atomicBool
-	retireKey1 atomicBool
+	useKey2    atomic.Bool
+	retireKey1 atomic.Bool
 	client     *http.Client
 
 	mu      sync.Mutex
 	revoked []*soakRevocation
 	answers []soakAnswer
 }
-
-type atomicBool struct {
-	mu sync.Mutex
-	v  bool
-}
-
-func (b *atomicBool) Store(v bool) { b.mu.Lock(); b.v = v; b.mu.Unlock() }
-func (b *atomicBool) Load() bool   { b.mu.Lock(); defer b.mu.Unlock(); return b.v }
 
 // soakRevocation is one revocation of a subject: when its POST was sent
 // and returned, on which instance; when its DELETE was sent and returned,

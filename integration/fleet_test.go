@@ -18,10 +18,8 @@ import (
 // Not parallel, like the soaks: it measures a time bound, which the other
 // tests' load on two cores must not stretch.
 func TestFleetRevocationPropagates(t *testing.T) {
-	workosKeys()
-	redis := startRedis(t)
-	jwks := newJWKSEndpoint(t, wkPub1)
-	fleet := startFleet(t, fleetSpec(t, redis, jwks.URL), 3)
+	redis, _, s := fleetWorld(t)
+	fleet := startFleet(t, s, 3)
 	a, b := fleet[0], fleet[1]
 	sdk := aliceAt(time.Now().Add(-time.Minute))
 	rs := bearer(tu.RS256(wkKey1, "key_1", tu.SDKClaims("alice").With("iat", time.Now().Add(-time.Minute).Unix())))
@@ -69,10 +67,7 @@ func TestFleetRevocationPropagates(t *testing.T) {
 // that saved copy (and SDK tokens regardless).
 func TestFleetSavedKeySet(t *testing.T) {
 	t.Parallel()
-	workosKeys()
-	redis := startRedis(t)
-	jwks := newJWKSEndpoint(t, wkPub1)
-	s := fleetSpec(t, redis, jwks.URL)
+	_, jwks, s := fleetWorld(t)
 	a := startCaddy(t, s)
 	rs := bearer(workosToken(wkKey1, "key_1"))
 	expectPass(t, a.get(t, "/", rs), "ok user_01HWORKOS workos")
@@ -102,10 +97,8 @@ func TestFleetSavedKeySet(t *testing.T) {
 // fleet converges, with nothing lost and nothing half-written.
 func TestFleetRedisOutage(t *testing.T) {
 	t.Parallel()
-	workosKeys()
-	redis := startRedis(t)
-	jwks := newJWKSEndpoint(t, wkPub1)
-	fleet := startFleet(t, fleetSpec(t, redis, jwks.URL), 3)
+	redis, _, s := fleetWorld(t)
+	fleet := startFleet(t, s, 3)
 	a, b, c := fleet[0], fleet[1], fleet[2]
 	alice := aliceAt(time.Now().Add(-time.Minute))
 	bob := bearer(tu.HS256(secret, tu.SDKClaims("bob").With("iat", time.Now().Add(-time.Minute).Unix())))
@@ -185,9 +178,7 @@ func TestFleetRedisOutage(t *testing.T) {
 // pass, and a revocation posted to its admin endpoint lands in Redis.
 func TestFleetCaddyfile(t *testing.T) {
 	t.Parallel()
-	workosKeys()
-	redis := startRedis(t)
-	jwks := newJWKSEndpoint(t, wkPub1)
+	redis, jwks, _ := fleetWorld(t)
 	port, admin := freePort(t), freePort(t)
 	p := runBinConfigFile(t, fleetBinary(t), "../fleet/Caddyfile", "caddyfile", port,
 		"SOLO_SDK_SECRET="+secret, "FLEET_NAME=A", fmt.Sprintf("FLEET_PORT=%d", port),
