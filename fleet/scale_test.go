@@ -108,7 +108,7 @@ func (r *scaleRedis) storage(tb testing.TB) certmagic.Storage {
 
 // populate stores n sub revocations, 16 at a time, as the admin API of
 // many instances would: each through a list of its own with no handler
-// (so Add writes to store), since one list's index is rebuilt on every
+// (so Add writes to store), since one list's index is copied on every
 // add and would make this quadratic.
 func populate(tb testing.TB, store certmagic.Storage, n int) {
 	tb.Helper()
@@ -204,7 +204,7 @@ func measureScale(b *testing.B, redis *scaleRedis, store certmagic.Storage, n in
 		b.Fatal("no poll in 5 s")
 	}
 	// One more entry through this instance's admin API: the index is
-	// rebuilt whole on every add.
+	// copied (its maps cloned, then patched) on every add.
 	e, err := revocation.ParseRequest([]byte(`{"sub":"one_more"}`), time.Now())
 	if err != nil {
 		b.Fatal(err)

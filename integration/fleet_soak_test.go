@@ -33,6 +33,15 @@ func TestFleetSoak(t *testing.T) {
 	at := func(d time.Duration) { time.Sleep(time.Until(start.Add(d))) }
 	stop := make(chan struct{})
 	var workers sync.WaitGroup
+	var stopOnce sync.Once
+	halt := func() {
+		stopOnce.Do(func() { close(stop) })
+		workers.Wait()
+	}
+	// Should the test end early (a Fatal), no worker may outlive it:
+	// one that reported afterwards would panic the whole binary.
+	// Cleanups run last first, so this runs before the Caddys stop.
+	t.Cleanup(halt)
 	for i := range fleet {
 		for range 2 {
 			workers.Add(1)
@@ -53,14 +62,17 @@ func TestFleetSoak(t *testing.T) {
 	at(35 * time.Second)
 	reloaded := s
 	reloaded.Global = strings.Replace(s.Global, "jwks_refresh 2s", "jwks_refresh 3s", 1)
+	// No admin call meets the reload: Caddy replaces its admin listener
+	// on every load, and a call in that instant fails in transport.
+	soak.adminMu.Lock()
 	fleet[1].reload(t, reloaded)
+	soak.adminMu.Unlock()
 	at(40 * time.Second)
 	soak.retireKey1.Store(true) // no more key_1 tokens...
 	at(42 * time.Second)
 	jwks.setKeys(wkPub2) // ...before key_1 leaves the set
 	at(60 * time.Second)
-	close(stop)
-	workers.Wait()
+	halt()
 
 	soak.check(t)
 }
@@ -75,6 +87,7 @@ type fleetSoak struct {
 	useKey2    atomic.Bool
 	retireKey1 atomic.Bool
 	client     *http.Client
+	adminMu    sync.Mutex // held by each admin call, and by the reload
 
 	mu      sync.Mutex
 	revoked []*soakRevocation
@@ -235,6 +248,8 @@ func (s *fleetSoak) admin(sent, done *time.Time, method, url, body string) (int,
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
 	*sent = time.Now()
 	resp, err := s.client.Do(req)
 	*done = time.Now()

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// index is one immutable snapshot of the entries: built whole
-// on every change and swapped in atomically, so that a lookup takes no
-// lock and allocates nothing.
+// index is one immutable snapshot of the entries: a new one is made on
+// every change (with: the maps cloned and patched) and swapped in
+// atomically, so that a lookup takes no lock and allocates nothing.
 type index struct {
 	byID  map[string]*Entry
 	sub   map[string][]*Entry

@@ -114,8 +114,10 @@ func (l *List) Now() time.Time { return l.clock.Now() }
 
 // Acquire adds a handler as a user. The first user, or one with another
 // storage (a reload onto a new storage), reads storage at once, so that
-// after a restart the entries apply from the first request; a config
-// load waits for that at most revocationStartTimeout.
+// after a restart the entries apply from the first request. A config
+// load waits for that at most revocationStartTimeout, or, once storage has
+// listed the folder and is loading the entries, up to
+// revocationStorageTimeout (sync.go).
 func (l *List) Acquire(poll time.Duration, store Store, logger *zap.Logger) *User {
 	l.mu.Lock()
 	u := l.users.Add(poll, userSettings{store: store, logger: logger})

@@ -40,7 +40,9 @@ const (
 	// revocationStorageTimeout bounds one sync, or one add or lift.
 	revocationStorageTimeout = 10 * time.Second
 	// revocationStartTimeout bounds the sync that a config load waits
-	// for, so that a hung storage holds start-up no longer than this.
+	// for, so that a storage that does not answer its List holds
+	// start-up no longer than this. One that has listed and is loading
+	// holds it up to revocationStorageTimeout (sync.go).
 	revocationStartTimeout = 3 * time.Second
 )
 
