@@ -62,33 +62,37 @@ func TestFleetRevocationPropagates(t *testing.T) {
 	}
 }
 
-// TestFleetSavedKeySet: the key set A fetched is saved in Redis; C,
-// started while the JWKS endpoint is down, verifies RS256 tokens from
-// that saved copy (and SDK tokens regardless).
+// TestFleetSavedKeySet: C, restarted while the JWKS endpoint is down,
+// verifies RS256 tokens from the key set saved in Redis. The set it finds
+// there is one that A fetched after C had stopped (with key_2, which C
+// never saw), so C's keys can only have come from Redis.
 func TestFleetSavedKeySet(t *testing.T) {
 	t.Parallel()
 	_, jwks, s := fleetWorld(t)
-	a := startCaddy(t, s)
-	rs := bearer(workosToken(wkKey1, "key_1"))
-	expectPass(t, a.get(t, "/", rs), "ok user_01HWORKOS workos")
-	if n := jwks.requests.Load(); n < 1 {
-		t.Fatalf("%d JWKS requests", n)
+	a, c := startCaddy(t, s), startCaddy(t, s)
+	key1 := bearer(workosToken(wkKey1, "key_1"))
+	key2 := bearer(workosToken(wkKey2, "key_2"))
+	for _, p := range []*caddyProc{a, c} {
+		expectPass(t, p.get(t, "/", key1), "ok user_01HWORKOS workos")
 	}
-
-	// A stops, so that every request the endpoint sees from here on is
-	// C's, and C's keys can only come from Redis.
+	c.Stop()
+	jwks.setKeys(wkPub1, wkPub2)
+	// A meets key_2's kid, fetches the new set and saves it.
+	expectPass(t, a.awaitStatus(t, "/", http.StatusOK, 15*time.Second, key2), "ok user_01HWORKOS workos")
 	a.Stop()
+
 	jwks.setMode("500")
 	before := jwks.requests.Load()
-	c := startCaddy(t, s)
-	expectPass(t, c.get(t, "/", rs), "ok user_01HWORKOS workos")
+	c = startCaddy(t, s)
+	expectPass(t, c.get(t, "/", key2), "ok user_01HWORKOS workos")
+	expectPass(t, c.get(t, "/", key1), "ok user_01HWORKOS workos")
 	expectPass(t, c.get(t, "/", aliceAt(time.Now())), "ok alice sdk")
 	if jwks.requests.Load() == before {
 		t.Error("C never tried the endpoint: the test proves nothing about the saved copy")
 	}
 	// A kid the saved copy does not have cannot be verified while the
 	// endpoint is down: 401 or 503, never a pass.
-	if r := c.get(t, "/", bearer(workosToken(wkKey2, "key_2"))); r.Status != 401 && r.Status != 503 {
+	if r := c.get(t, "/", bearer(workosToken(wkKey1, "key_3"))); r.Status != 401 && r.Status != 503 {
 		t.Errorf("unknown kid during the outage: %d %q", r.Status, r.Body)
 	}
 	waitForLog(t, c, "using the saved key set until a fetch succeeds")
