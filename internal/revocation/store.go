@@ -88,8 +88,8 @@ type unreadableEntry struct {
 
 // readStorage reads the folder against the index known when the sync
 // began, and looks up one by one the entries added here (unlisted) that
-// the list leaves out. It calls listed once the folder is listed. It takes no lock: it may take as long as storage
-// does.
+// the list leaves out. It calls listed once the folder is listed. It
+// takes no lock: it may take as long as storage does.
 func (l *List) readStorage(ctx context.Context, store Store, known *index, unlisted []string, listed func(), logger *zap.Logger) storageRead {
 	var r storageRead
 	keys, err := store.List(ctx, revocationPrefix, false)

@@ -211,23 +211,27 @@ func (l *List) mergeLocked(run *syncRun, known *index, r storageRead) (mergeStat
 			delete(l.unlisted, id)
 		}
 	}
-	drop := func(e *Entry) bool {
-		gone := r.complete && !r.listed[e.ID] && known.byID[e.ID] == e && (!l.unlisted[e.ID] || r.gone[e.ID])
-		return !e.inForce(now) || gone
-	}
-	dropped := 0
+	// Decided once, before l.unlisted changes, and applied as decided.
+	var dropped map[*Entry]bool
 	for _, e := range newest.byID {
-		if drop(e) {
-			dropped++
-			delete(l.unlisted, e.ID)
+		gone := r.complete && !r.listed[e.ID] && known.byID[e.ID] == e && (!l.unlisted[e.ID] || r.gone[e.ID])
+		if !e.inForce(now) || gone {
+			dropped = mapSet(dropped, e, true)
 		}
 	}
-	stats := mergeStats{added: len(add), dropped: dropped, known: len(newest.byID) + len(add) - dropped}
-	if len(add) == 0 && dropped == 0 {
+	for e := range dropped {
+		delete(l.unlisted, e.ID)
+	}
+	stats := mergeStats{added: len(add), dropped: len(dropped), known: len(newest.byID) + len(add) - len(dropped)}
+	if len(add) == 0 && len(dropped) == 0 {
 		return stats, warn
 	}
 	for _, e := range add {
 		l.logger.Debug("revocation added elsewhere", zap.String("id", e.ID), zap.String("kind", e.kindName()), zap.String("value", e.value()))
+	}
+	drop := func(e *Entry) bool { return dropped[e] }
+	if len(dropped) == 0 {
+		drop = nil
 	}
 	l.index.Store(newest.with(add, drop))
 	return stats, warn
