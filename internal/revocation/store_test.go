@@ -257,15 +257,30 @@ func TestRevocationListLagsAWrite(t *testing.T) {
 		}
 	}
 
-	alice := mustRevocation(t, `{"sub":"alice"}`, a.clk.Now())
-	if err := a.Add(store, alice, zap.NewNop()); err != nil {
-		t.Fatal(err)
+	// addUnlisted adds sub's entry on a, while the list leaves its file
+	// out, and polls both.
+	addUnlisted := func(sub string) *Entry {
+		t.Helper()
+		e := mustRevocation(t, `{"sub":"`+sub+`"}`, a.clk.Now())
+		if err := a.Add(store, e, zap.NewNop()); err != nil {
+			t.Fatal(err)
+		}
+		lag(Key(e.ID))
+		pollBoth()
+		if !revokesSub(a.List, sub) {
+			t.Fatalf("%s: the instance that took it dropped it because a lagging list left it out", sub)
+		}
+		return e
 	}
-	lag(Key(alice.ID))
-	pollBoth()
-	if !revokesSub(a.List, "alice") {
-		t.Fatal("the instance that took it dropped it because a lagging list left it out")
+	liftOnB := func(e *Entry) {
+		t.Helper()
+		if _, err := b.Lift(store, e.ID, zap.NewNop()); err != nil {
+			t.Fatal(err)
+		}
+		pollBoth()
 	}
+
+	alice := addUnlisted("alice")
 	if revokesSub(b.List, "alice") {
 		t.Fatal("the other instance applies an entry no list showed it")
 	}
@@ -274,29 +289,14 @@ func TestRevocationListLagsAWrite(t *testing.T) {
 	if !revokesSub(a.List, "alice") || !revokesSub(b.List, "alice") {
 		t.Fatal("not in force on both once the list shows it")
 	}
-	if _, err := b.Lift(store, alice.ID, zap.NewNop()); err != nil {
-		t.Fatal(err)
-	}
-	pollBoth()
+	liftOnB(alice)
 	if revokesSub(a.List, "alice") {
 		t.Fatal("a lift elsewhere of an entry a list had shown was not applied")
 	}
 
 	// Never listed, then lifted on the other instance: its file is gone,
 	// so the entry goes too, instead of staying until it expires.
-	bob := mustRevocation(t, `{"sub":"bob"}`, a.clk.Now())
-	if err := a.Add(store, bob, zap.NewNop()); err != nil {
-		t.Fatal(err)
-	}
-	lag(Key(bob.ID))
-	pollBoth()
-	if !revokesSub(a.List, "bob") {
-		t.Fatal("dropped while the list lags")
-	}
-	if _, err := b.Lift(store, bob.ID, zap.NewNop()); err != nil {
-		t.Fatal(err)
-	}
-	pollBoth()
+	liftOnB(addUnlisted("bob"))
 	if revokesSub(a.List, "bob") {
 		t.Fatal("still in force after its file was deleted elsewhere")
 	}
