@@ -67,6 +67,17 @@ func identityPlaceholder(id *jwt.Identity, name string) string {
 		return claimText(id.Claims()[claimStakeholderName])
 	case "stakeholder_type":
 		return claimText(id.Claims()[claimStakeholderType])
+	case "sid", "org_id", "role", "roles", "entitlements":
+		// WorkOS AuthKit's claims, under their own names.
+		return claimText(id.Claims()[name])
+	case "act_sub":
+		// The impersonator: AuthKit's act claim is {"sub": "<admin>"}.
+		if act, ok := id.Claims()["act"].(map[string]any); ok {
+			if sub, ok := act["sub"].(string); ok {
+				return sub
+			}
+		}
+		return ""
 	}
 	if claim, ok := strings.CutPrefix(name, "claim."); ok {
 		return claimText(id.Claims()[claim])

@@ -34,6 +34,61 @@ func TestPlaceholdersInRespond(t *testing.T) {
 	expectPass(t, r, want)
 }
 
+// TestPlaceholdersAuthKit: a WorkOS AuthKit access token's claims reach a
+// backend through header_up, under the placeholders the README lists:
+// the session, organization, role and roles, entitlements and, while an
+// admin impersonates the user, the impersonator. A token without them
+// sends empty headers (Caddy drops an empty header_up value).
+func TestPlaceholdersAuthKit(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	jwks := newJWKSEndpoint(t, wkPub1)
+	backend := newRecordingBackend(t)
+	c := startCaddy(t, spec{
+		Global: `	solo_auth {
+		jwks_url ` + jwks.URL + `
+		secret ` + secret + `
+	}`,
+		Site: `	solo_auth
+	reverse_proxy ` + backend.URL + ` {
+		header_up X-Solo-Session {solo.sid}
+		header_up X-Solo-Org {solo.org_id}
+		header_up X-Solo-Role {solo.role}
+		header_up X-Solo-Roles {solo.roles}
+		header_up X-Solo-Entitlements {solo.entitlements}
+		header_up X-Solo-Impersonator {solo.act_sub}
+	}`,
+	})
+	claims := tu.SDKClaims("user_01H").With(
+		"iss", "https://api.workos.com",
+		"sid", "session_01H",
+		"org_id", "org_01H",
+		"role", "admin",
+		"roles", []string{"admin", "billing"},
+		"entitlements", []string{"audit-logs", "sso"},
+		"act", map[string]any{"sub": "user_support_7"},
+	)
+	expectPass(t, c.get(t, "/", bearer(tu.RS256(wkKey1, "key_1", claims))), "backend")
+	expectPass(t, c.get(t, "/", bearer(tu.HS256(secret, tu.SDKClaims("svc_1")))), "backend")
+	seen := backend.requests()
+	if len(seen) != 2 {
+		t.Fatalf("backend got %d requests", len(seen))
+	}
+	want := map[string]string{
+		"X-Solo-Session": "session_01H", "X-Solo-Org": "org_01H", "X-Solo-Role": "admin",
+		"X-Solo-Roles": "admin,billing", "X-Solo-Entitlements": "audit-logs,sso",
+		"X-Solo-Impersonator": "user_support_7",
+	}
+	for name, value := range want {
+		if got := seen[0].Values(name); len(got) != 1 || got[0] != value {
+			t.Errorf("AuthKit token: %s %q, want %q", name, got, value)
+		}
+		if got := seen[1].Get(name); got != "" {
+			t.Errorf("SDK token without the claim: %s %q, want none", name, got)
+		}
+	}
+}
+
 func TestPlaceholdersInMatchers(t *testing.T) {
 	// Later handlers' matchers see the identity: a route can branch on
 	// a claim after solo_auth has run.
