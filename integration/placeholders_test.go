@@ -38,7 +38,7 @@ func TestPlaceholdersInRespond(t *testing.T) {
 // backend through header_up, under the placeholders the README lists:
 // the session, organization, role and roles, entitlements and, while an
 // admin impersonates the user, the impersonator. A token without them
-// sends empty headers (Caddy drops an empty header_up value).
+// sends the headers empty (header_up sets what the placeholder gives).
 func TestPlaceholdersAuthKit(t *testing.T) {
 	t.Parallel()
 	workosKeys()
@@ -83,8 +83,8 @@ func TestPlaceholdersAuthKit(t *testing.T) {
 		if got := seen[0].Values(name); len(got) != 1 || got[0] != value {
 			t.Errorf("AuthKit token: %s %q, want %q", name, got, value)
 		}
-		if got := seen[1].Get(name); got != "" {
-			t.Errorf("SDK token without the claim: %s %q, want none", name, got)
+		if got := seen[1].Values(name); len(got) > 1 || len(got) == 1 && got[0] != "" {
+			t.Errorf("SDK token without the claim: %s %q, want it empty", name, got)
 		}
 	}
 }
