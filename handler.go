@@ -74,6 +74,7 @@ func (m *SoloAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		state.reportOnlyRefused(refusal.detail, verr.Reason)
 		return next.ServeHTTP(w, r)
 	}
+	state.refused(verr.Reason)
 	if refusal == &respUnavailable && m.keys != nil {
 		w.Header().Set("Retry-After", strconv.Itoa(m.keys.RetryAfter()))
 	}

@@ -68,6 +68,11 @@ func (st *requestAuth) reportOnlyRefused(detail, reason string) {
 	st.id, st.source = nil, ""
 }
 
+// refused records why solo_auth refused the request, for
+// {solo.error_reason}: the refusal ends the request, but the access log,
+// through log_append, can still say why.
+func (st *requestAuth) refused(reason string) { st.reason = reason }
+
 // verify is v.VerifyContext(token), reusing the request's last
 // verification when it was by the same verifier of the same token: the
 // lines of one key configuration that a request runs through one after

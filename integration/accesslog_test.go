@@ -102,3 +102,54 @@ func TestAccessLogQueryFilter(t *testing.T) {
 	}
 	expectNoTokenInLogs(t, c, good, forged, header, ignored, cookie)
 }
+
+// TestAccessLogRefusalReason: {solo.error_reason} is set on every
+// refusal, not only in report_only, so that an access log records why a
+// request was refused with log_append. A request that passes records an
+// empty reason.
+func TestAccessLogRefusalReason(t *testing.T) {
+	t.Parallel()
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	c := startCaddy(t, spec{
+		Site: `	log {
+		output file ` + logPath + `
+		format json
+	}
+	log_append solo_reason {solo.error_reason}
+	solo_auth /admin/* admin
+	solo_auth
+	respond "ok {solo.sub}"`,
+		Global: `	solo_auth {
+		secret ` + secret + `
+	}`,
+	})
+	good := bearer(tu.HS256(secret, tu.SDKClaims("alice")))
+	cases := []struct {
+		path, auth string
+		status     int
+		reason     string
+	}{
+		{"/", "", http.StatusUnauthorized, "no bearer token"},
+		{"/", bearer(tu.HS256(strings.Repeat("x", 32), tu.SDKClaims("alice"))), http.StatusUnauthorized, "bad signature"},
+		{"/", bearer(tu.HS256(secret, tu.SDKClaims("alice").With("exp", time.Now().Add(-time.Hour).Unix()))), http.StatusUnauthorized, "expired"},
+		{"/admin/x", good, http.StatusForbidden, "missing scopes: admin"},
+		{"/", good, http.StatusOK, ""},
+	}
+	for _, tc := range cases {
+		var r reply
+		if tc.auth == "" {
+			r = c.get(t, tc.path)
+		} else {
+			r = c.get(t, tc.path, tc.auth)
+		}
+		if r.Status != tc.status {
+			t.Fatalf("%s: %d %q, want %d", tc.reason, r.Status, r.Body, tc.status)
+		}
+	}
+	entries, _ := readAccessLog(t, logPath, len(cases))
+	for i, tc := range cases {
+		if got, _ := entries[i]["solo_reason"].(string); got != tc.reason {
+			t.Errorf("request %d (%d): solo_reason %q, want %q", i, tc.status, got, tc.reason)
+		}
+	}
+}
