@@ -120,7 +120,7 @@ func TestIssuerAndAudience(t *testing.T) {
 	c := startCaddy(t, spec{
 		Site: `	solo_auth {
 		secret ` + secret + `
-		issuer https://auth.solo.one https://legacy.solo.one
+		issuer https://auth.solo.one https://legacy.solo.one https://api.workos.com/
 		audience solo-api solo-web
 	}
 	respond "ok"`,
@@ -138,6 +138,11 @@ func TestIssuerAndAudience(t *testing.T) {
 		{"audience not listed", claims.With("iss", "https://auth.solo.one", "aud", []string{"other"}), false},
 		{"audience missing", claims.With("iss", "https://auth.solo.one"), false},
 		{"issuer not a string", claims.With("iss", []string{"https://auth.solo.one"}, "aud", "solo-api"), false},
+		// One trailing slash, on either side, names the same issuer.
+		{"issuer with a slash the config lacks", claims.With("iss", "https://auth.solo.one/", "aud", "solo-api"), true},
+		{"issuer without the config's slash", claims.With("iss", "https://api.workos.com", "aud", "solo-api"), true},
+		{"issuer with two slashes", claims.With("iss", "https://auth.solo.one//", "aud", "solo-api"), false},
+		{"issuer with a path", claims.With("iss", "https://api.workos.com/x", "aud", "solo-api"), false},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

@@ -92,7 +92,7 @@ func (v *Verifier) checkIssuer(c claimSet) string {
 		return ""
 	case !c.issOK:
 		return "iss not a string"
-	case len(v.Issuers) > 0 && !slices.Contains(v.Issuers, c.iss):
+	case len(v.Issuers) > 0 && !issuerAccepted(v.Issuers, c.iss):
 		return "iss not accepted"
 	}
 	return ""
@@ -271,4 +271,19 @@ func (c *claimSet) addScopes(name string, granted []string, isArray, ok bool, sc
 			c.scopes = append(c.scopes, granted...)
 		}
 	}
+}
+
+// issuerAccepted reports whether iss is one of the accepted issuers, an
+// issuer URL with or without one trailing slash counting as the same:
+// WorkOS writes https://api.workos.com, and operators copy it with the
+// slash (or the other way round). Nothing else is relaxed: the comparison
+// stays case-sensitive, as RFC 7519 has it.
+func issuerAccepted(accepted []string, iss string) bool {
+	bare := strings.TrimSuffix(iss, "/")
+	for _, a := range accepted {
+		if a == iss || bare != "" && strings.TrimSuffix(a, "/") == bare {
+			return true
+		}
+	}
+	return false
 }
