@@ -75,8 +75,9 @@ type SoloAuth struct {
 	// Default: none (any valid token passes). Example: `["admin"]`.
 	Scopes []string `json:"scopes,omitempty"`
 
-	// Issuers, if set, are the accepted values of the `iss` claim; a token
-	// without `iss` is then refused. Default: any or none.
+	// Issuers, if set, are the accepted values of the `iss` claim (one
+	// trailing slash aside); a token without `iss` is then refused.
+	// Default: any or none. Example: `["https://api.workos.com"]`.
 	Issuers []string `json:"issuers,omitempty"`
 
 	// Audiences, if set: the `aud` claim (a string or an array) must

@@ -94,7 +94,8 @@ type Verifier struct {
 	Secrets [][]byte
 	// RSAKeys verifies RS256 tokens; nil means RS256 tokens are refused.
 	RSAKeys RSAKeySource
-	// Issuers, if not empty, lists the accepted iss values.
+	// Issuers, if not empty, lists the accepted iss values; one trailing
+	// slash on either side is ignored (issuerAccepted).
 	Issuers []string
 	// Audiences, if not empty: aud must contain one of them.
 	Audiences []string
