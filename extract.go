@@ -158,15 +158,14 @@ func bearerToken(h http.Header) (string, tokenProblem) {
 // and RequestURI, which later handlers and placeholders read, and from the
 // copy of the request as it arrived that Caddy keeps in its context, and
 // returns the values it had, percent-decoded; malformed is true if one was
-// not valid percent-encoding.
+// not valid percent-encoding. The copy is stripped even when the current
+// URL no longer has the parameter: a rewrite before solo_auth may have
+// taken it from the URL but not from the request as it arrived.
 func removeQueryParam(r *http.Request, name string) (values []string, malformed bool) {
 	raw := r.URL.RawQuery
 	kept, values, malformed := withoutParam(raw, name)
-	if values == nil {
-		return nil, false
-	}
-	// The four copies of the query are almost always the same string:
-	// scan it once.
+	// The copies of the query are almost always the same string: scan
+	// it once.
 	strip := func(query string) string {
 		if query == raw {
 			return kept
@@ -174,31 +173,50 @@ func removeQueryParam(r *http.Request, name string) (values []string, malformed 
 		k, _, _ := withoutParam(query, name)
 		return k
 	}
-	r.URL.RawQuery = kept
 	uri := r.RequestURI
-	r.RequestURI = uriWithout(uri, strip)
-	// Caddy reads the request as it arrived for {http.request.orig_uri},
-	// for the FastCGI transport's REQUEST_URI, and to restore the request
-	// before handle_errors routes run. Its URL is a pointer that every
-	// copy of that request shares: stripped in place, it is clean
-	// wherever it is read. Its RequestURI is a string in the copy held by
-	// the context, so the context gets a new copy, and r is replaced in
-	// place rather than passed on anew, since the server and the replacer
-	// hold this pointer. (A handler before solo_auth that passes on a new
-	// request, as Caddy's tracing does, keeps the old context out of our
-	// reach; its orig_uri keeps the parameter, its URL does not.)
-	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
-		if orig.URL != nil {
-			orig.URL.RawQuery = strip(orig.URL.RawQuery)
-		}
-		if orig.RequestURI == uri {
-			orig.RequestURI = r.RequestURI
-		} else {
-			orig.RequestURI = uriWithout(orig.RequestURI, strip)
-		}
-		*r = *r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
+	if values != nil {
+		r.URL.RawQuery = kept
+		r.RequestURI = uriWithout(uri, strip)
 	}
+	stripOriginal(r, uri, strip)
 	return values, malformed
+}
+
+// stripOriginal strips the parameter from the request as it arrived.
+// Caddy reads that copy for {http.request.orig_uri}, for the FastCGI
+// transport's REQUEST_URI, and to restore the request before handle_errors
+// routes run. Its URL is a pointer that every copy of that request shares:
+// stripped in place, it is clean wherever it is read. Its RequestURI is a
+// string in the copy held by the context, so the context gets a new copy,
+// and r is replaced in place rather than passed on anew, since the server
+// and the replacer hold this pointer. (A handler before solo_auth that
+// passes on a new request, as Caddy's tracing does, keeps the old context
+// out of our reach; its orig_uri keeps the parameter, its URL does not.)
+// uri is r's RequestURI before it was stripped; nothing is copied unless
+// the parameter is there.
+func stripOriginal(r *http.Request, uri string, strip func(query string) string) {
+	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
+	if !ok {
+		return
+	}
+	origURI := orig.RequestURI
+	if origURI == uri {
+		origURI = r.RequestURI
+	} else {
+		origURI = uriWithout(origURI, strip)
+	}
+	var origQuery string
+	if orig.URL != nil {
+		origQuery = strip(orig.URL.RawQuery)
+	}
+	if origURI == orig.RequestURI && (orig.URL == nil || origQuery == orig.URL.RawQuery) {
+		return // no parameter in the copy
+	}
+	if orig.URL != nil {
+		orig.URL.RawQuery = origQuery
+	}
+	orig.RequestURI = origURI
+	*r = *r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
 }
 
 // uriWithout is a request URI with its query stripped; a query left
@@ -208,7 +226,11 @@ func uriWithout(uri string, strip func(query string) string) string {
 	if !ok {
 		return uri
 	}
-	if kept := strip(query); kept != "" {
+	kept := strip(query)
+	if kept == query {
+		return uri // nothing stripped: no new string
+	}
+	if kept != "" {
 		return path + "?" + kept
 	}
 	return path

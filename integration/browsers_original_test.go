@@ -154,6 +154,33 @@ func TestBrowserOriginalURIHasNoToken(t *testing.T) {
 	}
 }
 
+// TestBrowserOriginalURIHasNoTokenAfterRewrite: a rewrite before
+// solo_auth that removed the parameter from the current URI (here
+// `uri query -access_token`, or a rewrite to a URI with a query of its
+// own) leaves it in
+// Caddy's copy of the request as it arrived. solo_auth strips that copy
+// too, so {http.request.orig_uri} still carries no token; the token the
+// rewrite took away is not honoured (the request has none left).
+func TestBrowserOriginalURIHasNoTokenAfterRewrite(t *testing.T) {
+	t.Parallel()
+	c := startCaddy(t, spec{Site: `	route {
+		uri /dropped/* query -access_token
+		rewrite /moved/* /elsewhere?kept=1
+		solo_auth {
+			secret ` + secret + `
+			token_query access_token
+			optional
+		}
+		respond "sub=[{solo.sub}] uri={http.request.uri} orig={http.request.orig_uri} origq={http.request.orig_uri.query}"
+	}`})
+	for _, tt := range []struct{ path, want string }{
+		{"/dropped/x?a=1&access_token=" + queryTok, "sub=[] uri=/dropped/x?a=1 orig=/dropped/x?a=1 origq=a=1"},
+		{"/moved/x?access_token=" + queryTok + "&b=2", "sub=[] uri=/elsewhere?kept=1 orig=/moved/x?b=2 origq=b=2"},
+	} {
+		expectPass(t, c.get(t, tt.path), tt.want)
+	}
+}
+
 // fcgiBackend is a FastCGI responder on loopback that records the URI
 // and Cookie header each request arrived with. Go's net/http/fcgi builds
 // the request's URL from REQUEST_URI, as PHP frameworks do, so the URI it
