@@ -210,7 +210,31 @@ func launch(t testing.TB, s spec) (*caddyProc, error) {
 	if err := p.waitReady(sitePort); err != nil {
 		return nil, err
 	}
+	// The port answering is not proof that this Caddy does: freePort's
+	// port may have gone to another test's Caddy meanwhile, and this one
+	// then exits on the bind. This Caddy has started once it says so
+	// (its log goes to stderr, spec.caddyfile).
+	if err := p.waitLog("serving initial configuration"); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// waitLog waits until Caddy's output holds s, failing if Caddy exits.
+func (p *caddyProc) waitLog(s string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(p.out.String(), s) {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("caddy exited at start-up:\n%s", p.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("caddy did not log %q within 60s:\n%s", s, p.out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 func (p *caddyProc) waitReady(port int) error {
