@@ -24,6 +24,7 @@ func TestInternalImports(t *testing.T) {
 		{"internal/strictjson", []string{caddy, zap, module + "/internal/"}},
 		{"internal/clock", []string{caddy, zap, module + "/internal/"}},
 		{"internal/users", []string{caddy, zap, module + "/internal/"}},
+		{"internal/workos", []string{caddy, zap, module + "/internal/"}},
 		{".", []string{module + "/internal/testutil"}}, // fixtures stay out of the plugin
 	} {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "./"+tt.pkg).CombinedOutput()

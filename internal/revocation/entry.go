@@ -9,7 +9,6 @@ package revocation
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -183,39 +182,6 @@ func ParseRequest(body []byte, now time.Time) (*Entry, error) {
 		return nil, err
 	}
 	e.ID = id
-	return e, nil
-}
-
-// FromEvent is the entry an identity provider's event asks for: kind
-// "sub" or "sid" with its value, made at created (a sub entry refuses
-// tokens issued up to that second) and in force until until, at most
-// maxTTL after created. Its id derives from the event id, so one event
-// always makes the same entry: a retried delivery, or one that reaches two
-// instances at once, writes the same object.
-func FromEvent(eventID, kindName, value string, created, until time.Time) (*Entry, error) {
-	if eventID == "" || len(eventID) > maxValue {
-		return nil, errors.New("event id: empty or too long")
-	}
-	e := &Entry{Created: created.UTC(), Until: until.UTC(), Event: eventID}
-	switch kindName {
-	case "sub":
-		e.Sub = value
-	case "sid":
-		e.SID = value
-	default:
-		return nil, fmt.Errorf("event entries name a sub or a sid, not %q", kindName)
-	}
-	if err := checkRevocationValue(kindName, value); err != nil {
-		return nil, err
-	}
-	if limit := e.Created.Add(maxTTL); e.Until.After(limit) {
-		e.Until = limit
-	}
-	if !e.Until.After(e.Created) {
-		return nil, errors.New("until not after created")
-	}
-	sum := sha256.Sum256([]byte("event:" + eventID))
-	e.ID = hex.EncodeToString(sum[:8])
 	return e, nil
 }
 

@@ -1,0 +1,184 @@
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	tu "github.com/solo-one/caddy-solo-auth/internal/testutil"
+	"github.com/solo-one/caddy-solo-auth/internal/workos"
+)
+
+const webhookSecret = "whsec_test_0123456789abcdef"
+
+// webhookSpec: the WorkOS webhook on /webhooks/workos, and every other
+// path behind solo_auth, answering with the subject and session.
+func webhookSpec(jwksURL string) spec {
+	return spec{
+		Global: `	solo_auth {
+		secret ` + secret + `
+		jwks_url ` + jwksURL + `
+		revocation_poll 1s
+	}`,
+		Site: `	handle /webhooks/workos {
+		solo_auth_webhook {
+			secret whsec_old_secret_being_rotated ` + webhookSecret + `
+		}
+	}
+	handle {
+		solo_auth
+		respond "ok {solo.sub} {solo.sid}"
+	}`,
+	}
+}
+
+// deliver posts an event body as WorkOS does, signed at t with secret
+// ("" for no signature header).
+func deliver(t *testing.T, c *caddyProc, body, secret string, at time.Time) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.URL+"/webhooks/workos", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if secret != "" {
+		req.Header.Set(workos.SignatureHeader, workos.Sign([]byte(secret), []byte(body), at))
+	}
+	return send(t, req)
+}
+
+func sessionToken(sub, sid string, iat time.Time) string {
+	return bearer(tu.RS256(wkKey1, "key_1", tu.SDKClaims(sub).With("sid", sid, "iat", iat.Unix(),
+		"iss", "https://api.workos.com", "org_id", "org_01")))
+}
+
+// TestWebhookEventsCutOffTokens: each event kind, signed as WorkOS signs,
+// refuses the right tokens (cached ones included) at once on the instance
+// that took it and within revocation_poll on another sharing the storage,
+// and leaves the others alone; a replay changes nothing.
+func TestWebhookEventsCutOffTokens(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	jwks := newJWKSEndpoint(t, wkPub1)
+	s := webhookSpec(jwks.URL)
+	s.DataDir = t.TempDir()
+	a, b := startCaddy(t, s), startCaddy(t, s)
+	past := time.Now().Add(-time.Minute)
+	revokedSession := sessionToken("user_01", "session_01", past)
+	otherSession := sessionToken("user_01", "session_02", past)
+	deleted := sessionToken("user_02", "session_03", past)
+	demoted := sessionToken("user_03", "session_04", past)
+	sdk := bearer(tu.HS256(secret, tu.SDKClaims("svc_1")))
+	for _, p := range []*caddyProc{a, b} {
+		for range 2 { // the second from the token cache
+			expectPass(t, p.get(t, "/", revokedSession), "ok user_01 session_01")
+			expectPass(t, p.get(t, "/", deleted), "ok user_02 session_03")
+		}
+	}
+
+	now := time.Now()
+	events := []string{
+		`{"id":"event_01","event":"session.revoked","created_at":"` + now.Format(time.RFC3339) + `","data":{"object":"session","id":"session_01","user_id":"user_01","expires_at":"` + now.Add(time.Hour).Format(time.RFC3339) + `"}}`,
+		`{"id":"event_02","event":"user.deleted","created_at":"` + now.Format(time.RFC3339) + `","data":{"object":"user","id":"user_02"}}`,
+		`{"id":"event_03","event":"organization_membership.updated","created_at":"` + now.Format(time.RFC3339) + `","data":{"object":"organization_membership","id":"om_03","user_id":"user_03","role":{"slug":"member"}}}`,
+	}
+	for _, body := range events {
+		if r := deliver(t, a, body, webhookSecret, now); r.Status != http.StatusOK || r.Body != `{"outcome":"applied"}`+"\n" {
+			t.Fatalf("delivery: %d %q", r.Status, r.Body)
+		}
+	}
+	expectRefusal(t, a.get(t, "/", revokedSession), invalidToken)
+	expectRefusal(t, a.get(t, "/", deleted), invalidToken)
+	expectRefusal(t, a.get(t, "/", demoted), invalidToken)
+	expectRefusal(t, b.awaitStatus(t, "/", http.StatusUnauthorized, 15*time.Second, demoted), invalidToken)
+	after := time.Now().Add(2 * time.Second) // a token minted after the role change
+	for _, p := range []*caddyProc{a, b} {
+		expectRefusal(t, p.get(t, "/", revokedSession), invalidToken)
+		expectRefusal(t, p.get(t, "/", deleted), invalidToken)
+		expectPass(t, p.get(t, "/", otherSession), "ok user_01 session_02")
+		expectPass(t, p.get(t, "/", sessionToken("user_03", "session_05", after)), "ok user_03 session_05")
+		expectPass(t, p.get(t, "/", sdk), "ok svc_1 ")
+	}
+	listed := a.revocations(t)
+	if len(listed.Revocations) != 3 {
+		t.Fatalf("a lists %+v", listed.Revocations)
+	}
+	raw := a.adminCall(t, http.MethodGet, "/solo_auth/revocations", "").Body
+	for _, id := range []string{"event_01", "event_02", "event_03"} {
+		if !strings.Contains(raw, `"event":"`+id+`"`) {
+			t.Errorf("the list does not name %s: %s", id, raw)
+		}
+	}
+
+	// A retried delivery, to either instance: 200, nothing changes.
+	for _, p := range []*caddyProc{a, b} {
+		if r := deliver(t, p, events[0], webhookSecret, time.Now()); r.Status != http.StatusOK || r.Body != `{"outcome":"duplicate"}`+"\n" {
+			t.Errorf("replay: %d %q", r.Status, r.Body)
+		}
+	}
+	if n := len(a.revocations(t).Revocations); n != 3 {
+		t.Errorf("%d entries after the replay, want 3", n)
+	}
+	metrics := a.adminCall(t, http.MethodGet, "/metrics", "").Body
+	for _, line := range []string{
+		`caddy_solo_auth_webhook_events_total{event="session.revoked",outcome="applied"} 1`,
+		`caddy_solo_auth_webhook_events_total{event="session.revoked",outcome="duplicate"} 1`,
+		`caddy_solo_auth_webhook_events_total{event="user.deleted",outcome="applied"} 1`,
+	} {
+		if !strings.Contains(metrics, line) {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
+}
+
+// TestWebhookRefusals: a bad or missing signature is 401, a stale one 400,
+// an oversized body 413, a GET 405; an unknown event is 200 and counted;
+// none of them stores anything.
+func TestWebhookRefusals(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	jwks := newJWKSEndpoint(t, wkPub1)
+	c := startCaddy(t, webhookSpec(jwks.URL))
+	now := time.Now()
+	body := `{"id":"event_09","event":"user.deleted","created_at":"` + now.Format(time.RFC3339) + `","data":{"id":"user_09"}}`
+	huge := `{"id":"event_10","event":"user.deleted","data":{"id":"user_10","pad":"` + strings.Repeat("x", 1<<20) + `"}}`
+	for _, tt := range []struct {
+		name   string
+		body   string
+		secret string
+		at     time.Time
+		status int
+		answer string
+	}{
+		{"no signature", body, "", now, 401, `{"error":"bad or missing signature","outcome":"refused"}`},
+		{"another secret", body, "whsec_attacker_secret_0000000000", now, 401, `{"error":"bad or missing signature","outcome":"refused"}`},
+		{"stale", body, webhookSecret, now.Add(-200 * time.Second), 400, `{"error":"signature timestamp outside the window","outcome":"stale"}`},
+		{"from the future", body, webhookSecret, now.Add(200 * time.Second), 400, `{"error":"signature timestamp outside the window","outcome":"stale"}`},
+		{"over 1 MiB", huge, webhookSecret, now, 413, `{"error":"body over 1 MiB","outcome":"refused"}`},
+		{"unknown event", `{"id":"event_11","event":"user.created","data":{"id":"user_11"}}`, webhookSecret, now, 200, `{"outcome":"ignored"}`},
+		{"not an event", `{"hello":1}`, webhookSecret, now, 400, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := deliver(t, c, tt.body, tt.secret, tt.at)
+			if r.Status != tt.status || (tt.answer != "" && r.Body != tt.answer+"\n") {
+				t.Errorf("%d %q, want %d %q", r.Status, r.Body, tt.status, tt.answer)
+			}
+		})
+	}
+	if r := c.get(t, "/webhooks/workos"); r.Status != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d %q", r.Status, r.Body)
+	}
+	if n := len(c.revocations(t).Revocations); n != 0 {
+		t.Errorf("%d entries stored by refused deliveries", n)
+	}
+	expectPass(t, c.get(t, "/", sessionToken("user_09", "s", time.Now().Add(-time.Minute))), "ok user_09 s")
+	if strings.Contains(c.Logs(), webhookSecret) {
+		t.Error("the webhook secret is in Caddy's logs")
+	}
+	metrics := c.adminCall(t, http.MethodGet, "/metrics", "").Body
+	if !strings.Contains(metrics, `caddy_solo_auth_webhook_events_total{event="other",outcome="ignored"}`) {
+		t.Error(fmt.Sprintf("the unknown event is not counted as other: %s", "caddy_solo_auth_webhook_events_total"))
+	}
+}
