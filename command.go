@@ -17,7 +17,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "solo-auth",
-		Usage: "token|inspect|keygen [flags]",
+		Usage: "token|inspect|keygen|revoke|webhook [flags]",
 		Short: "Mints and inspects solo_auth tokens for local development",
 		Long: `
 Mints SDK tokens (HS256) and WorkOS-shaped tokens (RS256) for local
@@ -39,7 +39,7 @@ set, so that the WorkOS path can be tried without a WorkOS account:
   caddy solo-auth inspect --jwks-file dev-jwks.json "$TOKEN"
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tokenCommand(), inspectCommand(), keygenCommand(), revokeCommand())
+			cmd.AddCommand(tokenCommand(), inspectCommand(), keygenCommand(), revokeCommand(), webhookCommand())
 		},
 	})
 }

@@ -174,6 +174,9 @@ func TestConfigErrorsStopCaddy(t *testing.T) {
 		{"malformed leeway", spec{Site: "	solo_auth {\n		secret " + secret + "\n		leeway 30 seconds\n	}"}, "leeway: want exactly one duration"},
 		{"malformed jwks_refresh", spec{Site: "	solo_auth {\n		secret " + secret + "\n		jwks_refresh hourly\n	}"}, `jwks_refresh: malformed duration 'hourly'`},
 		{"malformed jwks_url", spec{Site: "	solo_auth {\n		jwks_url ://nope\n	}"}, "jwks_url: invalid URL"},
+		{"webhook without a secret", spec{Site: "	solo_auth_webhook"}, "secret: required"},
+		{"webhook with an unknown sub-directive", spec{Site: "	solo_auth_webhook {\n		secret whsec_x\n		signing_key y\n	}"}, "signing_key: unknown sub-directive"},
+		{"webhook secret from an empty variable", spec{Site: "	solo_auth_webhook {\n		secret {env.SOLO_UNSET_WEBHOOK_SECRET}\n	}"}, "secret: secret #1 is empty"},
 		{"unknown sub-directive in the global option", spec{
 			Global: "	solo_auth {\n		secert " + secret + "\n	}",
 			Site:   "	solo_auth",

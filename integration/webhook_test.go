@@ -182,3 +182,30 @@ func TestWebhookRefusals(t *testing.T) {
 		t.Error(fmt.Sprintf("the unknown event is not counted as other: %s", "caddy_solo_auth_webhook_events_total"))
 	}
 }
+
+// TestWebhookCLI: `caddy solo-auth webhook` signs a test event as WorkOS
+// does; the session's token is refused after it, a replay is answered as
+// one, and a wrong secret is refused with 401.
+func TestWebhookCLI(t *testing.T) {
+	t.Parallel()
+	workosKeys()
+	jwks := newJWKSEndpoint(t, wkPub1)
+	c := startCaddy(t, webhookSpec(jwks.URL))
+	tok := sessionToken("user_cli", "session_cli", time.Now().Add(-time.Minute))
+	expectPass(t, c.get(t, "/", tok), "ok user_cli session_cli")
+	env := []string{"WORKOS_WEBHOOK_SECRET=" + webhookSecret}
+	args := []string{"webhook", "--url", c.URL + "/webhooks/workos", "--event", "session.revoked",
+		"--sid", "session_cli", "--user", "user_cli", "--event-id", "event_cli_1"}
+	out := mustSoloAuthEnv(t, env, args...)
+	if out != `200 {"outcome":"applied"}` {
+		t.Errorf("first delivery: %q", out)
+	}
+	expectRefusal(t, c.get(t, "/", tok), invalidToken)
+	if out := mustSoloAuthEnv(t, env, args...); out != `200 {"outcome":"duplicate"}` {
+		t.Errorf("replay: %q", out)
+	}
+	stdout, _, err := soloAuthEnv(t, []string{"WORKOS_WEBHOOK_SECRET=whsec_wrong_secret_000000000000"}, args...)
+	if err == nil || !strings.HasPrefix(stdout, "401 ") {
+		t.Errorf("wrong secret: %q, %v", stdout, err)
+	}
+}
