@@ -41,7 +41,8 @@ func TestCaddyfileExample(t *testing.T) {
 	}
 	const demoSecret = "demo-secret-not-for-production-0123456789"
 	demoEnv := []string{"SOLO_SDK_SECRET=" + demoSecret}
-	p := runConfigFile(t, path, "caddyfile", gw, "SOLO_SDK_SECRET="+demoSecret)
+	const demoWebhookSecret = "whsec_demo_not_for_production"
+	p := runConfigFile(t, path, "caddyfile", gw, "SOLO_SDK_SECRET="+demoSecret, "WORKOS_WEBHOOK_SECRET="+demoWebhookSecret)
 
 	// The tokens the quick start mints with `caddy solo-auth token`.
 	token := mustSoloAuthEnv(t, demoEnv, "token",
@@ -60,6 +61,17 @@ func TestCaddyfileExample(t *testing.T) {
 		`{"path":"/api/dashboard/home","subject":"user_456","token_type":"workos","permissions":"templates:read","workflow_id":""}`)
 	expectRefusal(t, p.get(t, "/api/dashboard/home", bearer(token)), invalidToken)
 	expectRefusal(t, p.get(t, "/api/admin/users", bearer(workos)), forbidden("admin"))
+	// The session's sign-out, as WorkOS would send it (the README's
+	// command): the WorkOS token is refused from then on, the SDK token
+	// is not.
+	out := mustSoloAuthEnv(t, []string{"WORKOS_WEBHOOK_SECRET=" + demoWebhookSecret}, "webhook",
+		"--url", p.URL+"/webhooks/workos", "--event", "session.revoked", "--sid", "session_demo", "--user", "user_456")
+	if out != `200 {"outcome":"applied"}` {
+		t.Errorf("webhook: %q", out)
+	}
+	expectRefusal(t, p.get(t, "/api/dashboard/home", bearer(workos)), invalidToken)
+	expectPass(t, p.get(t, "/api/templates/identity_prefill/42", bearer(token)),
+		`{"path":"/api/templates/identity_prefill/42","subject":"user_123","token_type":"sdk","permissions":"templates:read,identity:prefill","workflow_id":"wf_1"}`)
 	admin := tu.HS256(demoSecret, tu.SDKClaims("ops", "admin"))
 	if r := p.get(t, "/api/admin/users", bearer(admin)); r.Status != 200 || !strings.Contains(r.Body, `"subject":"ops"`) {
 		t.Errorf("admin token: %d %q", r.Status, r.Body)

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 # A throwaway secret for the demo; set your own to try a real one.
 export SOLO_SDK_SECRET="${SOLO_SDK_SECRET:-demo-secret-not-for-production-0123456789}"
+# The demo's WorkOS webhook signing secret (Caddyfile.example's
+# solo_auth_webhook); `caddy solo-auth webhook` signs test events with it.
+export WORKOS_WEBHOOK_SECRET="${WORKOS_WEBHOOK_SECRET:-whsec_demo_not_for_production}"
 
 echo "building ./caddy with the solo_auth plugin..." >&2
 go build -o ./caddy ./cmd/caddy
@@ -35,6 +38,11 @@ In another shell, from this folder:
   # A WorkOS-shaped token (RS256, the demo's development key):
   WORKOS=$(./caddy solo-auth token --rs256 --key demo-keys/dev.key --kid demo-dev-1 --sub user_456 --sid session_demo --permissions templates:read)
   curl -i http://localhost:8080/api/dashboard/home -H "Authorization: Bearer $WORKOS"                # 200, token_type workos
+
+  # The user signs out: WorkOS's session.revoked event, signed as WorkOS signs it:
+  export WORKOS_WEBHOOK_SECRET=whsec_demo_not_for_production
+  ./caddy solo-auth webhook --url http://localhost:8080/webhooks/workos --event session.revoked --sid session_demo --user user_456
+  curl -i http://localhost:8080/api/dashboard/home -H "Authorization: Bearer $WORKOS"                # 401, the session is revoked
 
 HELP
 exec ./caddy run --config Caddyfile.example --adapter caddyfile
