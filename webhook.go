@@ -164,8 +164,9 @@ func parseWebhookCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens.
 func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive
+	// No error here quotes a token: a misplaced one may be the secret.
 	if d.NextArg() {
-		return d.ArgErr()
+		return d.Errf("%s: takes no arguments; put the secret in a block: %s { secret ... }", webhookDirective, webhookDirective)
 	}
 	for d.NextBlock(0) {
 		switch d.Val() {
@@ -176,7 +177,7 @@ func (h *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Secrets = append(h.Secrets, args...)
 		default:
-			return d.Errf("%s: unknown sub-directive (want secret)", d.Val())
+			return d.Errf("%s: unknown sub-directive (want secret)", webhookDirective)
 		}
 	}
 	if len(h.Secrets) == 0 {

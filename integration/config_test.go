@@ -175,7 +175,9 @@ func TestConfigErrorsStopCaddy(t *testing.T) {
 		{"malformed jwks_refresh", spec{Site: "	solo_auth {\n		secret " + secret + "\n		jwks_refresh hourly\n	}"}, `jwks_refresh: malformed duration 'hourly'`},
 		{"malformed jwks_url", spec{Site: "	solo_auth {\n		jwks_url ://nope\n	}"}, "jwks_url: invalid URL"},
 		{"webhook without a secret", spec{Site: "	solo_auth_webhook"}, "secret: required"},
-		{"webhook with an unknown sub-directive", spec{Site: "	solo_auth_webhook {\n		secret whsec_x\n		signing_key y\n	}"}, "signing_key: unknown sub-directive"},
+		{"webhook with an unknown sub-directive", spec{Site: "	solo_auth_webhook {\n		secret whsec_x\n		signing_key y\n	}"}, "solo_auth_webhook: unknown sub-directive (want secret)"},
+		{"webhook secret as an argument", spec{Site: "	solo_auth_webhook whsec_leaked_0123456789"}, "solo_auth_webhook: takes no arguments"},
+		{"webhook secret as a bare line", spec{Site: "	solo_auth_webhook {\n		whsec_leaked_0123456789\n	}"}, "solo_auth_webhook: unknown sub-directive (want secret)"},
 		{"webhook secret from an empty variable", spec{Site: "	solo_auth_webhook {\n		secret {env.SOLO_UNSET_WEBHOOK_SECRET}\n	}"}, "secret: secret #1 is empty"},
 		{"unknown sub-directive in the global option", spec{
 			Global: "	solo_auth {\n		secert " + secret + "\n	}",
@@ -188,7 +190,7 @@ func TestConfigErrorsStopCaddy(t *testing.T) {
 			if !strings.Contains(out, tt.want) {
 				t.Fatalf("output does not contain %q:\n%s", tt.want, out)
 			}
-			if strings.Contains(out, secret) {
+			if strings.Contains(out, secret) || strings.Contains(out, "whsec_leaked") {
 				t.Fatalf("Caddy printed the secret:\n%s", out)
 			}
 		})
