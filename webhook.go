@@ -119,12 +119,19 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	entry, err := revocation.FromEvent(event.ID, cut.Kind, cut.Value, cut.Created, cut.Until)
 	if err != nil {
-		return h.answer(w, http.StatusBadRequest, event.Name, "invalid", err.Error())
+		return h.answer(w, http.StatusBadRequest, event.Name, "invalid", "not a WorkOS event: "+err.Error())
+	}
+	if !entry.Until.After(now) {
+		// Older than the 30-day cap: every token it was about has
+		// expired since.
+		return h.answer(w, http.StatusOK, event.Name, "expired", "")
 	}
 	applied, err := revocations.AddOnce(h.store, entry, h.logger)
 	switch {
 	case err != nil:
-		return h.answer(w, http.StatusServiceUnavailable, event.Name, "failed", err.Error())
+		h.logger.Error("workos webhook: storing the event's revocation failed; WorkOS will retry",
+			zap.String("event", event.Name), zap.String("event_id", event.ID), zap.Error(err))
+		return h.answer(w, http.StatusServiceUnavailable, event.Name, "failed", "storage unavailable; retry later")
 	case !applied:
 		return h.answer(w, http.StatusOK, event.Name, "duplicate", "")
 	}
@@ -132,7 +139,11 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 }
 
 // answer writes the status with a JSON body, counts the event and logs
-// why a delivery was refused (never the secret or the body).
+// why a delivery was refused. reason is fixed text: it never quotes the
+// body, and the secret is never logged. A refusal before the signature
+// checks out is logged at debug, so that anyone who finds the endpoint
+// cannot flood the logs; a signed body that cannot be applied is worth a
+// warning.
 func (h *Webhook) answer(w http.ResponseWriter, status int, event, outcome, reason string) error {
 	name := event
 	if !workos.Known(name) {
@@ -140,8 +151,12 @@ func (h *Webhook) answer(w http.ResponseWriter, status int, event, outcome, reas
 	}
 	webhookEvents.WithLabelValues(name, outcome).Inc()
 	if reason != "" {
-		if ce := h.logger.Check(zapcore.WarnLevel, "workos webhook: delivery refused"); ce != nil {
-			ce.Write(zap.Int("status", status), zap.String("event", event), zap.String("reason", reason))
+		level := zapcore.DebugLevel
+		if outcome == "invalid" {
+			level = zapcore.WarnLevel
+		}
+		if ce := h.logger.Check(level, "workos webhook: delivery refused"); ce != nil {
+			ce.Write(zap.Int("status", status), zap.String("event", name), zap.String("reason", reason))
 		}
 	}
 	body := map[string]string{"outcome": outcome}

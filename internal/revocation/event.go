@@ -50,22 +50,53 @@ func FromEvent(eventID, kindName, value string, created, until time.Time) (*Entr
 
 // AddOnce is Add for an entry whose id derives from what made it (an
 // identity provider's event, FromEvent): an entry already known here or
-// in storage is not written again, and applied is false. Either way the
-// entry is in force here when AddOnce returns without an error.
+// in storage is not written again, and applied is false. The stored
+// entry, not e, is then put in force here, and only while it is in
+// force. Of two calls for one id at once on this instance, the second
+// waits for the first, so that only one of them reports it applied.
 func (l *List) AddOnce(store Store, e *Entry, logger *zap.Logger) (applied bool, err error) {
-	if l.index.Load().byID[e.ID] != nil {
-		return false, nil
+	for {
+		if l.index.Load().byID[e.ID] != nil {
+			return false, nil
+		}
+		l.mu.Lock()
+		if busy, ok := l.addingOnce[e.ID]; ok {
+			l.mu.Unlock()
+			if l.onAddOnceWait != nil {
+				l.onAddOnceWait()
+			}
+			<-busy // not long: the first call's storage calls are bounded
+			continue
+		}
+		done := make(chan struct{})
+		if l.addingOnce == nil {
+			l.addingOnce = make(map[string]chan struct{})
+		}
+		l.addingOnce[e.ID] = done
+		l.mu.Unlock()
+
+		applied, err = l.addOnce(store, e, logger)
+
+		l.mu.Lock()
+		delete(l.addingOnce, e.ID)
+		l.mu.Unlock()
+		close(done)
+		return applied, err
 	}
+}
+
+func (l *List) addOnce(store Store, e *Entry, logger *zap.Logger) (applied bool, err error) {
 	store = l.writeStore(store)
 	if store == nil {
 		return false, fmt.Errorf("%w: no storage", errStorage)
 	}
-	var stored bool
+	var stored *Entry
 	err = l.bounded(revocationStorageTimeout, func(ctx context.Context) error {
-		_, err := store.Load(ctx, Key(e.ID))
+		data, err := store.Load(ctx, Key(e.ID))
 		switch {
 		case err == nil:
-			stored = true
+			// One that does not decode is applied nowhere: write ours.
+			stored, _ = decodeStoredRevocation(data, e.ID)
 			return nil
 		case errors.Is(err, fs.ErrNotExist):
 			return nil
@@ -75,13 +106,17 @@ func (l *List) AddOnce(store Store, e *Entry, logger *zap.Logger) (applied bool,
 	if err != nil {
 		return false, fmt.Errorf("%w: looking for the revocation: %w", errStorage, err)
 	}
-	if stored {
+	if stored == nil {
+		return true, l.Add(store, e, logger)
+	}
+	if stored.inForce(l.clock.Now()) {
 		l.mu.Lock()
-		if l.index.Load().byID[e.ID] == nil {
-			l.index.Store(l.index.Load().with([]*Entry{e}, nil))
+		if l.index.Load().byID[stored.ID] == nil {
+			l.index.Store(l.index.Load().with([]*Entry{stored}, nil))
+			// As Add's: a lagging list must not drop it (mergeLocked).
+			l.unlisted = mapSet(l.unlisted, stored.ID, true)
 		}
 		l.mu.Unlock()
-		return false, nil
 	}
-	return true, l.Add(store, e, logger)
+	return false, nil
 }

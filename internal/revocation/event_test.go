@@ -64,3 +64,103 @@ func TestAddOnce(t *testing.T) {
 		t.Errorf("storage holds %v, want the one entry", keys)
 	}
 }
+
+// TestAddOnceAtOnce: two deliveries of one event on one instance at the
+// same time: the second waits for the first, so exactly one is applied.
+func TestAddOnceAtOnce(t *testing.T) {
+	store := tu.NewStorage()
+	gate := make(chan struct{})
+	store.LoadGate, store.Loading = gate, make(chan struct{}, 2)
+	l := newTestList(t)
+	waiting := make(chan struct{}, 1)
+	l.onAddOnceWait = func() { waiting <- struct{}{} }
+	now := l.clk.Now()
+	type result struct {
+		applied bool
+		err     error
+	}
+	results := make(chan result, 2)
+	deliver := func() {
+		e, _ := FromEvent("event_1", "sid", "session_1", now, now.Add(time.Hour))
+		applied, err := l.AddOnce(store, e, zap.NewNop())
+		results <- result{applied, err}
+	}
+	go deliver()
+	select {
+	case <-store.Loading:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first delivery did not look in storage")
+	}
+	go deliver()
+	select {
+	case <-waiting:
+	case <-store.Loading:
+		t.Fatal("the second delivery looked in storage while the first was storing")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second delivery neither waited nor looked")
+	}
+	store.Set(func(s *tu.Storage) { s.LoadGate = nil })
+	close(gate)
+	applied := 0
+	for range 2 {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.applied {
+			applied++
+		}
+	}
+	if applied != 1 || len(store.Keys()) != 1 {
+		t.Errorf("%d applied, storage %v; want 1 and the one entry", applied, store.Keys())
+	}
+}
+
+// TestAddOnceTakesTheStoredEntry: a replay puts in force what storage
+// holds, not what the replay built, and nothing once that has expired;
+// a stored entry that does not decode is replaced.
+func TestAddOnceTakesTheStoredEntry(t *testing.T) {
+	store := tu.NewStorage()
+	first, replay := newTestList(t), newTestList(t)
+	now := first.clk.Now()
+	e, _ := FromEvent("event_1", "sub", "user_1", now, now.Add(time.Hour))
+	if applied, err := first.AddOnce(store, e, zap.NewNop()); !applied || err != nil {
+		t.Fatalf("first delivery: %v, %v", applied, err)
+	}
+
+	// Half an hour on, the replay builds an entry until +1h30.
+	replay.clk.Advance(30 * time.Minute)
+	later := replay.clk.Now()
+	again, _ := FromEvent("event_1", "sub", "user_1", later, later.Add(time.Hour))
+	if applied, err := replay.AddOnce(store, again, zap.NewNop()); applied || err != nil {
+		t.Fatalf("replay: %v, %v", applied, err)
+	}
+	entries, _ := replay.Snapshot()
+	if len(entries) != 1 || !entries[0].Until.Equal(e.Until) {
+		t.Fatalf("replay put %+v in force, want the stored entry until %v", entries, e.Until)
+	}
+
+	// Once the stored entry has expired (not yet pruned), a replay on a
+	// third instance puts nothing in force.
+	late := newTestList(t)
+	late.clk.Advance(2 * time.Hour)
+	lateNow := late.clk.Now()
+	stale, _ := FromEvent("event_1", "sub", "user_1", lateNow, lateNow.Add(time.Hour))
+	if applied, err := late.AddOnce(store, stale, zap.NewNop()); applied || err != nil {
+		t.Fatalf("late replay: %v, %v", applied, err)
+	}
+	if revokesSub(late.List, "user_1") || late.Count() != 0 {
+		t.Error("a late replay put an expired entry back in force")
+	}
+
+	// A stored file that does not decode is applied nowhere: ours
+	// replaces it.
+	store.Set(func(s *tu.Storage) { s.Data[Key(e.ID)] = []byte("{not json") })
+	fresh := newTestList(t)
+	if applied, err := fresh.AddOnce(store, e, zap.NewNop()); !applied || err != nil {
+		t.Fatalf("over a broken file: %v, %v", applied, err)
+	}
+	if !revokesSub(fresh.List, "user_1") {
+		t.Error("not in force after replacing a broken file")
+	}
+}

@@ -32,6 +32,9 @@ type List struct {
 	clock      clock.Clock
 	// onSync, if set (tests), is told the result of each sync.
 	onSync func(error)
+	// onAddOnceWait, if set (tests), is told when an AddOnce waits for
+	// another of the same id.
+	onAddOnceWait func()
 	// storageTimer, if set (tests), replaces the wall-clock timer that
 	// bounds storage calls.
 	storageTimer func(time.Duration) <-chan time.Time
@@ -57,6 +60,9 @@ type List struct {
 	// such an entry stays in force until a list shows it, it is lifted
 	// here, or it expires. See mergeLocked.
 	unlisted map[string]bool
+	// addingOnce holds the ids AddOnce is storing, each with a channel
+	// closed when it is done.
+	addingOnce map[string]chan struct{}
 	// unreadable is the files in storage that could not be decoded,
 	// each warned of once until it changes.
 	unreadable map[string]unreadableEntry

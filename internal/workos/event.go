@@ -31,13 +31,13 @@ func Known(name string) bool {
 // expired by then.
 const subTTL = 24 * time.Hour
 
-// Event is a delivery's body: its id, its name, when WorkOS made it, and
-// the object it is about.
+// Event is a delivery's body: its id, its name, when WorkOS made it (zero
+// if it did not say), and the object it is about.
 type Event struct {
-	ID        string          `json:"id"`
-	Name      string          `json:"event"`
-	CreatedAt time.Time       `json:"created_at"`
-	Data      json.RawMessage `json:"data"`
+	ID        string
+	Name      string
+	CreatedAt time.Time
+	Data      json.RawMessage
 }
 
 // Cut is what an event asks of the revocation list: refuse the tokens
@@ -52,16 +52,34 @@ type Cut struct {
 // token of it is valid any more; nothing to do.
 var ErrExpired = errors.New("the session has expired already")
 
-// ParseEvent reads a delivery's body.
+// ErrInvalid: a signed body that is not an event solo_auth can apply.
+// Its text and the texts wrapping it never quote the body: they are
+// logged and answered.
+var ErrInvalid = errors.New("not a WorkOS event")
+
+// ParseEvent reads a delivery's body. created_at is read only for an
+// event solo_auth acts on, so that an unknown event with an odd one is
+// still answered 200 (WorkOS retries errors for days).
 func ParseEvent(body []byte) (*Event, error) {
-	var e Event
-	if err := json.Unmarshal(body, &e); err != nil {
-		return nil, fmt.Errorf("event: %w", err)
+	var raw struct {
+		ID        string          `json:"id"`
+		Name      string          `json:"event"`
+		CreatedAt json.RawMessage `json:"created_at"`
+		Data      json.RawMessage `json:"data"`
 	}
-	if e.ID == "" || e.Name == "" {
-		return nil, errors.New("event: id and event are required")
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, ErrInvalid
 	}
-	return &e, nil
+	if raw.ID == "" || raw.Name == "" {
+		return nil, fmt.Errorf("%w: id and event are required", ErrInvalid)
+	}
+	e := &Event{ID: raw.ID, Name: raw.Name, Data: raw.Data}
+	if Known(e.Name) && len(raw.CreatedAt) > 0 && string(raw.CreatedAt) != "null" {
+		if err := json.Unmarshal(raw.CreatedAt, &e.CreatedAt); err != nil {
+			return nil, fmt.Errorf("%w: created_at is not an RFC 3339 time", ErrInvalid)
+		}
+	}
+	return e, nil
 }
 
 // CutFor is the cut a known event asks for, judged at now; ok is false for
@@ -79,14 +97,14 @@ func CutFor(e *Event, now time.Time) (cut Cut, ok bool, err error) {
 		ExpiresAt time.Time `json:"expires_at"`
 	}
 	if Known(e.Name) {
-		if err := json.Unmarshal(e.Data, &data); err != nil {
-			return Cut{}, true, fmt.Errorf("%s: data: %w", e.Name, err)
+		if err := json.Unmarshal(e.Data, &data); err != nil || len(e.Data) == 0 || string(e.Data) == "null" {
+			return Cut{}, true, fmt.Errorf("%w: %s: data is not the object the event is about", ErrInvalid, e.Name)
 		}
 	}
 	switch e.Name {
 	case SessionRevoked:
 		if data.ID == "" {
-			return Cut{}, true, fmt.Errorf("%s: data.id (the session) missing", e.Name)
+			return Cut{}, true, fmt.Errorf("%w: %s: data.id (the session) missing", ErrInvalid, e.Name)
 		}
 		until := data.ExpiresAt
 		if until.IsZero() {
@@ -98,12 +116,12 @@ func CutFor(e *Event, now time.Time) (cut Cut, ok bool, err error) {
 		return Cut{Kind: "sid", Value: data.ID, Created: now, Until: until}, true, nil
 	case UserDeleted:
 		if data.ID == "" {
-			return Cut{}, true, fmt.Errorf("%s: data.id (the user) missing", e.Name)
+			return Cut{}, true, fmt.Errorf("%w: %s: data.id (the user) missing", ErrInvalid, e.Name)
 		}
 		return Cut{Kind: "sub", Value: data.ID, Created: created, Until: now.Add(subTTL)}, true, nil
 	case OrganizationMembershipDeleted, OrganizationMembershipUpdated:
 		if data.UserID == "" {
-			return Cut{}, true, fmt.Errorf("%s: data.user_id missing", e.Name)
+			return Cut{}, true, fmt.Errorf("%w: %s: data.user_id missing", ErrInvalid, e.Name)
 		}
 		return Cut{Kind: "sub", Value: data.UserID, Created: created, Until: now.Add(subTTL)}, true, nil
 	}

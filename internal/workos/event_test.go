@@ -2,6 +2,7 @@ package workos
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,13 +51,52 @@ func TestCutFor(t *testing.T) {
 			}
 		})
 	}
-	for _, body := range []string{`{"event":"user.deleted"}`, `{"id":"e"}`, `not json`} {
-		if _, err := ParseEvent([]byte(body)); err == nil {
-			t.Errorf("ParseEvent(%s) took it", body)
-		}
+	// Signed bodies that are not events this endpoint can apply: each is
+	// ErrInvalid, and no error quotes the body (it is logged and answered).
+	for _, tt := range []struct{ name, body string }{
+		{"no id", `{"event":"user.deleted","data":{"id":"user_x"}}`},
+		{"no event", `{"id":"e_secretvalue"}`},
+		{"not JSON", `not json secretvalue`},
+		{"id not a string", `{"id":{"secretvalue":1},"event":"user.deleted"}`},
+		{"created_at not a time", `{"id":"e","event":"user.deleted","created_at":"secretvalue","data":{"id":"u"}}`},
+		{"created_at a number", `{"id":"e","event":"user.deleted","created_at":1733313600,"data":{"id":"u"}}`},
+		{"data missing", `{"id":"e","event":"user.deleted"}`},
+		{"data null", `{"id":"e","event":"session.revoked","data":null}`},
+		{"data not an object", `{"id":"e","event":"user.deleted","data":"secretvalue"}`},
+		{"user without its id", `{"id":"e","event":"user.deleted","data":{}}`},
+		{"session without its id", `{"id":"e","event":"session.revoked","data":{"user_id":"u"}}`},
+		{"membership without the user", `{"id":"e","event":"organization_membership.deleted","data":{"id":"om"}}`},
+		{"expires_at not a time", `{"id":"e","event":"session.revoked","data":{"id":"s","expires_at":"secretvalue"}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := ParseEvent([]byte(tt.body))
+			if err == nil {
+				_, _, err = CutFor(e, now)
+			}
+			if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "secretvalue") {
+				t.Errorf("error %v, want ErrInvalid quoting nothing of the body", err)
+			}
+		})
 	}
-	e, _ := ParseEvent([]byte(`{"id":"e","event":"user.deleted","data":{}}`))
-	if _, _, err := CutFor(e, now); err == nil {
-		t.Error("a user.deleted without the user was taken")
+}
+
+// TestUnknownEventsAreNotJudged: an event solo_auth does not act on is
+// ignored whatever its created_at and data, so WorkOS gets a 200 and does
+// not retry it for days.
+func TestUnknownEventsAreNotJudged(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	for _, body := range []string{
+		`{"id":"e1","event":"user.created","created_at":"yesterday","data":{"id":"u"}}`,
+		`{"id":"e2","event":"dsync.group.user_added","created_at":1733313600}`,
+		`{"id":"e3","event":"connection.activated","data":null}`,
+	} {
+		e, err := ParseEvent([]byte(body))
+		if err != nil {
+			t.Errorf("ParseEvent(%s): %v", body, err)
+			continue
+		}
+		if _, known, err := CutFor(e, now); known || err != nil {
+			t.Errorf("CutFor(%s) = %v, %v; want unknown", body, known, err)
+		}
 	}
 }
