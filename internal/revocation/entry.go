@@ -1,7 +1,7 @@
 // Package revocation refuses verified tokens before they expire: entries
 // by subject, token hash, session or token id (entry.go), the immutable
 // index the request path looks tokens up in (index.go), the process's list
-// (list.go), and keeping it in step with the storage a fleet shares
+// (list.go) and its changes (change.go, event.go), and keeping it in step with the storage a fleet shares
 // (store.go, sync.go). It knows neither Caddy nor how tokens are verified:
 // storage comes through the Store interface, tokens through Token, and the
 // failure metric through a callback.
