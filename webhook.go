@@ -81,9 +81,10 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 
 // ServeHTTP answers a delivery: 401 for a bad or missing signature, 400
 // for a stale one or a body that is not an event, 413 over 1 MiB, 503 if
-// storage refuses the entry (WorkOS retries), else 200, also for an event
-// already applied or one solo_auth does not act on. Nothing is stored
-// unless the signature is good.
+// storage refuses the entry (WorkOS retries), else 200: applied,
+// duplicate (applied before), ignored (an event solo_auth does not act
+// on), or expired (a session that has ended, or an event past the 30-day
+// cap). Nothing is stored unless the signature is good.
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -140,10 +141,12 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 
 // answer writes the status with a JSON body, counts the event and logs
 // why a delivery was refused. reason is fixed text: it never quotes the
-// body, and the secret is never logged. A refusal before the signature
-// checks out is logged at debug, so that anyone who finds the endpoint
-// cannot flood the logs; a signed body that cannot be applied is worth a
-// warning.
+// body, and the secret is never logged. A refusal without a good
+// signature is logged at debug, so that anyone who finds the endpoint
+// cannot flood the logs. A signed one is a warning: a body that cannot be
+// applied, or a stale timestamp (Verify judges it only once the signature
+// is good), which is a skewed clock here or a replay, and would otherwise
+// lose every event silently while WorkOS retries.
 func (h *Webhook) answer(w http.ResponseWriter, status int, event, outcome, reason string) error {
 	name := event
 	if !workos.Known(name) {
@@ -152,8 +155,8 @@ func (h *Webhook) answer(w http.ResponseWriter, status int, event, outcome, reas
 	webhookEvents.WithLabelValues(name, outcome).Inc()
 	if reason != "" {
 		level := zapcore.DebugLevel
-		if outcome == "invalid" {
-			level = zapcore.WarnLevel
+		if outcome == "invalid" || outcome == "stale" {
+			level = zapcore.WarnLevel // signed: WorkOS, or a replay of it
 		}
 		if ce := h.logger.Check(level, "workos webhook: delivery refused"); ce != nil {
 			ce.Write(zap.Int("status", status), zap.String("event", name), zap.String("reason", reason))

@@ -81,23 +81,33 @@ func TestWebhookRefusals(t *testing.T) {
 	if files := storedRevocations(t, s.DataDir); len(files) != 0 {
 		t.Errorf("storage holds %v after refused deliveries", files)
 	}
+	expectPass(t, c.get(t, "/", sessionToken("user_09", "s", time.Now().Add(-time.Minute))), "ok user_09 s")
 	logs := c.Logs()
+	if strings.Contains(logs, webhookSecret) {
+		t.Error("the webhook secret is in Caddy's logs")
+	}
 	if strings.Contains(logs, "body_value_x") {
 		t.Error("a refusal's log quotes the body")
 	}
-	// Unsigned refusals are logged at debug only: anyone can send them.
-	// The four signed bodies that cannot be applied are warnings.
-	warned := 0
+	// Refusals without a good signature are logged at debug only: anyone
+	// can send them. The signed ones are warnings: four bodies that are
+	// not events, and three stale timestamps (a skewed clock here, or a
+	// replayed delivery).
+	warned := map[string]int{}
 	for line := range strings.Lines(logs) {
 		if strings.Contains(line, "delivery refused") && !strings.Contains(line, `"level":"debug"`) {
-			warned++
-			if !strings.Contains(line, `"status":400`) || !strings.Contains(line, "not a WorkOS event") {
+			switch {
+			case strings.Contains(line, `"status":400`) && strings.Contains(line, "not a WorkOS event"):
+				warned["invalid"]++
+			case strings.Contains(line, `"status":400`) && strings.Contains(line, "outside the window"):
+				warned["stale"]++
+			default:
 				t.Errorf("logged above debug: %s", line)
 			}
 		}
 	}
-	if warned != 4 {
-		t.Errorf("%d refusals logged above debug, want the 4 signed bodies that are not events", warned)
+	if warned["invalid"] != 4 || warned["stale"] != 3 {
+		t.Errorf("refusals logged above debug: %v, want 4 invalid and 3 stale", warned)
 	}
 	metrics := c.adminCall(t, http.MethodGet, "/metrics", "").Body
 	if !strings.Contains(metrics, `caddy_solo_auth_webhook_events_total{event="other",outcome="ignored"}`) {

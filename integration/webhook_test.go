@@ -2,6 +2,7 @@ package integration
 
 import (
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -121,10 +122,37 @@ func TestWebhookEventsCutOffTokens(t *testing.T) {
 	if n := len(a.revocations(t).Revocations); n != 3 {
 		t.Errorf("%d entries after the replay, want 3", n)
 	}
+	// Lifted, the session's tokens pass again; a retry of its event,
+	// which WorkOS sends for days after a failed delivery, does not put
+	// it back: the event is remembered apart from its entry.
+	sessionEntry := ""
+	for _, e := range listed.Revocations {
+		if e.SID == "session_01" {
+			sessionEntry = e.ID
+		}
+	}
+	if r := a.adminCall(t, http.MethodDelete, "/solo_auth/revocations/"+sessionEntry, ""); r.Status != http.StatusOK {
+		t.Fatalf("lift: %d %s", r.Status, r.Body)
+	}
+	expectPass(t, a.get(t, "/", revokedSession), "ok user_01 session_01")
+	// To A, which no longer holds the entry, in memory or in storage.
+	if r := deliver(t, a, events[0], webhookSecret, time.Now()); r.Status != http.StatusOK || r.Body != `{"outcome":"duplicate"}`+"\n" {
+		t.Errorf("replay after the lift: %d %q", r.Status, r.Body)
+	}
+	expectPass(t, b.awaitStatus(t, "/", http.StatusOK, 15*time.Second, revokedSession), "ok user_01 session_01")
+	expectPass(t, a.get(t, "/", revokedSession), "ok user_01 session_01")
+	if n := len(storedRevocations(t, s.DataDir)); n != 2 {
+		t.Errorf("%d entries stored after the lift and replay, want 2", n)
+	}
+	markers, _ := filepath.Glob(filepath.Join(s.DataDir, "storage", "solo_auth", "events", "*", "*.json"))
+	if len(markers) != 3 {
+		t.Errorf("event markers %v, want one per event", markers)
+	}
+
 	metrics := a.adminCall(t, http.MethodGet, "/metrics", "").Body
 	for _, line := range []string{
 		`caddy_solo_auth_webhook_events_total{event="session.revoked",outcome="applied"} 1`,
-		`caddy_solo_auth_webhook_events_total{event="session.revoked",outcome="duplicate"} 1`,
+		`caddy_solo_auth_webhook_events_total{event="session.revoked",outcome="duplicate"} 2`,
 		`caddy_solo_auth_webhook_events_total{event="user.deleted",outcome="applied"} 1`,
 	} {
 		if !strings.Contains(metrics, line) {
@@ -196,8 +224,8 @@ func TestWebhookDeliveriesAtOnce(t *testing.T) {
 	if len(listed) != 1 || listed[0].SID != "session_20" {
 		t.Fatalf("listed %+v", listed)
 	}
-	if cap := now.Add(30 * 24 * time.Hour); listed[0].Until.Before(cap.Add(-time.Minute)) || listed[0].Until.After(cap.Add(time.Minute)) {
-		t.Errorf("until %v, want the 30-day cap %v", listed[0].Until, cap)
+	if limit := now.Add(30 * 24 * time.Hour); listed[0].Until.Before(limit.Add(-time.Minute)) || listed[0].Until.After(limit.Add(time.Minute)) {
+		t.Errorf("until %v, want the 30-day cap %v", listed[0].Until, limit)
 	}
 	expectRefusal(t, c.get(t, "/", sessionToken("user_20", "session_20", now.Add(-time.Minute))), invalidToken)
 }

@@ -1,6 +1,9 @@
 package revocation
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -60,59 +63,71 @@ func TestAddOnce(t *testing.T) {
 	if !revokesSub(other.List, "user_1") {
 		t.Error("not in force on the instance that took the replay")
 	}
-	if keys := store.Keys(); len(keys) != 1 {
-		t.Errorf("storage holds %v, want the one entry", keys)
+	want := []string{eventKey("2026-01-01", e.ID), Key(e.ID)}
+	if keys := store.Keys(); !slices.Equal(keys, want) {
+		t.Errorf("storage holds %v, want %v: the marker and the entry", keys, want)
 	}
 }
 
 // TestAddOnceAtOnce: two deliveries of one event on one instance at the
-// same time: the second waits for the first, so exactly one is applied.
+// same time: the second waits for the first and shares its outcome, so
+// exactly one is applied, and a storage failure costs one attempt, not
+// one per delivery.
 func TestAddOnceAtOnce(t *testing.T) {
-	store := tu.NewStorage()
-	gate := make(chan struct{})
-	store.LoadGate, store.Loading = gate, make(chan struct{}, 2)
-	l := newTestList(t)
-	waiting := make(chan struct{}, 1)
-	l.onAddOnceWait = func() { waiting <- struct{}{} }
-	now := l.clk.Now()
-	type result struct {
-		applied bool
-		err     error
-	}
-	results := make(chan result, 2)
-	deliver := func() {
-		e, _ := FromEvent("event_1", "sid", "session_1", now, now.Add(time.Hour))
-		applied, err := l.AddOnce(store, e, zap.NewNop())
-		results <- result{applied, err}
-	}
-	go deliver()
-	select {
-	case <-store.Loading:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first delivery did not look in storage")
-	}
-	go deliver()
-	select {
-	case <-waiting:
-	case <-store.Loading:
-		t.Fatal("the second delivery looked in storage while the first was storing")
-	case <-time.After(10 * time.Second):
-		t.Fatal("the second delivery neither waited nor looked")
-	}
-	store.Set(func(s *tu.Storage) { s.LoadGate = nil })
-	close(gate)
-	applied := 0
-	for range 2 {
-		r := <-results
-		if r.err != nil {
-			t.Fatal(r.err)
-		}
-		if r.applied {
-			applied++
-		}
-	}
-	if applied != 1 || len(store.Keys()) != 1 {
-		t.Errorf("%d applied, storage %v; want 1 and the one entry", applied, store.Keys())
+	for _, failing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "storage up", true: "storage refuses writes"}[failing], func(t *testing.T) {
+			store := tu.NewStorage()
+			if failing {
+				store.FailStore = errors.New("read-only")
+			}
+			gate := make(chan struct{})
+			store.LoadGate, store.Loading = gate, make(chan struct{}, 16)
+			l := newTestList(t)
+			waiting := make(chan struct{}, 1)
+			l.onAddOnceWait = func() { waiting <- struct{}{} }
+			now := l.clk.Now()
+			type result struct {
+				applied bool
+				err     error
+			}
+			results := make(chan result, 2)
+			deliver := func() {
+				e, _ := FromEvent("event_1", "sid", "session_1", now, now.Add(time.Hour))
+				applied, err := l.AddOnce(store, e, zap.NewNop())
+				results <- result{applied, err}
+			}
+			go deliver()
+			select {
+			case <-store.Loading:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the first delivery did not look in storage")
+			}
+			go deliver()
+			select {
+			case <-waiting:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the second delivery did not wait for the first")
+			}
+			store.Set(func(s *tu.Storage) { s.LoadGate = nil })
+			close(gate)
+			applied, failed := 0, 0
+			for range 2 {
+				r := <-results
+				if r.applied {
+					applied++
+				}
+				if r.err != nil {
+					failed++
+				}
+			}
+			loadsOfOne := 1 + int(EventMemory/(24*time.Hour)) + 1 // the entry, and the marker of each day
+			switch {
+			case !failing && (applied != 1 || failed != 0 || len(store.Keys()) != 2):
+				t.Errorf("%d applied, %d failed, storage %v; want 1 applied, and the entry and its marker", applied, failed, store.Keys())
+			case failing && (applied != 0 || failed != 2 || store.Loads != loadsOfOne):
+				t.Errorf("%d applied, %d failed, %d loads; want both failed after one attempt (%d loads)", applied, failed, store.Loads, loadsOfOne)
+			}
+		})
 	}
 }
 
@@ -153,14 +168,97 @@ func TestAddOnceTakesTheStoredEntry(t *testing.T) {
 		t.Error("a late replay put an expired entry back in force")
 	}
 
-	// A stored file that does not decode is applied nowhere: ours
-	// replaces it.
-	store.Set(func(s *tu.Storage) { s.Data[Key(e.ID)] = []byte("{not json") })
+	// A stored file that does not decode, of an event not remembered,
+	// is applied nowhere: ours replaces it.
+	broken, _ := FromEvent("event_2", "sub", "user_2", now, now.Add(time.Hour))
+	store.Set(func(s *tu.Storage) { s.Data[Key(broken.ID)] = []byte("{not json") })
 	fresh := newTestList(t)
-	if applied, err := fresh.AddOnce(store, e, zap.NewNop()); !applied || err != nil {
+	if applied, err := fresh.AddOnce(store, broken, zap.NewNop()); !applied || err != nil {
 		t.Fatalf("over a broken file: %v, %v", applied, err)
 	}
-	if !revokesSub(fresh.List, "user_1") {
+	if !revokesSub(fresh.List, "user_2") {
 		t.Error("not in force after replacing a broken file")
+	}
+}
+
+// TestAddOnceRemembersEvents: a retried delivery after the entry was
+// lifted changes nothing while the event is remembered (EventMemory); the
+// markers of days past it and a day's margin are swept at the first
+// delivery of a day, and the event then applies anew.
+func TestAddOnceRemembersEvents(t *testing.T) {
+	store := tu.NewStorage()
+	l := newTestList(t)
+	now := l.clk.Now()
+	e, _ := FromEvent("event_1", "sid", "session_1", now, now.Add(30*24*time.Hour))
+	if applied, err := l.AddOnce(store, e, zap.NewNop()); !applied || err != nil {
+		t.Fatalf("first delivery: %v, %v", applied, err)
+	}
+	if _, err := l.Lift(store, e.ID, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []time.Duration{time.Minute, 3 * 24 * time.Hour, EventMemory} {
+		other := newTestList(t)
+		other.clk.Advance(after)
+		at := other.clk.Now()
+		again, _ := FromEvent("event_1", "sid", "session_1", at, at.Add(time.Hour))
+		if applied, err := other.AddOnce(store, again, zap.NewNop()); applied || err != nil {
+			t.Errorf("replay %v after a lift: %v, %v; want a duplicate", after, applied, err)
+		}
+		if other.Count() != 0 {
+			t.Errorf("replay %v after a lift put the entry back in force", after)
+		}
+	}
+	if store.Exists(context.Background(), Key(e.ID)) {
+		t.Error("a replay stored the lifted entry again")
+	}
+
+	// Six days on: the first delivery of the day sweeps the first day's
+	// marker (past EventMemory and the margin), and the event is new.
+	late := newTestList(t)
+	late.clk.Advance(EventMemory + sweepMargin + 24*time.Hour)
+	at := late.clk.Now()
+	other, _ := FromEvent("event_2", "sub", "user_2", at, at.Add(time.Hour))
+	if applied, err := late.AddOnce(store, other, zap.NewNop()); !applied || err != nil {
+		t.Fatalf("another event: %v, %v", applied, err)
+	}
+	if store.Exists(context.Background(), eventKey(eventDay(now), e.ID)) {
+		t.Errorf("the old marker was not swept: %v", store.Keys())
+	}
+	again, _ := FromEvent("event_1", "sid", "session_1", at, at.Add(time.Hour))
+	if applied, err := late.AddOnce(store, again, zap.NewNop()); !applied || err != nil {
+		t.Errorf("a delivery after the memory ended: %v, %v; want it applied", applied, err)
+	}
+}
+
+// TestSweepEvents: only markers of days before EventMemory and the margin
+// go, each object and then its day's folder; other keys stay.
+func TestSweepEvents(t *testing.T) {
+	now := time.Date(2026, 12, 10, 12, 0, 0, 0, time.UTC)
+	store := tu.NewStorage()
+	ctx := context.Background()
+	keep := []string{
+		eventsPrefix + "/2026-12-10/aaaaaaaaaaaaaaaa.json",
+		eventsPrefix + "/2026-12-05/bbbbbbbbbbbbbbbb.json", // today - 5 days: the margin
+		eventsPrefix + "/not-a-day/cccccccccccccccc.json",
+		Key("dddddddddddddddd"),
+	}
+	gone := []string{
+		eventsPrefix + "/2026-12-04/eeeeeeeeeeeeeeee.json",
+		eventsPrefix + "/2026-11-01/ffffffffffffffff.json",
+	}
+	for _, k := range append(slices.Clone(keep), gone...) {
+		if err := store.Store(ctx, k, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sweepEvents(ctx, store, now); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keep)
+	if got := store.Keys(); !slices.Equal(got, keep) {
+		t.Errorf("after the sweep %v, want %v", got, keep)
+	}
+	if err := sweepEvents(ctx, tu.NewStorage(), now); err != nil {
+		t.Errorf("sweeping an empty storage: %v", err)
 	}
 }

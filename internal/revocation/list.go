@@ -55,9 +55,10 @@ type List struct {
 	// such an entry stays in force until a list shows it, it is lifted
 	// here, or it expires. See mergeLocked.
 	unlisted map[string]bool
-	// addingOnce holds the ids AddOnce is storing, each with a channel
-	// closed when it is done.
-	addingOnce map[string]chan struct{}
+	// addingOnce holds the AddOnce calls in flight, by id.
+	addingOnce map[string]*onceCall
+	// eventsSwept is the day AddOnce last swept old event markers.
+	eventsSwept string
 	// unreadable is the files in storage that could not be decoded,
 	// each warned of once until it changes.
 	unreadable map[string]unreadableEntry

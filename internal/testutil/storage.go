@@ -58,7 +58,10 @@ func (s *Storage) Store(_ context.Context, key string, value []byte) error {
 		return s.FailStore
 	}
 	s.Data[key] = slices.Clone(value)
-	s.Folders[path.Dir(key)] = true
+	// Every folder on the way, as FileStorage's MkdirAll makes them.
+	for dir := path.Dir(key); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		s.Folders[dir] = true
+	}
 	return nil
 }
 
