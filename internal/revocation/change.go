@@ -47,6 +47,11 @@ func (l *List) Add(store Store, e *Entry, logger *zap.Logger) error {
 	if store == nil {
 		return fmt.Errorf("%w: no storage", errStorage)
 	}
+	return l.add(store, e, logger)
+}
+
+// add is Add to a storage writeStore chose already.
+func (l *List) add(store Store, e *Entry, logger *zap.Logger) error {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return err

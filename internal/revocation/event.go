@@ -58,7 +58,7 @@ func FromEvent(eventID, kindName, value string, created, until time.Time) (*Entr
 // second waits for the first and reports its error, or a duplicate, so
 // that only one of them reports it applied.
 func (l *List) AddOnce(store Store, e *Entry, logger *zap.Logger) (applied bool, err error) {
-	if l.index.Load().byID[e.ID] != nil {
+	if l.index.Load().byID[e.ID] != nil && !l.unmarkedEvent(e.ID) {
 		return false, nil
 	}
 	l.mu.Lock()
@@ -67,7 +67,7 @@ func (l *List) AddOnce(store Store, e *Entry, logger *zap.Logger) (applied bool,
 		if l.onAddOnceWait != nil {
 			l.onAddOnceWait()
 		}
-		<-first.done // not long: the first call's storage calls are bounded
+		<-first.done // its storage calls are bounded: 30 s at worst
 		return false, first.err
 	}
 	call := &onceCall{done: make(chan struct{})}
@@ -121,7 +121,7 @@ func (l *List) addOnce(store Store, e *Entry, logger *zap.Logger) (applied bool,
 		return false, fmt.Errorf("%w: looking for the event: %w", errStorage, err)
 	}
 	if stored == nil && !seen {
-		if err := l.Add(store, e, logger); err != nil {
+		if err := l.add(store, e, logger); err != nil {
 			return false, err
 		}
 		applied = true
@@ -135,33 +135,69 @@ func (l *List) addOnce(store Store, e *Entry, logger *zap.Logger) (applied bool,
 		l.mu.Unlock()
 	}
 	if !seen {
-		l.remember(store, e, now, logger)
+		if err := l.remember(store, e, now, logger); err != nil {
+			// A 503, so that WorkOS retries until the event is
+			// remembered; the entry is in force meanwhile.
+			return applied, err
+		}
 	}
 	return applied, nil
 }
 
-// remember writes an event's marker, and at the first delivery of each
-// day sweeps the old ones. A failure is only logged: the event is then
-// remembered while its entry is stored.
-func (l *List) remember(store Store, e *Entry, now time.Time, logger *zap.Logger) {
+// unmarkedEvent reports whether id's entry is in force here while its
+// event's marker could not be written: AddOnce must then go to storage
+// again rather than answer from memory.
+func (l *List) unmarkedEvent(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.unmarked[id]
+}
+
+// remember writes an event's marker, and starts a sweep of the old ones
+// at the first new event of each day (UTC) on this instance, in the
+// background so that no delivery waits for it.
+func (l *List) remember(store Store, e *Entry, now time.Time, logger *zap.Logger) error {
 	err := l.bounded(revocationStorageTimeout, func(ctx context.Context) error {
 		return rememberEvent(ctx, store, e, now)
 	})
-	if err != nil {
-		logger.Warn("revocations: could not remember an event; a retried delivery may apply it again once its entry is gone",
-			zap.String("event", e.Event), zap.Error(err))
-	}
 	l.mu.Lock()
-	due := l.eventsSwept != eventDay(now)
-	l.eventsSwept = eventDay(now)
-	l.mu.Unlock()
-	if !due {
-		return
+	if err != nil {
+		l.unmarked = mapSet(l.unmarked, e.ID, true)
+	} else {
+		delete(l.unmarked, e.ID)
 	}
-	err = l.bounded(revocationStorageTimeout, func(ctx context.Context) error {
+	today := eventDay(now)
+	due := today > l.eventsSwept
+	if due {
+		l.eventsSwept = today
+	}
+	l.mu.Unlock()
+	if err != nil {
+		logger.Warn("revocations: could not remember an event; answering 503 so that WorkOS retries",
+			zap.String("event", e.Event), zap.Error(err))
+		return fmt.Errorf("%w: remembering the event: %w", errStorage, err)
+	}
+	if due {
+		go l.sweep(store, now, today, logger)
+	}
+	return nil
+}
+
+// sweep deletes the markers of days past EventMemory and the margin. A
+// failure is a warning, and the next new event tries again.
+func (l *List) sweep(store Store, now time.Time, today string, logger *zap.Logger) {
+	err := l.bounded(revocationStorageTimeout, func(ctx context.Context) error {
 		return sweepEvents(ctx, store, now)
 	})
 	if err != nil {
-		logger.Debug("revocations: could not sweep old events", zap.Error(err))
+		logger.Warn("revocations: could not sweep old WorkOS event markers", zap.Error(err))
+		l.mu.Lock()
+		if l.eventsSwept == today {
+			l.eventsSwept = ""
+		}
+		l.mu.Unlock()
+	}
+	if l.onEventsSwept != nil {
+		l.onEventsSwept(err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,7 +122,7 @@ func TestAddOnceAtOnce(t *testing.T) {
 					failed++
 				}
 			}
-			loadsOfOne := 1 + int(EventMemory/(24*time.Hour)) + 1 // the entry, and the marker of each day
+			loadsOfOne := 1 + int(EventMemory/(24*time.Hour)) + 2 // the entry; the marker of each day, tomorrow's too
 			switch {
 			case !failing && (applied != 1 || failed != 0 || len(store.Keys()) != 2):
 				t.Errorf("%d applied, %d failed, storage %v; want 1 applied, and the entry and its marker", applied, failed, store.Keys())
@@ -215,11 +217,21 @@ func TestAddOnceRemembersEvents(t *testing.T) {
 	// Six days on: the first delivery of the day sweeps the first day's
 	// marker (past EventMemory and the margin), and the event is new.
 	late := newTestList(t)
+	swept := make(chan error, 1)
+	late.onEventsSwept = func(err error) { swept <- err }
 	late.clk.Advance(EventMemory + sweepMargin + 24*time.Hour)
 	at := late.clk.Now()
 	other, _ := FromEvent("event_2", "sub", "user_2", at, at.Add(time.Hour))
 	if applied, err := late.AddOnce(store, other, zap.NewNop()); !applied || err != nil {
 		t.Fatalf("another event: %v, %v", applied, err)
+	}
+	select {
+	case err := <-swept:
+		if err != nil {
+			t.Fatalf("sweep: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no sweep at the first new event of the day")
 	}
 	if store.Exists(context.Background(), eventKey(eventDay(now), e.ID)) {
 		t.Errorf("the old marker was not swept: %v", store.Keys())
@@ -260,5 +272,71 @@ func TestSweepEvents(t *testing.T) {
 	}
 	if err := sweepEvents(ctx, tu.NewStorage(), now); err != nil {
 		t.Errorf("sweeping an empty storage: %v", err)
+	}
+}
+
+// markerFailingStore fails the writes of event markers while failing is
+// set, and takes the rest.
+type markerFailingStore struct {
+	*tu.Storage
+	failing atomic.Bool
+}
+
+func (s *markerFailingStore) Store(ctx context.Context, key string, value []byte) error {
+	if s.failing.Load() && strings.HasPrefix(key, eventsPrefix+"/") {
+		return errors.New("marker refused")
+	}
+	return s.Storage.Store(ctx, key, value)
+}
+
+// TestAddOnceWithoutAMarker: an event whose marker cannot be written is a
+// failure (a 503, so WorkOS retries) though its entry is in force; the
+// retry, to the same instance, writes the marker rather than answer from
+// memory, and a lift then stays a lift.
+func TestAddOnceWithoutAMarker(t *testing.T) {
+	store := &markerFailingStore{Storage: tu.NewStorage()}
+	store.failing.Store(true)
+	l := newTestList(t)
+	now := l.clk.Now()
+	e, _ := FromEvent("event_1", "sid", "session_1", now, now.Add(time.Hour))
+	if _, err := l.AddOnce(store, e, zap.NewNop()); err == nil {
+		t.Fatal("an event that could not be remembered was answered as taken")
+	}
+	if l.Count() != 1 {
+		t.Error("the entry is not in force while WorkOS retries")
+	}
+	store.failing.Store(false)
+	if applied, err := l.AddOnce(store, e, zap.NewNop()); applied || err != nil {
+		t.Fatalf("retry: %v, %v; want a duplicate", applied, err)
+	}
+	if !store.Exists(context.Background(), eventKey(eventDay(now), e.ID)) {
+		t.Fatalf("the retry did not write the marker: %v", store.Keys())
+	}
+	if _, err := l.Lift(store, e.ID, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	if applied, err := l.AddOnce(store, e, zap.NewNop()); applied || err != nil || l.Count() != 0 {
+		t.Errorf("replay after the lift: %v, %v, %d in force; want a duplicate and none", applied, err, l.Count())
+	}
+}
+
+// TestEventSeen: the days a marker is looked for: today, the four before
+// and tomorrow (an instance whose clock passed midnight first).
+func TestEventSeen(t *testing.T) {
+	now := time.Date(2026, 12, 10, 23, 59, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	for _, tt := range []struct {
+		at   time.Duration
+		seen bool
+	}{
+		{0, true}, {-day, true}, {-4 * day, true}, {-5 * day, false}, {day, true}, {2 * day, false},
+	} {
+		store := tu.NewStorage()
+		if err := store.Store(context.Background(), eventKey(eventDay(now.Add(tt.at)), "0123456789abcdef"), []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		if seen, err := eventSeen(context.Background(), store, "0123456789abcdef", now); seen != tt.seen || err != nil {
+			t.Errorf("a marker %v away: seen %v, %v; want %v", tt.at, seen, err, tt.seen)
+		}
 	}
 }

@@ -30,6 +30,9 @@ type List struct {
 	// onAddOnceWait, if set (tests), is told when an AddOnce waits for
 	// another of the same id.
 	onAddOnceWait func()
+	// onEventsSwept, if set (tests), is told the result of each sweep of
+	// old event markers.
+	onEventsSwept func(error)
 	// storageTimer, if set (tests), replaces the wall-clock timer that
 	// bounds storage calls.
 	storageTimer func(time.Duration) <-chan time.Time
@@ -57,8 +60,11 @@ type List struct {
 	unlisted map[string]bool
 	// addingOnce holds the AddOnce calls in flight, by id.
 	addingOnce map[string]*onceCall
-	// eventsSwept is the day AddOnce last swept old event markers.
+	// eventsSwept is the day (UTC) AddOnce last swept old event markers.
 	eventsSwept string
+	// unmarked holds the ids of events whose entry is in force here but
+	// whose marker could not be written.
+	unmarked map[string]bool
 	// unreadable is the files in storage that could not be decoded,
 	// each warned of once until it changes.
 	unreadable map[string]unreadableEntry

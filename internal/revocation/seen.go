@@ -20,7 +20,8 @@ const eventsPrefix = "solo_auth/events"
 
 // EventMemory is how long an event's id is remembered at least: WorkOS
 // retries a failed delivery for up to three days; one more day for late
-// retries. An event is looked for under this day and the four before it.
+// retries. An event is looked for under today (UTC), the four days before
+// and the day after, so it is remembered four to five days.
 const EventMemory = 4 * 24 * time.Hour
 
 // sweepMargin keeps one more day past EventMemory, for instances whose
@@ -40,9 +41,10 @@ type seenEvent struct {
 }
 
 // eventSeen reports whether the event whose entry id is entryID has a
-// marker under today or one of the days EventMemory spans.
+// marker under one of the days EventMemory spans, or tomorrow (an
+// instance whose clock passed midnight first).
 func eventSeen(ctx context.Context, store Store, entryID string, now time.Time) (bool, error) {
-	for back := time.Duration(0); back <= EventMemory; back += 24 * time.Hour {
+	for back := -24 * time.Hour; back <= EventMemory; back += 24 * time.Hour {
 		_, err := store.Load(ctx, eventKey(eventDay(now.Add(-back)), entryID))
 		switch {
 		case err == nil:
