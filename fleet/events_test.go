@@ -51,13 +51,13 @@ func TestEventMarkersOnRedis(t *testing.T) {
 		t.Fatalf("a new event six days on: %v, %v", applied, err)
 	}
 	// The sweep runs in the background, so that no delivery waits on it.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		keys := redis.keys(t, oldDay+"*")
 		if len(keys) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("10 s after the sweep began, Redis still holds %v", keys)
+			t.Fatalf("15 s after the sweep began, Redis still holds %v", keys)
 		}
 	}
 	if keys := redis.keys(t, "caddy/solo_auth/events/*/*.json"); len(keys) != 1 {

@@ -103,6 +103,12 @@ func (l *List) Lift(store Store, id string, logger *zap.Logger) (*Entry, error) 
 		if err := store.Delete(ctx, Key(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%w: deleting the revocation: %w", errStorage, err)
 		}
+		if found.Event != "" {
+			// So that a retry of the event, even one whose first
+			// delivery could not remember it, leaves the lift alone.
+			// The lift stands without it.
+			_ = rememberEvent(ctx, store, found, now)
+		}
 		e = found
 		return nil
 	})
@@ -112,6 +118,7 @@ func (l *List) Lift(store Store, id string, logger *zap.Logger) (*Entry, error) 
 	l.mu.Lock()
 	l.index.Store(l.index.Load().with(nil, func(x *Entry) bool { return x.ID == id }))
 	delete(l.unlisted, id)
+	delete(l.unmarked, id)
 	if l.syncs > 0 {
 		l.lifted = mapSet(l.lifted, id, true)
 	}

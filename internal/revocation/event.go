@@ -58,11 +58,15 @@ func FromEvent(eventID, kindName, value string, created, until time.Time) (*Entr
 // second waits for the first and reports its error, or a duplicate, so
 // that only one of them reports it applied.
 func (l *List) AddOnce(store Store, e *Entry, logger *zap.Logger) (applied bool, err error) {
-	if l.index.Load().byID[e.ID] != nil && !l.unmarkedEvent(e.ID) {
+	l.mu.Lock()
+	// A call in flight first: its entry may be in force here already
+	// while its marker is still being written, and may fail.
+	first, busy := l.addingOnce[e.ID]
+	if !busy && l.index.Load().byID[e.ID] != nil && l.unmarked[e.ID].IsZero() {
+		l.mu.Unlock()
 		return false, nil
 	}
-	l.mu.Lock()
-	if first, busy := l.addingOnce[e.ID]; busy {
+	if busy {
 		l.mu.Unlock()
 		if l.onAddOnceWait != nil {
 			l.onAddOnceWait()
@@ -144,15 +148,6 @@ func (l *List) addOnce(store Store, e *Entry, logger *zap.Logger) (applied bool,
 	return applied, nil
 }
 
-// unmarkedEvent reports whether id's entry is in force here while its
-// event's marker could not be written: AddOnce must then go to storage
-// again rather than answer from memory.
-func (l *List) unmarkedEvent(id string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.unmarked[id]
-}
-
 // remember writes an event's marker, and starts a sweep of the old ones
 // at the first new event of each day (UTC) on this instance, in the
 // background so that no delivery waits for it.
@@ -161,15 +156,14 @@ func (l *List) remember(store Store, e *Entry, now time.Time, logger *zap.Logger
 		return rememberEvent(ctx, store, e, now)
 	})
 	l.mu.Lock()
+	due := false
 	if err != nil {
-		l.unmarked = mapSet(l.unmarked, e.ID, true)
+		l.markUnmarkedLocked(e, now)
 	} else {
 		delete(l.unmarked, e.ID)
-	}
-	today := eventDay(now)
-	due := today > l.eventsSwept
-	if due {
-		l.eventsSwept = today
+		if today := eventDay(now); today > l.eventsSwept {
+			due, l.eventsSwept = true, today
+		}
 	}
 	l.mu.Unlock()
 	if err != nil {
@@ -178,9 +172,24 @@ func (l *List) remember(store Store, e *Entry, now time.Time, logger *zap.Logger
 		return fmt.Errorf("%w: remembering the event: %w", errStorage, err)
 	}
 	if due {
-		go l.sweep(store, now, today, logger)
+		go l.sweep(store, now, eventDay(now), logger)
 	}
 	return nil
+}
+
+// markUnmarkedLocked notes that e is in force here without its event's
+// marker, until e's end, and forgets the notes of entries that have
+// ended, so that the map holds only entries in force.
+func (l *List) markUnmarkedLocked(e *Entry, now time.Time) {
+	if l.unmarked == nil {
+		l.unmarked = make(map[string]time.Time)
+	}
+	for id, until := range l.unmarked {
+		if !now.Before(until) {
+			delete(l.unmarked, id)
+		}
+	}
+	l.unmarked[e.ID] = e.Until
 }
 
 // sweep deletes the markers of days past EventMemory and the margin. A

@@ -276,15 +276,23 @@ func TestSweepEvents(t *testing.T) {
 }
 
 // markerFailingStore fails the writes of event markers while failing is
-// set, and takes the rest.
+// set, and takes the rest. If gate is set, a marker write tells storing
+// and waits for gate to close first.
 type markerFailingStore struct {
 	*tu.Storage
-	failing atomic.Bool
+	failing       atomic.Bool
+	gate, storing chan struct{}
 }
 
 func (s *markerFailingStore) Store(ctx context.Context, key string, value []byte) error {
-	if s.failing.Load() && strings.HasPrefix(key, eventsPrefix+"/") {
-		return errors.New("marker refused")
+	if strings.HasPrefix(key, eventsPrefix+"/") {
+		if s.gate != nil {
+			s.storing <- struct{}{}
+			<-s.gate
+		}
+		if s.failing.Load() {
+			return errors.New("marker refused")
+		}
 	}
 	return s.Storage.Store(ctx, key, value)
 }
@@ -318,25 +326,90 @@ func TestAddOnceWithoutAMarker(t *testing.T) {
 	if applied, err := l.AddOnce(store, e, zap.NewNop()); applied || err != nil || l.Count() != 0 {
 		t.Errorf("replay after the lift: %v, %v, %d in force; want a duplicate and none", applied, err, l.Count())
 	}
+
+	// Lifted before any retry could write the marker: the lift writes
+	// it, so the retry leaves the lift alone.
+	store.failing.Store(true)
+	e2, _ := FromEvent("event_2", "sid", "session_2", now, now.Add(time.Hour))
+	if _, err := l.AddOnce(store, e2, zap.NewNop()); err == nil {
+		t.Fatal("event_2 without a marker was answered as taken")
+	}
+	store.failing.Store(false)
+	if _, err := l.Lift(store, e2.ID, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	left := len(l.unmarked)
+	l.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d ids still noted as unmarked after the lift", left)
+	}
+	if applied, err := l.AddOnce(store, e2, zap.NewNop()); applied || err != nil || l.Count() != 0 {
+		t.Errorf("retry after the lift: %v, %v, %d in force; want a duplicate and none", applied, err, l.Count())
+	}
+}
+
+// TestAddOnceWhileTheMarkerIsWritten: a second delivery that comes while
+// the first's entry is in force but its marker is still being written
+// waits for it, and fails with it: neither tells WorkOS to stop retrying
+// before the event is remembered.
+func TestAddOnceWhileTheMarkerIsWritten(t *testing.T) {
+	store := &markerFailingStore{Storage: tu.NewStorage(), gate: make(chan struct{}), storing: make(chan struct{}, 1)}
+	store.failing.Store(true)
+	l := newTestList(t)
+	waiting := make(chan struct{}, 1)
+	l.onAddOnceWait = func() { waiting <- struct{}{} }
+	now := l.clk.Now()
+	errs := make(chan error, 2)
+	deliver := func() {
+		e, _ := FromEvent("event_1", "sid", "session_1", now, now.Add(time.Hour))
+		_, err := l.AddOnce(store, e, zap.NewNop())
+		errs <- err
+	}
+	go deliver()
+	select {
+	case <-store.storing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first delivery did not write its marker")
+	}
+	if l.Count() != 1 {
+		t.Fatal("the entry is not in force while the marker is written")
+	}
+	go deliver()
+	select {
+	case <-waiting:
+	case err := <-errs:
+		t.Fatalf("the second delivery answered (%v) while the first was writing the marker", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second delivery neither waited nor answered")
+	}
+	close(store.gate)
+	for range 2 {
+		if err := <-errs; err == nil {
+			t.Error("a delivery was answered as taken though its event was not remembered")
+		}
+	}
 }
 
 // TestEventSeen: the days a marker is looked for: today, the four before
-// and tomorrow (an instance whose clock passed midnight first).
+// and tomorrow (an instance whose clock passed midnight first), in UTC.
 func TestEventSeen(t *testing.T) {
-	now := time.Date(2026, 12, 10, 23, 59, 0, 0, time.UTC)
-	day := 24 * time.Hour
+	// 00:59 on the 11th here is 23:59 on the 10th in UTC, whose days
+	// the markers are named by.
+	now := time.Date(2026, 12, 11, 0, 59, 0, 0, time.FixedZone("UTC+1", 3600))
 	for _, tt := range []struct {
-		at   time.Duration
+		day  string
 		seen bool
 	}{
-		{0, true}, {-day, true}, {-4 * day, true}, {-5 * day, false}, {day, true}, {2 * day, false},
+		{"2026-12-10", true}, {"2026-12-09", true}, {"2026-12-06", true}, {"2026-12-05", false},
+		{"2026-12-11", true}, {"2026-12-12", false},
 	} {
 		store := tu.NewStorage()
-		if err := store.Store(context.Background(), eventKey(eventDay(now.Add(tt.at)), "0123456789abcdef"), []byte("{}")); err != nil {
+		if err := store.Store(context.Background(), eventKey(tt.day, "0123456789abcdef"), []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
 		if seen, err := eventSeen(context.Background(), store, "0123456789abcdef", now); seen != tt.seen || err != nil {
-			t.Errorf("a marker %v away: seen %v, %v; want %v", tt.at, seen, err, tt.seen)
+			t.Errorf("a marker under %s: seen %v, %v; want %v", tt.day, seen, err, tt.seen)
 		}
 	}
 }

@@ -63,8 +63,8 @@ type List struct {
 	// eventsSwept is the day (UTC) AddOnce last swept old event markers.
 	eventsSwept string
 	// unmarked holds the ids of events whose entry is in force here but
-	// whose marker could not be written.
-	unmarked map[string]bool
+	// whose marker could not be written, each with the entry's end.
+	unmarked map[string]time.Time
 	// unreadable is the files in storage that could not be decoded,
 	// each warned of once until it changes.
 	unreadable map[string]unreadableEntry
